@@ -1,0 +1,1 @@
+"""SA2SR: sentiment-aware ASR pre-training for speech emotion recognition."""

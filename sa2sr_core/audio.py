@@ -1,0 +1,74 @@
+"""The one place that opens audio files: decode, down-mix, resample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file and the problem."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    num_channels: int
+    num_samples: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate
+
+
+def probe_audio(path: str | Path) -> AudioInfo:
+    """Read only the header of `path`; raise AudioError if it is missing, empty or not audio."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file does not exist")
+    if path.stat().st_size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+    try:
+        info = sf.info(str(path))
+    except Exception as e:  # soundfile raises LibsndfileError / RuntimeError for unreadable headers
+        raise AudioError(path, f"not a readable audio file ({e.__class__.__name__}: {e})") from None
+    if info.frames <= 0:
+        raise AudioError(path, "audio has no samples")
+    return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    """Band-limited resampling (soxr, high quality) of a 1-D float32 signal."""
+    if orig_sr == new_sr:
+        return samples
+    import soxr
+
+    return soxr.resample(samples, orig_sr, new_sr, quality="HQ").astype(np.float32, copy=False)
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 1) -> np.ndarray:
+    """Decode `path` to mono float32 in [-1, 1] at `sample_rate`; raise AudioError naming the problem."""
+    info = probe_audio(path)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as e:
+        raise AudioError(path, f"decoding failed, file may be truncated or corrupt ({e})") from None
+    if data.shape[0] < info.num_samples:
+        raise AudioError(path, f"truncated: header says {info.num_samples} samples, decoded {data.shape[0]}")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    mono = resample(np.ascontiguousarray(mono), int(sr), sample_rate)
+    if mono.shape[0] < min_samples:
+        raise AudioError(path, f"too short: {mono.shape[0]} samples at {sample_rate} Hz, need at least {min_samples}")
+    if not np.isfinite(mono).all():
+        raise AudioError(path, "audio contains NaN or infinite samples")
+    return mono

@@ -1,0 +1,1 @@
+"""Corpus readers (official layouts -> manifest rows + rejects) and the demo corpus."""

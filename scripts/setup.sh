@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up everything sa2sr needs in ./.venv (idempotent): Python venv, pinned torch/torchaudio, the package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+# dvc repro needs a git repository; a tarball download has none.
+if [ ! -d .git ]; then git init -q && git add -A && git commit -qm "initial import"; fi
+.venv/bin/sa2sr --help >/dev/null
+echo "sa2sr set up in $(pwd)/.venv"
