@@ -1,0 +1,76 @@
+"""Log mel filterbank energies (LFBE), Kaldi-compatible: pure functions, no file I/O.
+
+`extract_lfbe` gives the same values as `torchaudio.compliance.kaldi.fbank(..., dither=0)` applied to the
+waveform on the 16-bit integer scale (Kaldi's convention: float samples in [-1, 1] times 32768).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torchaudio.compliance.kaldi as kaldi
+
+from sa2sr_core.audio import resample
+
+
+@dataclass
+class FbankConfig:
+    """LFBE settings (params.yaml `features`); saved with every shard and model."""
+
+    sample_rate: int = 16000
+    num_mel_bins: int = 40
+    frame_length_ms: float = 25.0
+    frame_shift_ms: float = 10.0
+    normalize: str = "utterance"  # "utterance": per-sample mean/variance normalisation (paper §4.2); "none"
+    speed_perturb: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    silence_peak: float = 1e-4  # a waveform whose peak stays below this is rejected as silent
+
+    def __post_init__(self):
+        if self.normalize not in ("utterance", "none"):
+            raise ValueError(f"features.normalize must be 'utterance' or 'none', got {self.normalize!r}")
+        if any(not 0.5 <= s <= 2.0 or s == 1.0 for s in self.speed_perturb):
+            raise ValueError(f"features.speed_perturb factors must be in [0.5, 2] and not 1.0: {self.speed_perturb}")
+
+    @property
+    def window_samples(self) -> int:
+        return int(self.sample_rate * self.frame_length_ms / 1000)
+
+    @property
+    def hop_samples(self) -> int:
+        return int(self.sample_rate * self.frame_shift_ms / 1000)
+
+    def num_frames(self, num_samples: int) -> int:
+        """Kaldi's snip_edges=True frame count: 1 + (N - window) // hop, 0 if shorter than one window."""
+        if num_samples < self.window_samples:
+            return 0
+        return 1 + (num_samples - self.window_samples) // self.hop_samples
+
+
+def speed_perturb(samples: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:
+    """Kaldi/sox-style speed perturbation: play `factor` times faster (tempo and pitch change together),
+    i.e. treat the signal as sampled at sample_rate * factor and resample it back to sample_rate."""
+    if factor == 1.0:
+        return samples
+    return resample(samples, int(round(sample_rate * factor)), sample_rate)
+
+
+def extract_lfbe(samples: np.ndarray, cfg: FbankConfig) -> np.ndarray:
+    """(N,) float32 waveform in [-1, 1] at cfg.sample_rate -> (T, num_mel_bins) float32 log mel energies."""
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32) * 32768.0).unsqueeze(0)  # (1, N)
+    feats = kaldi.fbank(
+        wave, num_mel_bins=cfg.num_mel_bins, frame_length=cfg.frame_length_ms, frame_shift=cfg.frame_shift_ms,
+        dither=0.0, sample_frequency=cfg.sample_rate, energy_floor=0.0,
+    )  # (T, F)
+    out = feats.numpy()
+    if cfg.normalize == "utterance":
+        out = normalize_utterance(out)
+    return out
+
+
+def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Per-utterance (sample-level) mean/variance normalisation over time, per mel bin. (T, F) -> (T, F)."""
+    mean = feats.mean(axis=0, keepdims=True)
+    std = feats.std(axis=0, keepdims=True)
+    return ((feats - mean) / np.maximum(std, eps)).astype(np.float32)

@@ -1,0 +1,54 @@
+"""params.yaml -> typed configs. Stages and the CLI read parameters only through here."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sa2sr_core.corpora.demo import DEMO_ROOTS, DemoConfig
+from sa2sr_core.features import FbankConfig
+
+T = TypeVar("T")
+CORPORA = ("librispeech", "iemocap", "msp_podcast")
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run from the project root (where params.yaml is)")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def build(cls: type[T], section: dict | None) -> T:
+    """Build dataclass `cls` from a params section; unknown keys are an error, not silently ignored."""
+    section = dict(section or {})
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(section) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} parameters {unknown}; known: {sorted(names)}")
+    return cls(**section)
+
+
+def fbank_config(params: dict) -> FbankConfig:
+    keys = {f.name for f in dataclasses.fields(FbankConfig)}
+    return build(FbankConfig, {k: v for k, v in params["features"].items() if k in keys})
+
+
+def demo_config(params: dict) -> DemoConfig:
+    return build(DemoConfig, params.get("demo"))
+
+
+def corpus_root(params: dict, corpus: str) -> tuple[Path, bool]:
+    """(root a reader is pointed at, whether it is the demo)."""
+    path = params["data"].get(corpus)
+    if path:
+        return Path(path), False
+    return Path(params["data"]["demo_dir"]) / DEMO_ROOTS[corpus], True
+
+
+def demo_corpora(params: dict) -> list[str]:
+    """Corpora whose path is null, so they come from the demo."""
+    return [c for c in CORPORA if not params["data"].get(c)]

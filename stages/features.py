@@ -1,0 +1,17 @@
+"""Stage features: 40-dim LFBE (25 ms / 10 ms) Parquet shards under data.features_dir/<corpus>/<split>/."""
+
+import json
+
+from sa2sr_core.extract import extract_all
+from sa2sr_core.io import write_json
+from sa2sr_core.params import load_params
+
+
+def main() -> None:
+    summary = extract_all(load_params())
+    write_json("metrics/features.json", summary)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
