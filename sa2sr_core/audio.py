@@ -44,7 +44,30 @@ def probe_audio(path: str | Path) -> AudioInfo:
         raise AudioError(path, f"not a readable audio file ({e.__class__.__name__}: {e})") from None
     if info.frames <= 0:
         raise AudioError(path, "audio has no samples")
+    if info.format == "WAV":
+        _check_wav_complete(path)
     return AudioInfo(int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def _check_wav_complete(path: Path) -> None:
+    """libsndfile silently shortens a truncated WAV to the bytes present: compare the RIFF `data` chunk's
+    declared size with the bytes actually in the file."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        header = f.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return  # RF64 / W64 etc.: leave to the decoder
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            cid, csize = chunk[:4], int.from_bytes(chunk[4:8], "little")
+            if cid == b"data":
+                if csize != 0xFFFFFFFF and pos + 8 + csize > size:
+                    raise AudioError(path, f"truncated: WAV data chunk declares {csize} bytes, "
+                                           f"file holds {size - pos - 8}")
+                return
+            pos += 8 + csize + (csize & 1)
 
 
 def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:

@@ -71,6 +71,6 @@ def extract_lfbe(samples: np.ndarray, cfg: FbankConfig) -> np.ndarray:
 
 def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """Per-utterance (sample-level) mean/variance normalisation over time, per mel bin. (T, F) -> (T, F)."""
-    mean = feats.mean(axis=0, keepdims=True)
-    std = feats.std(axis=0, keepdims=True)
+    mean = feats.mean(axis=0, keepdims=True, dtype=np.float64)
+    std = feats.std(axis=0, keepdims=True, dtype=np.float64)
     return ((feats - mean) / np.maximum(std, eps)).astype(np.float32)
