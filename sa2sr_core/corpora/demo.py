@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import random
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,6 @@ class DemoSynth:
     def __init__(self, cfg: DemoConfig):
         self.cfg = cfg
         self.engine = Espeak.get()
-        self.np_rng = np.random.default_rng(cfg.seed)
 
     def speak(self, text: str, spk: Speaker, a: float, v: float, d: float) -> np.ndarray:
         """Synthesize `text` for speaker `spk` with prosody from the latent emotion (a, v, d)."""
@@ -92,12 +92,14 @@ class DemoSynth:
             range=int(np.clip(50 + 35 * a + 5 * v, 0, 100)),
         )
         wav = resample(self.engine.synthesize(text, spk.voice, prosody), self.engine.sample_rate, SAMPLE_RATE)
-        noise = self.np_rng.standard_normal(len(wav)).astype(np.float32) * 10 ** (self.cfg.noise_db / 20)
+        noise_rng = np.random.default_rng([self.cfg.seed, zlib.crc32(f"{spk.sid}|{text}".encode())])
+        noise = noise_rng.standard_normal(len(wav)).astype(np.float32) * 10 ** (self.cfg.noise_db / 20)
         lead = np.zeros(int(0.1 * SAMPLE_RATE), np.float32)  # a little silence at each end, like real recordings
         return np.clip(np.concatenate([lead, wav, lead]) + np.concatenate([lead, noise, lead]), -1, 1)
 
-    def noisy(self, x: float) -> float:
-        return float(np.clip(x + self.np_rng.normal(0, self.cfg.label_noise), -1, 1))
+    def noisy(self, x: float, rng: random.Random) -> float:
+        """A noisy label for latent `x` (drawn from the corpus's own rng, so corpora are independent)."""
+        return float(np.clip(x + rng.gauss(0, self.cfg.label_noise), -1, 1))
 
 
 def _latent(rng: random.Random) -> tuple[float, float, float]:
@@ -187,7 +189,7 @@ def build_iemocap(out: Path, synth: DemoSynth, spks: dict[str, list[Speaker]], r
                 wav = synth.speak(text, speakers[g], a, v, d)
                 sf.write(wdir / f"{utt}.wav", wav, SAMPLE_RATE, subtype="PCM_16")
                 dur = len(wav) / SAMPLE_RATE
-                A, V, D = (round(3 + 2 * synth.noisy(x), 4) for x in (a, v, d))
+                A, V, D = (round(3 + 2 * synth.noisy(x, rng), 4) for x in (a, v, d))
                 emo = iemocap_category(a, v, rng)
                 emo_lines.append(f"\n[{t:.4f} - {t + dur:.4f}]\t{utt}\t{emo}\t[{V:.4f}, {A:.4f}, {D:.4f}]\n")
                 emo_lines.append(f"C-E1:\t{emo};\t()\n")
@@ -215,7 +217,7 @@ def build_msp_podcast(out: Path, synth: DemoSynth, spks: dict[str, list[Speaker]
             text = _text_for(rng, v, cfg.text_agreement)
             sf.write(root / "Audios" / f"{utt}.wav", synth.speak(text, spk, a, v, d), SAMPLE_RATE, subtype="PCM_16")
             (root / "Transcripts" / f"{utt}.txt").write_text(text.capitalize() + ".\n")
-            A, V, D = (round(4 + 3 * synth.noisy(x), 4) for x in (a, v, d))
+            A, V, D = (round(4 + 3 * synth.noisy(x, rng), 4) for x in (a, v, d))
             rows.append([f"{utt}.wav", MSP_CLASS[iemocap_category(a, v, rng)], A, V, D, spk.sid,
                          "Female" if spk.gender == "F" else "Male", split])
     with open(root / "Labels" / "labels_consensus.csv", "w", newline="") as f:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,8 @@ class Espeak:
             for name, value in vars(prosody).items():
                 self._lib.espeak_SetParameter(_PARAM[name], int(value), 0)
             self._chunks = []
+            # breathy (female) variants draw noise from the C library's rand(): seed it from the text
+            self._lib.espeak_ng_SetRandSeed(ctypes.c_long(zlib.crc32(f"{voice}|{text}".encode())))
             data = text.encode("utf-8") + b"\0"
             err = self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
             self._lib.espeak_Synchronize()
