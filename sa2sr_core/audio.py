@@ -81,13 +81,22 @@ def resample(samples: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
 
 def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 1) -> np.ndarray:
     """Decode `path` to mono float32 in [-1, 1] at `sample_rate`; raise AudioError naming the problem."""
-    info = probe_audio(path)
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(path, "file does not exist")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:  # one open: header and samples
+            num_samples, sr, fmt = f.frames, f.samplerate, f.format
+            data = f.read(dtype="float32", always_2d=True)
     except Exception as e:
+        probe_audio(path)  # raises the precise reason (missing, empty, not audio) where there is one
         raise AudioError(path, f"decoding failed, file may be truncated or corrupt ({e})") from None
-    if data.shape[0] < info.num_samples:
-        raise AudioError(path, f"truncated: header says {info.num_samples} samples, decoded {data.shape[0]}")
+    if num_samples <= 0:
+        raise AudioError(path, "audio has no samples")
+    if fmt == "WAV":
+        _check_wav_complete(path)
+    if data.shape[0] < num_samples:
+        raise AudioError(path, f"truncated: header says {num_samples} samples, decoded {data.shape[0]}")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     mono = resample(np.ascontiguousarray(mono), int(sr), sample_rate)
     if mono.shape[0] < min_samples:

@@ -7,6 +7,7 @@ waveform on the 16-bit integer scale (Kaldi's convention: float samples in [-1, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -56,14 +57,36 @@ def speed_perturb(samples: np.ndarray, factor: float, sample_rate: int) -> np.nd
     return resample(samples, int(round(sample_rate * factor)), sample_rate)
 
 
+@lru_cache(maxsize=8)
+def _fbank_constants(sample_rate: int, window: int, num_bins: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Povey window (W,), mel matrix (n_fft//2+1, F) and FFT size, exactly as Kaldi / torchaudio build them."""
+    n_fft = 1 << (window - 1).bit_length()  # round_to_power_of_two
+    povey = torch.hann_window(window, periodic=False, dtype=torch.float64).pow(0.85).float()
+    mel, _ = kaldi.get_mel_banks(num_bins, n_fft, float(sample_rate), 20.0, 0.0, 100.0, -500.0, 1.0)  # (F, n_fft/2)
+    mel = torch.nn.functional.pad(mel, (0, 1)).T.contiguous()  # (n_fft/2 + 1, F)
+    return povey, mel, n_fft
+
+
+def kaldi_fbank(samples: np.ndarray, cfg: FbankConfig) -> np.ndarray:
+    """The arithmetic of `torchaudio.compliance.kaldi.fbank` (dither 0, snip_edges, DC removal, pre-emphasis
+    0.97, Povey window, power spectrum, log mel with float eps floor) without its per-call set-up."""
+    W, H = cfg.window_samples, cfg.hop_samples
+    T = cfg.num_frames(len(samples))
+    povey, mel, n_fft = _fbank_constants(cfg.sample_rate, W, cfg.num_mel_bins)
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)) * 32768.0  # (N,) on the int16 scale
+    frames = wave.as_strided((T, W), (H, 1))  # (T, W) view, snip_edges=True
+    frames = frames - frames.mean(dim=1, keepdim=True)  # remove DC offset
+    prev = torch.cat([frames[:, :1], frames[:, :-1]], dim=1)  # replicate-padded previous sample
+    frames = (frames - 0.97 * prev) * povey  # pre-emphasis, window: (T, W)
+    spec = torch.fft.rfft(frames, n=n_fft)  # (T, n_fft/2 + 1), zero-padded to n_fft
+    power = spec.real.square() + spec.imag.square()  # |X|^2
+    energies = power @ mel  # (T, F)
+    return energies.clamp_min(torch.finfo(torch.float32).eps).log().numpy()
+
+
 def extract_lfbe(samples: np.ndarray, cfg: FbankConfig) -> np.ndarray:
     """(N,) float32 waveform in [-1, 1] at cfg.sample_rate -> (T, num_mel_bins) float32 log mel energies."""
-    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32) * 32768.0).unsqueeze(0)  # (1, N)
-    feats = kaldi.fbank(
-        wave, num_mel_bins=cfg.num_mel_bins, frame_length=cfg.frame_length_ms, frame_shift=cfg.frame_shift_ms,
-        dither=0.0, sample_frequency=cfg.sample_rate, energy_floor=0.0,
-    )  # (T, F)
-    out = feats.numpy()
+    out = kaldi_fbank(samples, cfg)  # (T, F)
     if cfg.normalize == "utterance":
         out = normalize_utterance(out)
     return out

@@ -154,7 +154,7 @@ def write_shard(plan: ShardPlan, cfg: FbankConfig) -> tuple[int, list[dict]]:
     meta = {"fingerprint": plan.fingerprint(cfg), "rejects": rejects, "fbank": asdict(cfg)}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     with atomic_path(plan.path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=256)
+        pq.write_table(table, tmp, compression="lz4", row_group_size=256)
     return len(done), rejects
 
 
