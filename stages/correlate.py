@@ -1,0 +1,34 @@
+"""Stage correlate: IEMOCAP speech emotion x text sentiment (paper Table 1), Spearman, Cramér's V, heatmap."""
+
+import json
+
+import pandas as pd
+
+from sa2sr_core.correlation import correlate, paper_reference, plot_table
+from sa2sr_core.io import write_csv, write_json
+from sa2sr_core.labels import labels_path
+from sa2sr_core.params import corpus_root, load_params
+from sa2sr_core.prepare import load_manifest
+
+
+def main() -> None:
+    params = load_params()
+    p = params["correlate"]
+    m = load_manifest(params, "iemocap")
+    labels = pd.read_parquet(labels_path(params, "iemocap"))
+    df = m[["utt_id", "emotion"]].merge(labels[["utt_id", "sentiment"]], on="utt_id", how="left")
+    table, result = correlate(df, merge_excited=p["merge_excited"], groups=p["groups"])
+    _, is_demo = corpus_root(params, "iemocap")
+    result["data"] = "demo" if is_demo else "IEMOCAP"
+    result["labeler"] = json.load(open("metrics/labels.json"))["labeler"]
+    result["paper"] = paper_reference(p["groups"])
+    write_csv(p["table_csv"], table.reset_index())
+    plot_table(table, p["heatmap"], f"IEMOCAP ({result['data']}): emotion x text sentiment "
+                                    f"(Spearman {result['spearman']:.2f})")
+    write_json(p["json"], result)
+    print(table)
+    print(json.dumps({k: result[k] for k in ("spearman", "p_value", "cramers_v", "n")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

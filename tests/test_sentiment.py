@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from sa2sr_core.corpora.sentences import make_sentence
+from sa2sr_core.hf_local import build_local_roberta
+from sa2sr_core.sentiment import (CLASSES, LabelerConfig, LabelMappingError, RobertaLabeler, VaderLabeler,
+                                  class_order, label_texts, load_labeler, prepare_text)
+import random
+
+TEXTS = [make_sentence(random.Random(i), CLASSES[i % 3]) for i in range(60)]
+NEW = {0: "negative", 1: "neutral", 2: "positive"}
+OLD = {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+SHUFFLED = {0: "Positive", 1: "NEGATIVE", 2: "neutral"}
+
+
+@pytest.mark.parametrize("id2label,winner,expected", [
+    (NEW, 2, "positive"), (NEW, 0, "negative"), (OLD, 1, "neutral"), (OLD, 2, "positive"),
+    (SHUFFLED, 0, "positive"), (SHUFFLED, 2, "neutral"),
+])
+def test_real_transformers_path_and_label_mapping(tmp_path, id2label, winner, expected):
+    d = build_local_roberta(tmp_path / "m", TEXTS, id2label, winner=winner)
+    lab = load_labeler(LabelerConfig(model=str(d), fallback="none"))
+    assert isinstance(lab, RobertaLabeler) and lab.name == f"roberta:{d}"
+    cols, counts = label_texts(lab, ["I LOVE IT", "", "  ", "café au lait", "word " * 700, None])
+    assert cols["sentiment"] == [expected, None, None, expected, expected, None]
+    assert counts == {"empty": 3, "truncated": 1, "non_ascii": 1}
+    assert cols["status"][4] == "truncated"
+    p = np.stack([cols["p_negative"], cols["p_neutral"], cols["p_positive"]], 1)[[0, 3, 4]]
+    np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
+    assert (p.argmax(1) == CLASSES.index(expected)).all()
+
+
+def test_batching_does_not_change_outputs(tmp_path):
+    d = build_local_roberta(tmp_path / "m", TEXTS, NEW)
+    a = RobertaLabeler(LabelerConfig(model=str(d), max_tokens_per_batch=10_000))
+    b = RobertaLabeler(LabelerConfig(model=str(d), max_tokens_per_batch=20))  # ~1 sentence per batch
+    pa, _ = a.predict(TEXTS)
+    pb, _ = b.predict(TEXTS)
+    np.testing.assert_allclose(pa, pb, atol=1e-5)
+
+
+def test_unknown_labels_are_a_clear_error(tmp_path):
+    with pytest.raises(LabelMappingError, match="joy"):
+        class_order({0: "anger", 1: "joy", 2: "optimism"})
+    d = build_local_roberta(tmp_path / "m", TEXTS, {0: "anger", 1: "joy", 2: "sadness"})
+    with pytest.raises(LabelMappingError):
+        load_labeler(LabelerConfig(model=str(d), fallback="vader"))  # never silently replaced by VADER
+
+
+def test_missing_model_fallbacks(tmp_path, caplog):
+    missing = str(tmp_path / "no-such-model")
+    with pytest.raises(RuntimeError, match="local directory"):
+        load_labeler(LabelerConfig(model=missing, fallback="none"))
+    lab = load_labeler(LabelerConfig(model=missing, fallback="vader"))
+    assert isinstance(lab, VaderLabeler) and lab.name == "vader"
+    assert "FALLING BACK TO VADER" in caplog.text
+
+
+def test_vader_thresholds_and_probabilities():
+    lab = VaderLabeler(LabelerConfig())
+    cols, _ = label_texts(lab, ["what a wonderful amazing day", "the box is on the table", "a terrible awful mess"])
+    assert cols["sentiment"] == ["positive", "neutral", "negative"]
+
+
+def test_sentence_case_for_all_caps_only():
+    assert prepare_text("I THINK IT'S  GREAT", True) == "I think it's great"
+    assert prepare_text("Hello World", True) == "Hello World"
+    assert prepare_text("I THINK", False) == "I THINK"
