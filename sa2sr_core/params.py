@@ -52,3 +52,18 @@ def corpus_root(params: dict, corpus: str) -> tuple[Path, bool]:
 def demo_corpora(params: dict) -> list[str]:
     """Corpora whose path is null, so they come from the demo."""
     return [c for c in CORPORA if not params["data"].get(c)]
+
+
+def pretrain_configs(params: dict):
+    """(PretrainConfig, SA2SRConfig) from params `pretrain`, top-level `lambda` and `seed`."""
+    from sa2sr_core.models.encoder import EncoderConfig
+    from sa2sr_core.models.sa2sr import SA2SRConfig
+    from sa2sr_core.pretrain import PretrainConfig
+
+    p = dict(params["pretrain"])
+    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **p.pop("encoder", {})})
+    model = SA2SRConfig(encoder=enc, summarizer_hidden=p.pop("summarizer_hidden", 128))
+    for k in ("corpus", "model_dir", "live_dir", "metrics", "ddp_backend"):
+        p.pop(k, None)
+    cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])})
+    return cfg, model

@@ -1,0 +1,130 @@
+"""Training data from feature shards: scan, length-sorted batching, padded collation, bounded memory.
+
+One epoch reads the shards one at a time (in a seeded random order), cuts each shard's utterances,
+sorted by length, into batches under a frame budget, shuffles those batches and yields them: memory
+holds one shard, and padding stays small. Under DDP every rank plans the same batches and takes every
+world-th one (truncated to a multiple of the world size, so ranks stay in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from sa2sr_core.shards import lfbe_from_batch, shard_files
+
+
+@dataclass
+class Example:
+    utt_id: str
+    feats: np.ndarray  # (T, 40)
+    tokens: list[int] = field(default_factory=list)
+    sentiment: int = -1
+    targets: np.ndarray | None = None  # (3,) activation, valence, dominance
+
+
+@dataclass
+class Batch:
+    utt_ids: list[str]
+    feats: torch.Tensor  # (B, T, F), zero padded
+    lengths: torch.Tensor  # (B,)
+    targets: torch.Tensor  # (B, S) token ids, zero padded
+    target_lengths: torch.Tensor  # (B,)
+    sentiment: torch.Tensor  # (B,)
+    avd: torch.Tensor  # (B, 3)
+
+    @property
+    def padding_fraction(self) -> float:
+        return 1.0 - float(self.lengths.sum()) / max(1, self.feats.shape[0] * self.feats.shape[1])
+
+    def to(self, device) -> "Batch":
+        return Batch(self.utt_ids, *(t.to(device) for t in (self.feats, self.lengths, self.targets,
+                                                            self.target_lengths, self.sentiment, self.avd)))
+
+
+def collate(examples: list[Example]) -> Batch:
+    B = len(examples)
+    T = max(e.feats.shape[0] for e in examples)
+    F = examples[0].feats.shape[1]
+    feats = np.zeros((B, T, F), np.float32)
+    for i, e in enumerate(examples):
+        feats[i, : e.feats.shape[0]] = e.feats
+    S = max(1, max(len(e.tokens) for e in examples))
+    targets = np.zeros((B, S), np.int64)
+    for i, e in enumerate(examples):
+        targets[i, : len(e.tokens)] = e.tokens
+    avd = np.stack([e.targets if e.targets is not None else np.full(3, np.nan, np.float32) for e in examples])
+    return Batch(
+        [e.utt_id for e in examples], torch.from_numpy(feats),
+        torch.tensor([e.feats.shape[0] for e in examples]), torch.from_numpy(targets),
+        torch.tensor([len(e.tokens) for e in examples]), torch.tensor([e.sentiment for e in examples]),
+        torch.from_numpy(avd.astype(np.float32)),
+    )
+
+
+def plan_batches(lengths: np.ndarray, max_frames: int, max_batch: int, sort: bool = True) -> list[np.ndarray]:
+    """Index batches whose padded size (B x longest) stays within max_frames. sort=False keeps the given
+    order (the padded baseline: random order, fixed budget)."""
+    order = np.argsort(lengths, kind="stable") if sort else np.arange(len(lengths))
+    batches, cur, longest = [], [], 0
+    for i in order:
+        new_longest = max(longest, int(lengths[i]))
+        if cur and (new_longest * (len(cur) + 1) > max_frames or len(cur) >= max_batch):
+            batches.append(np.array(cur))
+            cur, new_longest = [], int(lengths[i])
+        cur.append(i)
+        longest = new_longest
+    if cur:
+        batches.append(np.array(cur))
+    return batches
+
+
+class ShardDataset:
+    """Batches from the shards of one split. `make_example(row) -> Example | None` filters and converts rows
+    (row: dict of the shard's non-feature columns plus 'lfbe')."""
+
+    def __init__(self, split_dir: str | Path, make_example: Callable[[dict], Example | None], max_frames: int = 20000,
+                 max_batch: int = 64, sort: bool = True, columns: tuple[str, ...] = ("utt_id",)):
+        self.files = shard_files(split_dir)
+        if not self.files:
+            raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
+        self.make_example = make_example
+        self.max_frames, self.max_batch, self.sort = max_frames, max_batch, sort
+        self.columns = list(dict.fromkeys(["utt_id", "num_frames", *columns]))
+
+    def _examples(self, path: Path) -> list[Example]:
+        table = pq.read_table(path, columns=self.columns + ["lfbe"])
+        meta = table.drop(["lfbe"]).to_pylist()
+        feats = []
+        for b in table.to_batches():
+            feats += lfbe_from_batch(b)
+        out = []
+        for row, f in zip(meta, feats):
+            ex = self.make_example({**row, "lfbe": f})
+            if ex is not None:
+                out.append(ex)
+        return out
+
+    def epoch(self, epoch: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+        rng = np.random.default_rng([seed, epoch])
+        files = [self.files[i] for i in (rng.permutation(len(self.files)) if shuffle else range(len(self.files)))]
+        for path in files:
+            examples = self._examples(path)
+            if not examples:
+                continue
+            lengths = np.array([e.feats.shape[0] for e in examples])
+            if shuffle and not self.sort:
+                perm = rng.permutation(len(examples))
+                examples, lengths = [examples[i] for i in perm], lengths[perm]
+            batches = plan_batches(lengths, self.max_frames, self.max_batch, self.sort)
+            if shuffle:
+                batches = [batches[i] for i in rng.permutation(len(batches))]
+            if world > 1:
+                batches = batches[: len(batches) // world * world][rank::world]
+            for idx in batches:
+                yield collate([examples[i] for i in idx])

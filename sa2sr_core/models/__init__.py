@@ -1,0 +1,1 @@
+"""Models: the acoustic encoder, the SA2SR pre-training network, the emotion regressor."""

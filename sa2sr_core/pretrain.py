@@ -1,0 +1,261 @@
+"""SA2SR pre-training loop (paper §4.2): CTC + lambda * sentiment CE, per-epoch CER / AUC / WAR, selection on
+M = CER - AUC (CER alone when lambda = 0), early stopping, resumable checkpoints, DDP via torchrun."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
+
+from sa2sr_core.data import Example, ShardDataset
+from sa2sr_core.io import atomic_path, write_json
+from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
+from sa2sr_core.models.sa2sr import SA2SR, SENTIMENT_CLASSES, SA2SRConfig, greedy_decode
+from sa2sr_core.shards import shard_files
+from sa2sr_core.vocab import CHARS, ctc_min_frames, decode, encode, normalize_for_ctc
+
+
+@dataclass
+class PretrainConfig:
+    """params.yaml `pretrain` (+ top-level `lambda` and `seed`)."""
+
+    lambda_: float = 200.0
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    max_epochs: int = 3
+    patience: int = 25
+    max_frames_per_batch: int = 16000
+    max_batch: int = 64
+    grad_clip: float = 5.0
+    amp: bool = False  # bf16 autocast on CUDA
+    seed: int = 1234
+    device: str = "auto"
+
+
+class MissingLabelsError(ValueError):
+    pass
+
+
+@dataclass
+class PretrainData:
+    """What the scan of a split found: usable utterances (tokens, sentiment) and what was skipped."""
+
+    tokens: dict[str, list[int]]
+    sentiment: dict[str, int]
+    skipped: dict[str, int]
+    frames: int
+
+
+def scan_split(split_dir: str | Path, labels: pd.DataFrame, stack: int = 3, skip: int = 2) -> PretrainData:
+    """Read only ids, lengths and transcripts: decide which utterances train, count the rest, check labels."""
+    lab = dict(zip(labels["utt_id"], labels["sentiment"]))
+    tokens, sentiment, frames = {}, {}, 0
+    skipped = {"empty_transcript": 0, "outside_vocabulary": 0, "too_short_for_ctc": 0, "no_sentiment_label": 0}
+    missing = []
+    for path in shard_files(split_dir):
+        t = pq.read_table(path, columns=["utt_id", "source_utt_id", "num_frames", "text"]).to_pylist()
+        for r in t:
+            text = r["text"]
+            if text is None or not str(text).strip():
+                skipped["empty_transcript"] += 1
+                continue
+            norm = normalize_for_ctc(text)
+            if norm is None:
+                skipped["outside_vocabulary"] += 1
+                continue
+            ids = encode(norm)
+            if max(0, (r["num_frames"] - stack) // skip + 1) < ctc_min_frames(ids):
+                skipped["too_short_for_ctc"] += 1
+                continue
+            src = r["source_utt_id"]
+            if src not in lab:
+                missing.append(src)
+                continue
+            if lab[src] is None or (isinstance(lab[src], float) and math.isnan(lab[src])):
+                skipped["no_sentiment_label"] += 1  # the labeller got an empty text
+                continue
+            tokens[r["utt_id"]] = ids
+            sentiment[r["utt_id"]] = SENTIMENT_CLASSES.index(lab[src])
+            frames += r["num_frames"]
+    if missing:
+        uniq = sorted(set(missing))
+        raise MissingLabelsError(f"{len(uniq)} utterances under {split_dir} have no pseudo-label row "
+                                 f"(first: {uniq[:10]}); re-run `dvc repro pseudo_label`")
+    return PretrainData(tokens, sentiment, skipped, frames)
+
+
+def make_dataset(split_dir, data: PretrainData, cfg: PretrainConfig, sort: bool = True) -> ShardDataset:
+    def make_example(row: dict) -> Example | None:
+        uid = row["utt_id"]
+        if uid not in data.tokens:
+            return None
+        return Example(uid, row["lfbe"], data.tokens[uid], data.sentiment[uid])
+
+    return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, sort=sort)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def fingerprint(*objs) -> str:
+    return hashlib.sha1(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@torch.no_grad()
+def evaluate_pretrain(model: SA2SR, dataset: ShardDataset, device, lam: float) -> dict:
+    """Validation: CER (greedy CTC), sentiment macro AUC and WAR, mean losses, M."""
+    model.eval()
+    refs, hyps, labels, probs, ctc_sum, ce_sum, n = [], [], [], [], 0.0, 0.0, 0
+    for batch in dataset.epoch(0, 0, shuffle=False):
+        batch = batch.to(device)
+        out, losses = model(batch.feats, batch.lengths, batch.targets, batch.target_lengths, batch.sentiment)
+        B = len(batch.utt_ids)
+        ctc_sum += float(losses["ctc"]) * B
+        ce_sum += float(losses["sentiment"]) * B
+        n += B
+        for ids, tgt, tl in zip(greedy_decode(out["ctc_log_probs"], out["out_lengths"]), batch.targets.cpu(),
+                                batch.target_lengths.cpu()):
+            hyps.append(decode(ids))
+            refs.append(decode(tgt[:tl].tolist()))
+        probs.append(torch.softmax(out["sentiment_logits"].float(), -1).cpu().numpy())
+        labels.append(batch.sentiment.cpu().numpy())
+    probs_np, labels_np = np.concatenate(probs), np.concatenate(labels)
+    res = {"cer": cer(refs, hyps), "auc": macro_auc(labels_np, probs_np),
+           "war": weighted_average_recall(labels_np, probs_np.argmax(1)),
+           "loss_ctc": ctc_sum / n, "loss_sentiment": ce_sum / n, "utterances": n,
+           "examples": [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:3]]}
+    auc = res["auc"] if not math.isnan(res["auc"]) else 0.5
+    res["M"] = res["cer"] - auc if lam > 0 else res["cer"]
+    return res
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    random.setstate((3, tuple(s["python"]), None))
+    if s.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+
+
+def save_model_dir(out_dir: Path, model: SA2SR, extra_config: dict) -> None:
+    """The self-contained model directory: weights (safetensors), config, vocabulary."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_json(out_dir / "config.json", {"model": model.cfg.to_dict(), **extra_config})
+    write_json(out_dir / "vocab.json", {"chars": CHARS, "blank": 0})
+
+
+def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_dir, labels: pd.DataFrame,
+                out_dir, extra_config: dict | None = None, live=None,
+                on_epoch_end: Callable[[int, dict], None] | None = None, log=print) -> dict:
+    """Train (or resume) SA2SR; write the best model to out_dir; return the selected epoch's metrics."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    distributed = dist.is_available() and dist.is_initialized()
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    device = pick_device(cfg.device)
+    if distributed and device.type == "cuda":
+        device = torch.device("cuda", rank % torch.cuda.device_count())
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+
+    train_data = scan_split(train_dir, labels, model_cfg.encoder.stack, model_cfg.encoder.skip)
+    valid_data = scan_split(valid_dir, labels, model_cfg.encoder.stack, model_cfg.encoder.skip)
+    train_ds, valid_ds = make_dataset(train_dir, train_data, cfg), make_dataset(valid_dir, valid_data, cfg)
+    if not train_data.tokens or not valid_data.tokens:
+        raise ValueError(f"nothing to train on: train usable {len(train_data.tokens)}, "
+                         f"validation usable {len(valid_data.tokens)}; skipped {train_data.skipped}")
+
+    model = SA2SR(model_cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    fp = fingerprint(asdict(cfg), model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens))
+    ckpt_path = out_dir / "checkpoint.pt"
+    start_epoch, best, history, bad_epochs = 0, None, [], 0
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if ckpt.get("fingerprint") == fp:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            _set_rng_state(ckpt["rng"])
+            start_epoch, best, history, bad_epochs = ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"]
+            log(f"resuming from {ckpt_path} after epoch {start_epoch}")
+        else:
+            log(f"{ckpt_path} was made with another config or data: starting afresh")
+    amp = cfg.amp and device.type == "cuda"
+    for epoch in range(start_epoch, cfg.max_epochs):
+        if bad_epochs >= cfg.patience:
+            break
+        ddp.train()
+        t0, frames, pad_frames, sums, nb = time.perf_counter(), 0, 0, {"ctc": 0.0, "sentiment": 0.0, "loss": 0.0}, 0
+        for batch in train_ds.epoch(epoch, cfg.seed, shuffle=True, rank=rank, world=world):
+            batch = batch.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                _, losses = ddp(batch.feats, batch.lengths, batch.targets, batch.target_lengths, batch.sentiment)
+            loss = losses["ctc"] + cfg.lambda_ * losses["sentiment"]  # eq. 1
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            frames += int(batch.lengths.sum())
+            pad_frames += batch.feats.shape[0] * batch.feats.shape[1]
+            sums["ctc"] += float(losses["ctc"].detach())
+            sums["sentiment"] += float(losses["sentiment"].detach())
+            sums["loss"] += float(loss.detach())
+            nb += 1
+        train_s = time.perf_counter() - t0
+        val = evaluate_pretrain(model, valid_ds, device, cfg.lambda_)
+        row = {"epoch": epoch + 1, "train_loss": sums["loss"] / max(nb, 1), "train_loss_ctc": sums["ctc"] / max(nb, 1),
+               "train_loss_sentiment": sums["sentiment"] / max(nb, 1),
+               "val_loss_ctc": val["loss_ctc"], "val_loss_sentiment": val["loss_sentiment"],
+               "cer": val["cer"], "auc": val["auc"], "war": val["war"], "M": val["M"],
+               "padding_fraction": 1 - frames / max(pad_frames, 1), "frames_per_s": frames * world / train_s}
+        history.append(row)
+        improved = best is None or row["M"] < best["M"]
+        if improved:
+            best, bad_epochs = dict(row), 0
+            if rank == 0:
+                save_model_dir(out_dir, model, extra_config or {})
+        else:
+            bad_epochs += 1
+        if rank == 0:
+            log(f"epoch {epoch + 1}: loss {row['train_loss']:.2f} (ctc {row['train_loss_ctc']:.2f}, sentiment "
+                f"{row['train_loss_sentiment']:.3f}) | val CER {row['cer']:.3f} AUC {row['auc']:.3f} "
+                f"WAR {row['war']:.3f} M {row['M']:.3f}{' *' if improved else ''} | pad "
+                f"{row['padding_fraction']:.1%}, {row['frames_per_s']:.0f} frames/s | e.g. {val['examples'][0]}")
+            if live is not None:
+                for k, v in row.items():
+                    if k != "epoch":
+                        live.log_metric(k, v)
+                live.next_step()
+            ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(),
+                    "epoch": epoch + 1, "best": best, "history": history, "bad_epochs": bad_epochs,
+                    "fingerprint": fp}
+            with atomic_path(ckpt_path) as tmp:
+                torch.save(ckpt, tmp)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+    return {"selected": best, "epochs_run": len(history), "history": history,
+            "skipped": {"train": train_data.skipped, "validation": valid_data.skipped},
+            "selection": "M = CER - AUC" if cfg.lambda_ > 0 else "CER (ASR-only baseline)"}

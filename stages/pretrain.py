@@ -1,0 +1,50 @@
+"""Stage pretrain: SA2SR pre-training on the pre-training corpus's feature shards (paper §3.2, §4.2).
+
+Single process: `python stages/pretrain.py`; data parallel: `torchrun --nproc_per_node N stages/pretrain.py`.
+"""
+
+import os
+from dataclasses import asdict
+
+import pandas as pd
+import torch.distributed as dist
+
+from sa2sr_core.extract import split_dir
+from sa2sr_core.io import write_json
+from sa2sr_core.labels import labels_path
+from sa2sr_core.params import fbank_config, load_params, pretrain_configs
+from sa2sr_core.pretrain import train_sa2sr
+
+
+def main() -> None:
+    params = load_params()
+    cfg, model_cfg = pretrain_configs(params)
+    corpus = params["pretrain"]["corpus"]
+    out_dir = params["pretrain"]["model_dir"]
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        dist.init_process_group(backend=params["pretrain"].get("ddp_backend", "gloo"))
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    live = None
+    if rank == 0:
+        from dvclive import Live
+
+        resume = os.path.exists(os.path.join(out_dir, "checkpoint.pt"))
+        live = Live(params["pretrain"]["live_dir"], resume=resume, dvcyaml=None, save_dvc_exp=False)
+    extra = {"features": asdict(fbank_config(params)), "normalization": {"type": params["features"]["normalize"]},
+             "sentiment_classes": ["negative", "neutral", "positive"], "pretrain": asdict(cfg)}
+    result = train_sa2sr(cfg, model_cfg, split_dir(params, corpus, "train"), split_dir(params, corpus, "validation"),
+                         pd.read_parquet(labels_path(params, corpus)), out_dir, extra, live=live)
+    if rank == 0:
+        sel = result["selected"]
+        write_json(params["pretrain"]["metrics"], {
+            "epoch": sel["epoch"], "cer": sel["cer"], "auc": sel["auc"], "war": sel["war"], "M": sel["M"],
+            "selection": result["selection"], "lambda": cfg.lambda_, "epochs_run": result["epochs_run"],
+            "padding_fraction": sel["padding_fraction"], "frames_per_s": sel["frames_per_s"],
+            "skipped": result["skipped"]})
+        live.end()
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
