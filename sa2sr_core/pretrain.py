@@ -256,6 +256,6 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
                 torch.save(ckpt, tmp)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": best, "epochs_run": len(history), "history": history,
+    return {"selected": best, "epochs_run": len(history), "history": history, "model": model,
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped},
             "selection": "M = CER - AUC" if cfg.lambda_ > 0 else "CER (ASR-only baseline)"}

@@ -88,6 +88,20 @@ class BiLSTM(nn.Module):
         self.fwd = nn.ModuleList(nn.LSTM(d, hidden, batch_first=True) for d in dims)
         self.bwd = nn.ModuleList(nn.LSTM(d, hidden, batch_first=True) for d in dims)
         self.dropout = nn.Dropout(dropout)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras' LSTM initialisation (the paper's "tanh activation and sigmoid recurrent activation" layers):
+        Glorot-uniform input weights, orthogonal recurrent weights, zero biases with forget-gate bias 1.
+        PyTorch's default uniform init leaves a deep CTC model on the blank plateau far longer."""
+        for lstm in [*self.fwd, *self.bwd]:
+            H = lstm.hidden_size
+            for g in range(4):  # gates i, f, g, o
+                nn.init.xavier_uniform_(lstm.weight_ih_l0.data[g * H:(g + 1) * H])
+                nn.init.orthogonal_(lstm.weight_hh_l0.data[g * H:(g + 1) * H])
+            nn.init.zeros_(lstm.bias_ih_l0)
+            nn.init.zeros_(lstm.bias_hh_l0)
+            lstm.bias_ih_l0.data[H:2 * H] = 1.0
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D), lengths (B,) -> (B, T, 2*hidden); steps >= length hold unspecified values."""

@@ -1,0 +1,26 @@
+"""Run by test_pretrain.test_ddp_two_processes_gloo under torchrun: tiny SA2SR training on gloo."""
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.distributed as dist
+
+from sa2sr_core.models.encoder import EncoderConfig
+from sa2sr_core.models.sa2sr import SA2SRConfig
+from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
+
+if __name__ == "__main__":
+    train, valid, labels, out = sys.argv[1:5]
+    dist.init_process_group("gloo")
+    torch.set_num_threads(1)
+    cfg = SA2SRConfig(encoder=EncoderConfig(hidden=16, layers=1), summarizer_hidden=8)
+    res = train_sa2sr(PretrainConfig(lr=3e-3, max_epochs=2, max_frames_per_batch=1500, device="cpu"), cfg, train,
+                      valid, pd.read_parquet(labels), out, log=lambda *_: None)
+    # each rank's own live parameters after training: DDP must have kept the replicas identical
+    total = sum(float(p.double().sum()) for p in res["model"].parameters())
+    (Path(out) / f"rank{dist.get_rank()}.json").write_text(json.dumps({
+        "param_sum": round(total, 6), "world": dist.get_world_size(), "epochs": res["epochs_run"]}))
+    dist.destroy_process_group()

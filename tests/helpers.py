@@ -1,0 +1,43 @@
+"""Tiny real-speech fixtures for model tests: espeak utterances with known text, featurised into shards."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from sa2sr_core.audio import resample
+from sa2sr_core.corpora.espeak import Espeak, Prosody
+from sa2sr_core.corpora.sentences import SENTIMENTS, make_sentence
+from sa2sr_core.features import FbankConfig
+from sa2sr_core.shards import extract_split
+
+
+def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words: int | None = None,
+                  speeds: tuple = (), voice: str = "en-us+m3", avd: bool = False) -> tuple[Path, pd.DataFrame]:
+    """Write n espeak utterances, extract shards to root/features/<split>; return (split dir, labels frame)."""
+    rng = random.Random(seed)
+    eng = Espeak.get()
+    rows, labels = [], []
+    for i in range(n):
+        sentiment = SENTIMENTS[i % 3]
+        text = make_sentence(rng, sentiment, 3)
+        if words:
+            text = " ".join(text.split()[:words])
+        a = rng.uniform(-1, 1)
+        wav = resample(eng.synthesize(text, voice, Prosody(rate=int(170 + 60 * a), volume=100, pitch=50,
+                                                            range=int(50 + 30 * a))), eng.sample_rate, 16000)
+        path = root / "audio" / f"{split}-{i}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, wav, 16000)
+        rows.append({"utt_id": f"{split}-{i:03d}", "path": str(path), "speaker": "s", "text": text.upper(),
+                     "duration_s": len(wav) / 16000, "activation": 4 + 2.5 * a if avd else np.nan,
+                     "valence": {"negative": 2.5, "neutral": 4.0, "positive": 5.5}[sentiment] if avd else np.nan,
+                     "dominance": 4 + 1.5 * a if avd else np.nan})
+        labels.append({"utt_id": f"{split}-{i:03d}", "sentiment": sentiment})
+    out = root / "features" / split
+    extract_split(pd.DataFrame(rows), out, FbankConfig(), speeds=list(speeds), workers=1)
+    return out, pd.DataFrame(labels)

@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from sa2sr_core.models.encoder import AcousticEncoder, BiLSTM, EncoderConfig, reverse_padded, stack_frames
+
+
+@pytest.mark.parametrize("T,expected", [(2, 0), (3, 1), (4, 1), (5, 2), (98, 48), (99, 49)])
+def test_stack3_skip2_frame_arithmetic(T, expected):
+    cfg = EncoderConfig()
+    assert cfg.output_length(T) == expected
+    x = torch.arange(T * 40, dtype=torch.float32).reshape(1, T, 40)
+    y = stack_frames(x, 3, 2)
+    assert y.shape == (1, expected, 120)
+    if expected:
+        # step 1 stacks input frames 2, 3, 4 in order
+        if expected > 1:
+            assert torch.equal(y[0, 1], torch.cat([x[0, 2], x[0, 3], x[0, 4]]))
+
+
+def test_reverse_padded_is_an_involution_and_keeps_padding():
+    x = torch.arange(2 * 5, dtype=torch.float32).reshape(2, 5, 1)
+    L = torch.tensor([5, 3])
+    r = reverse_padded(x, L)
+    assert r[1, :, 0].tolist() == [7.0, 6.0, 5.0, 8.0, 9.0]
+    assert torch.equal(reverse_padded(r, L), x)
+
+
+def test_bilstm_matches_packed_bidirectional_lstm():
+    torch.manual_seed(0)
+    ours = BiLSTM(7, 5, layers=2)
+    ref = torch.nn.LSTM(7, 5, num_layers=2, bidirectional=True, batch_first=True)
+    with torch.no_grad():  # copy weights: layer l forward/backward
+        for l in range(2):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(ours.fwd[l], f"{name}_l0").copy_(getattr(ref, f"{name}_l{l}"))
+                getattr(ours.bwd[l], f"{name}_l0").copy_(getattr(ref, f"{name}_l{l}_reverse"))
+    x, L = torch.randn(3, 9, 7), torch.tensor([9, 6, 2])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, L, batch_first=True, enforce_sorted=False)
+    want, _ = torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=9)
+    got = ours(x, L)
+    for b, n in enumerate(L.tolist()):
+        torch.testing.assert_close(got[b, :n], want[b, :n], atol=1e-5, rtol=1e-5)
+
+
+def test_specaugment_only_in_training_and_padding_does_not_leak():
+    torch.manual_seed(0)
+    enc = AcousticEncoder(EncoderConfig(hidden=16, layers=2))
+    x, L = torch.randn(2, 50, 40), torch.tensor([50, 30])
+    enc.eval()
+    a, la = enc(x, L)
+    alone, _ = enc(x[1:, :30], L[1:])
+    torch.testing.assert_close(a[1, : la[1]], alone[0], atol=1e-5, rtol=1e-5)
+    enc.train()
+    enc.cfg.specaug_p = 1.0
+    b, _ = enc(x, L)
+    assert not torch.allclose(a[0], b[0])  # training applies masks
+    enc.cfg.specaug_p = 0.0
+    c, _ = enc(x, L)
+    torch.testing.assert_close(a, c)  # p = 0: no masking
+    with pytest.raises(ValueError, match="shorter than 3 frames"):
+        enc(torch.randn(1, 2, 40), torch.tensor([2]))

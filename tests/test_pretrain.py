@@ -1,0 +1,96 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sa2sr_core.models.encoder import EncoderConfig
+from sa2sr_core.models.sa2sr import SA2SRConfig
+from sa2sr_core.pretrain import MissingLabelsError, PretrainConfig, scan_split, train_sa2sr
+from tests.helpers import speech_shards
+
+TINY = SA2SRConfig(encoder=EncoderConfig(hidden=16, layers=1), summarizer_hidden=8)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pre")
+    train, lab_t = speech_shards(root, 6, "train", words=5, speeds=(0.9,))
+    valid, lab_v = speech_shards(root, 3, "validation", seed=1, words=5)
+    return train, valid, pd.concat([lab_t, lab_v])
+
+
+def _cfg(**kw):
+    return PretrainConfig(**{"lr": 3e-3, "max_epochs": 3, "max_frames_per_batch": 1500, "seed": 7, **kw})
+
+
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path):
+    train, valid, labels = shards
+    full = train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "a", log=lambda *_: None)
+
+    def killed(epoch, row):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "b", on_epoch_end=killed, log=lambda *_: None)
+    logs = []
+    resumed = train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "b", log=logs.append)
+    assert any("resuming" in m for m in logs)
+    assert [r["cer"] for r in resumed["history"]] == [r["cer"] for r in full["history"]]
+    assert resumed["selected"] == full["selected"]
+    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ckpt = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == 3
+    cfg = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert cfg["model"]["encoder"]["hidden"] == 16
+    assert json.loads((tmp_path / "a" / "vocab.json").read_text())["chars"][:3] == ["<blank>", " ", "'"]
+
+
+def test_changed_config_starts_afresh(shards, tmp_path):
+    train, valid, labels = shards
+    train_sa2sr(_cfg(max_epochs=1), TINY, train, valid, labels, tmp_path, log=lambda *_: None)
+    logs = []
+    train_sa2sr(_cfg(max_epochs=1, lr=1e-3), TINY, train, valid, labels, tmp_path, log=logs.append)
+    assert any("starting afresh" in m for m in logs)
+
+
+def test_missing_labels_are_named(shards):
+    train, _, labels = shards
+    with pytest.raises(MissingLabelsError, match=r"3 utterances .* train-000"):
+        scan_split(train, labels[~labels["utt_id"].isin(["train-000", "train-001", "train-002"])])
+
+
+def test_bad_transcripts_are_skipped_and_counted(tmp_path):
+    import pyarrow.parquet as pq
+
+    split, labels = speech_shards(tmp_path, 3, words=6)
+    path = next(split.glob("shard-*.parquet"))
+    t = pq.read_table(path)
+    texts = t["text"].to_pylist()
+    texts[0], texts[1] = "ROOM 101", ""  # a digit, an empty transcript
+    t = t.set_column(t.schema.get_field_index("text"), "text", pd.array(texts, dtype=object).tolist() and
+                     __import__("pyarrow").array(texts, __import__("pyarrow").string()))
+    pq.write_table(t, path)
+    data = scan_split(split, labels)
+    assert data.skipped["outside_vocabulary"] == 1 and data.skipped["empty_transcript"] == 1
+    assert len(data.tokens) == 1
+
+
+def test_ddp_two_processes_gloo(shards, tmp_path):
+    train, valid, labels = shards
+    labels.to_parquet(tmp_path / "labels.parquet")
+    worker = Path(__file__).with_name("ddp_worker.py")
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29533", str(worker), str(train), str(valid),
+                          str(tmp_path / "labels.parquet"), str(tmp_path / "out")],
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr[-3000:]
+    sums = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert sums[0]["param_sum"] == sums[1]["param_sum"]  # DDP kept the replicas identical
+    assert sums[0]["world"] == 2 and (tmp_path / "out" / "model.safetensors").exists()
