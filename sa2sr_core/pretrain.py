@@ -190,7 +190,9 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
     model = SA2SR(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
-    fp = fingerprint(asdict(cfg), model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens))
+    # what the run's trajectory depends on; max_epochs / patience / device may change between resumes
+    run_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("max_epochs", "patience", "device")}
+    fp = fingerprint(run_cfg, model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens))
     ckpt_path = out_dir / "checkpoint.pt"
     start_epoch, best, history, bad_epochs = 0, None, [], 0
     if ckpt_path.exists():

@@ -42,7 +42,11 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path):
     resumed = train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "b", log=logs.append)
     assert any("resuming" in m for m in logs)
     assert [r["cer"] for r in resumed["history"]] == [r["cer"] for r in full["history"]]
-    assert resumed["selected"] == full["selected"]
+    def no_timing(row):
+        return {k: v for k, v in row.items() if k != "frames_per_s"}
+
+    assert no_timing(resumed["selected"]) == no_timing(full["selected"])
+    assert [no_timing(r) for r in resumed["history"]] == [no_timing(r) for r in full["history"]]
     a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
     ckpt = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
@@ -62,11 +66,12 @@ def test_changed_config_starts_afresh(shards, tmp_path):
 
 def test_missing_labels_are_named(shards):
     train, _, labels = shards
-    with pytest.raises(MissingLabelsError, match=r"3 utterances .* train-000"):
+    with pytest.raises(MissingLabelsError, match=r"3 utterances .*'train-000'"):
         scan_split(train, labels[~labels["utt_id"].isin(["train-000", "train-001", "train-002"])])
 
 
 def test_bad_transcripts_are_skipped_and_counted(tmp_path):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     split, labels = speech_shards(tmp_path, 3, words=6)
@@ -74,8 +79,7 @@ def test_bad_transcripts_are_skipped_and_counted(tmp_path):
     t = pq.read_table(path)
     texts = t["text"].to_pylist()
     texts[0], texts[1] = "ROOM 101", ""  # a digit, an empty transcript
-    t = t.set_column(t.schema.get_field_index("text"), "text", pd.array(texts, dtype=object).tolist() and
-                     __import__("pyarrow").array(texts, __import__("pyarrow").string()))
+    t = t.set_column(t.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
     pq.write_table(t, path)
     data = scan_split(split, labels)
     assert data.skipped["outside_vocabulary"] == 1 and data.skipped["empty_transcript"] == 1
