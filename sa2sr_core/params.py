@@ -67,3 +67,21 @@ def pretrain_configs(params: dict):
         p.pop(k, None)
     cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])})
     return cfg, model
+
+
+def finetune_configs(params: dict):
+    """(FinetuneConfig, EmotionModelConfig) from params `finetune`, `pretrain.encoder` and `seed`."""
+    from sa2sr_core.finetune import FinetuneConfig
+    from sa2sr_core.models.encoder import EncoderConfig
+    from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
+
+    p = dict(params["finetune"])
+    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **params["pretrain"].get("encoder", {})})
+    reg = dict(p.pop("regressor", {}))
+    for k in ("kernels", "strides"):
+        if k in reg:
+            reg[k] = tuple(reg[k])
+    model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}))
+    for k in ("corpus", "model_dir", "live_dir", "metrics"):
+        p.pop(k, None)
+    return build(FinetuneConfig, {**p, "seed": int(params["seed"])}), model

@@ -1,0 +1,68 @@
+"""Evaluation: CCC per dimension over each whole test split, bootstrap 95% CIs, predictions, scatter plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sa2sr_core.finetune import DIMS, FinetuneConfig, ccc_per_dim, make_emotion_dataset, predict_split, \
+    scan_emotion_split
+from sa2sr_core.io import atomic_path
+from sa2sr_core.metrics import bootstrap_ci, ccc
+
+
+def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, device="cpu", n_boot: int = 1000,
+                    seed: int = 0) -> tuple[dict, pd.DataFrame]:
+    """{split: {dim: {ccc, ci95}, mean: {...}, n, skipped}} and one predictions frame."""
+    results, frames = {}, []
+    for split, d in split_dirs.items():
+        data = scan_emotion_split(d, cfg, model.min_frames())
+        ids, preds, targets = predict_split(model, make_emotion_dataset(d, data, cfg), device)
+        res = {"n": len(ids), "skipped": data.skipped}
+        point = ccc_per_dim(preds, targets)
+        for i, dim in enumerate(DIMS):
+            res[dim] = {"ccc": point[dim], "ci95": bootstrap_ci(targets[:, i], preds[:, i], ccc, n_boot, seed)}
+
+        def mean_ccc(t, p):
+            return float(np.mean([ccc(t[:, i], p[:, i]) for i in range(3)]))
+
+        res["mean"] = {"ccc": point["mean"], "ci95": _bootstrap_rows(targets, preds, mean_ccc, n_boot, seed)}
+        results[split] = res
+        frames.append(pd.DataFrame({"utt_id": ids, "split": split,
+                                    **{f"true_{d}": targets[:, i] for i, d in enumerate(DIMS)},
+                                    **{f"pred_{d}": preds[:, i] for i, d in enumerate(DIMS)}}))
+    return results, pd.concat(frames, ignore_index=True)
+
+
+def _bootstrap_rows(t: np.ndarray, p: np.ndarray, fn, n: int, seed: int) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    stats = [fn(t[idx], p[idx]) for idx in (rng.integers(0, len(t), len(t)) for _ in range(n))]
+    lo, hi = np.nanpercentile(stats, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def plot_scatter(pred: pd.DataFrame, path: str | Path, title: str) -> None:
+    """Predicted vs true per dimension, one colour per test split, with the identity line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4))
+    for ax, dim in zip(axes, DIMS):
+        for split, g in pred.groupby("split"):
+            ax.scatter(g[f"true_{dim}"], g[f"pred_{dim}"], s=8, alpha=0.6,
+                       label=f"{split} (CCC {ccc(g[f'true_{dim}'], g[f'pred_{dim}']):.2f})")
+        lo = min(pred[f"true_{dim}"].min(), pred[f"pred_{dim}"].min())
+        hi = max(pred[f"true_{dim}"].max(), pred[f"pred_{dim}"].max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xlabel(f"true {dim}")
+        ax.set_ylabel(f"predicted {dim}")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)

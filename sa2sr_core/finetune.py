@@ -1,0 +1,228 @@
+"""Fine-tuning (paper §3.3, Table 4): emotion regressor on the (pre-trained or scratch) encoder with the CCC
+loss; selection on the validation (Development) mean CCC; resumable like pre-training."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+from safetensors.torch import load_file, save_file
+
+from sa2sr_core.data import Example, ShardDataset
+from sa2sr_core.io import atomic_path, write_json
+from sa2sr_core.metrics import ccc
+from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, ccc_loss
+from sa2sr_core.pretrain import _rng_state, _set_rng_state, fingerprint, pick_device
+from sa2sr_core.shards import shard_files
+
+DIMS = ("activation", "valence", "dominance")
+
+
+@dataclass
+class FinetuneConfig:
+    """params.yaml `finetune` (+ `seed`)."""
+
+    init: str = "pretrained"  # pretrained | scratch
+    freeze_encoder: bool = False
+    lr: float = 5e-4
+    max_epochs: int = 6
+    patience: int = 10
+    max_frames_per_batch: int = 8000
+    max_batch: int = 32
+    grad_clip: float = 5.0
+    scale_min: float = 1.0  # label scale of the corpus (MSP-Podcast: 1-7)
+    scale_max: float = 7.0
+    seed: int = 1234
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.init not in ("pretrained", "scratch"):
+            raise ValueError(f"finetune.init must be 'pretrained' or 'scratch', got {self.init!r}")
+
+
+class PretrainedModelError(ValueError):
+    pass
+
+
+def load_pretrained_encoder(model: EmotionModel, model_dir: str | Path) -> None:
+    """Copy the encoder weights of an SA2SR model directory into `model`; clear errors on any mismatch."""
+    model_dir = Path(model_dir)
+    cfg_path, weights = model_dir / "config.json", model_dir / "model.safetensors"
+    for p in (cfg_path, weights):
+        if not p.is_file():
+            raise PretrainedModelError(f"pre-trained model file {p} is missing: run `dvc repro pretrain` first, "
+                                       f"or set finetune.init: scratch")
+    saved = json.loads(cfg_path.read_text())["model"]["encoder"]
+    want = asdict(model.cfg.encoder)
+    arch = ("input_dim", "stack", "skip", "hidden", "layers")
+    diff = {k: (saved.get(k), want[k]) for k in arch if saved.get(k) != want[k]}
+    if diff:
+        raise PretrainedModelError(f"{cfg_path}: encoder config does not match finetune's (saved, wanted): {diff}")
+    state = {k[len("encoder."):]: v for k, v in load_file(str(weights)).items() if k.startswith("encoder.")}
+    missing, unexpected = model.encoder.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise PretrainedModelError(f"{weights}: encoder weights do not fit: missing {missing[:5]}, "
+                                   f"unexpected {unexpected[:5]}")
+
+
+@dataclass
+class EmotionData:
+    targets: dict[str, np.ndarray]
+    skipped: dict[str, int]
+
+
+def scan_emotion_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> EmotionData:
+    """Utterances with usable AVD labels and enough frames; count the rest."""
+    targets = {}
+    skipped = {"missing_or_nan_label": 0, "label_outside_scale": 0, "too_short_for_regressor": 0}
+    for path in shard_files(split_dir):
+        for r in pq.read_table(path, columns=["utt_id", "num_frames", *DIMS]).to_pylist():
+            avd = [r[d] for d in DIMS]
+            if any(v is None or math.isnan(v) for v in avd):
+                skipped["missing_or_nan_label"] += 1
+            elif any(not cfg.scale_min <= v <= cfg.scale_max for v in avd):
+                skipped["label_outside_scale"] += 1
+            elif r["num_frames"] < min_frames:
+                skipped["too_short_for_regressor"] += 1
+            else:
+                targets[r["utt_id"]] = np.array(avd, np.float32)
+    return EmotionData(targets, skipped)
+
+
+def make_emotion_dataset(split_dir, data: EmotionData, cfg: FinetuneConfig) -> ShardDataset:
+    def make_example(row: dict) -> Example | None:
+        t = data.targets.get(row["utt_id"])
+        return None if t is None else Example(row["utt_id"], row["lfbe"], targets=t)
+
+    return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch)
+
+
+@torch.no_grad()
+def predict_split(model: EmotionModel, dataset: ShardDataset, device) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(utt_ids, predictions (N, 3), targets (N, 3)) over a whole split, in shard order."""
+    model.eval()
+    ids, preds, targets = [], [], []
+    for batch in dataset.epoch(0, 0, shuffle=False):
+        batch = batch.to(device)
+        preds.append(model(batch.feats, batch.lengths).float().cpu().numpy())
+        targets.append(batch.avd.cpu().numpy())
+        ids += batch.utt_ids
+    return ids, np.concatenate(preds), np.concatenate(targets)
+
+
+def ccc_per_dim(preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """CCC per dimension over the whole set (not batch-averaged) and their mean."""
+    out = {d: ccc(targets[:, i], preds[:, i]) for i, d in enumerate(DIMS)}
+    out["mean"] = float(np.mean([out[d] for d in DIMS]))
+    return out
+
+
+def save_emotion_model(out_dir: Path, model: EmotionModel, extra: dict) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_json(out_dir / "config.json", {"model": model.cfg.to_dict(), **extra})
+
+
+def load_emotion_model(model_dir: str | Path, device="cpu") -> EmotionModel:
+    model_dir = Path(model_dir)
+    cfg = EmotionModelConfig.from_dict(json.loads((model_dir / "config.json").read_text())["model"])
+    model = EmotionModel(cfg)
+    model.load_state_dict(load_file(str(model_dir / "model.safetensors")))
+    return model.to(device).eval()
+
+
+def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
+                  pretrained_dir=None, extra: dict | None = None, live=None,
+                  on_epoch_end: Callable[[int, dict], None] | None = None, log=print) -> dict:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    model = EmotionModel(model_cfg)
+    if cfg.init == "pretrained":
+        load_pretrained_encoder(model, pretrained_dir)
+    if cfg.freeze_encoder:
+        for p in model.encoder.parameters():
+            p.requires_grad_(False)
+    min_frames = model.min_frames()
+    train_data = scan_emotion_split(train_dir, cfg, min_frames)
+    valid_data = scan_emotion_split(valid_dir, cfg, min_frames)
+    if len(train_data.targets) < 2 or len(valid_data.targets) < 2:
+        raise ValueError(f"too few usable utterances: train {len(train_data.targets)}, validation "
+                         f"{len(valid_data.targets)}; skipped {train_data.skipped} / {valid_data.skipped}")
+    with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
+        model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.targets.values()), axis=0)))
+    model.to(device)
+    train_ds = make_emotion_dataset(train_dir, train_data, cfg)
+    valid_ds = make_emotion_dataset(valid_dir, valid_data, cfg)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    run_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("max_epochs", "patience", "device")}
+    pre_fp = (Path(pretrained_dir) / "model.safetensors").stat().st_mtime_ns if cfg.init == "pretrained" else None
+    fp = fingerprint(run_cfg, model_cfg.to_dict(), sorted(train_data.targets)[:50], len(train_data.targets), pre_fp)
+    ckpt_path = out_dir / "checkpoint.pt"
+    start, best, history, bad = 0, None, [], 0
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if ckpt.get("fingerprint") == fp:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            _set_rng_state(ckpt["rng"])
+            start, best, history, bad = ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"]
+            log(f"resuming from {ckpt_path} after epoch {start}")
+        else:
+            log(f"{ckpt_path} was made with another config or data: starting afresh")
+    for epoch in range(start, cfg.max_epochs):
+        if bad >= cfg.patience:
+            break
+        model.train()
+        if cfg.freeze_encoder:
+            model.encoder.eval()  # frozen: no SpecAugment either
+        t0, losses, frames = time.perf_counter(), [], 0
+        for batch in train_ds.epoch(epoch, cfg.seed):
+            if len(batch.utt_ids) < 2:
+                continue  # CCC needs a variance
+            batch = batch.to(device)
+            loss, _ = ccc_loss(model(batch.feats, batch.lengths), batch.avd)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            losses.append(float(loss.detach()))
+            frames += int(batch.lengths.sum())
+        _, preds, targets = predict_split(model, valid_ds, device)
+        val = ccc_per_dim(preds, targets)
+        row = {"epoch": epoch + 1, "train_loss_ccc": float(np.mean(losses)), "val_ccc_activation": val["activation"],
+               "val_ccc_valence": val["valence"], "val_ccc_dominance": val["dominance"], "val_ccc_mean": val["mean"],
+               "frames_per_s": frames / (time.perf_counter() - t0)}
+        history.append(row)
+        improved = best is None or row["val_ccc_mean"] > best["val_ccc_mean"]
+        if improved:
+            best, bad = dict(row), 0
+            save_emotion_model(out_dir, model, extra or {})
+        else:
+            bad += 1
+        log(f"epoch {epoch + 1}: train loss {row['train_loss_ccc']:.3f} | val CCC A {val['activation']:.3f} "
+            f"V {val['valence']:.3f} D {val['dominance']:.3f} mean {val['mean']:.3f}{' *' if improved else ''}")
+        if live is not None:
+            for k, v in row.items():
+                if k != "epoch":
+                    live.log_metric(k, v)
+            live.next_step()
+        with atomic_path(ckpt_path) as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(),
+                        "epoch": epoch + 1, "best": best, "history": history, "bad_epochs": bad,
+                        "fingerprint": fp}, tmp)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, row)
+    return {"selected": best, "history": history, "epochs_run": len(history),
+            "skipped": {"train": train_data.skipped, "validation": valid_data.skipped}}

@@ -1,0 +1,152 @@
+"""Emotion regressor (paper §3.3, §4.1, Fig. 2) on the acoustic encoder's output sequence.
+
+    encodings (B, T', 384) --masked conv k6 s3--> (B, T1, 64) --masked conv k3 s2--> (B, T2, 64)
+    --sample-level normalisation, LeakyReLU(0.3)--> 4-head self-attention block (64-dim, FF 64)
+    --mean + variance pooling over valid steps--> (B, 128) --linear--> (B, 3) activation, valence, dominance
+
+Masks travel with the sequence: a conv output step is valid iff its whole window lies inside the valid
+input (T_out = (T - k) // s + 1, "valid" convolution), padding is zeroed before every conv, excluded from
+normalisation statistics, masked in attention, and excluded from pooling: an utterance gives the same output
+alone and padded inside a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from sa2sr_core.models.encoder import AcousticEncoder, EncoderConfig
+
+
+@dataclass
+class RegressorConfig:
+    input_dim: int = 384
+    channels: int = 64
+    kernels: tuple[int, ...] = (6, 3)
+    strides: tuple[int, ...] = (3, 2)
+    heads: int = 4
+    leaky_slope: float = 0.3
+    dropout: float = 0.1
+    outputs: int = 3
+
+    def output_length(self, steps: torch.Tensor | int):
+        for k, s in zip(self.kernels, self.strides):
+            steps = (steps - k) // s + 1
+        return steps
+
+    def min_steps(self) -> int:
+        """Fewest encoder steps giving one valid output step (the conv stack's receptive field)."""
+        n = 1
+        for k, s in reversed(list(zip(self.kernels, self.strides))):
+            n = (n - 1) * s + k
+        return n
+
+
+def lengths_to_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
+    """(B,) -> (B, T) bool, True on valid steps."""
+    return torch.arange(T, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+class MaskedConv1d(nn.Module):
+    """Valid 1-D convolution over (B, T, C) that zeroes padding first and returns the output lengths."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int):
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+        self.conv = nn.Conv1d(c_in, c_out, kernel, stride)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = x * lengths_to_mask(lengths, x.shape[1]).unsqueeze(-1)  # (B, T, C_in), padding zeroed
+        y = self.conv(x.transpose(1, 2)).transpose(1, 2)  # (B, T_out, C_out)
+        out_lengths = torch.clamp((lengths - self.kernel) // self.stride + 1, min=0)
+        return y, out_lengths
+
+
+def masked_mean_var(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (population) variance over valid steps. x (B, T, C), mask (B, T) -> (B, C), (B, C)."""
+    m = mask.unsqueeze(-1).to(x.dtype)
+    n = m.sum(1).clamp_min(1.0)  # (B, 1)
+    mean = (x * m).sum(1) / n
+    var = (((x - mean.unsqueeze(1)) ** 2) * m).sum(1) / n
+    return mean, var
+
+
+class EmotionRegressor(nn.Module):
+    def __init__(self, cfg: RegressorConfig):
+        super().__init__()
+        self.cfg = cfg
+        dims = [cfg.input_dim] + [cfg.channels] * len(cfg.kernels)
+        self.convs = nn.ModuleList(MaskedConv1d(a, b, k, s) for a, b, k, s in
+                                   zip(dims, dims[1:], cfg.kernels, cfg.strides))
+        self.act = nn.LeakyReLU(cfg.leaky_slope)
+        self.attn = nn.MultiheadAttention(cfg.channels, cfg.heads, dropout=cfg.dropout, batch_first=True)
+        self.norm1 = nn.LayerNorm(cfg.channels)
+        self.ff = nn.Sequential(nn.Linear(cfg.channels, cfg.channels), nn.ReLU(), nn.Dropout(cfg.dropout),
+                                nn.Linear(cfg.channels, cfg.channels))
+        self.norm2 = nn.LayerNorm(cfg.channels)
+        self.out = nn.Linear(2 * cfg.channels, cfg.outputs)
+
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """h (B, T', D), lengths (B,) -> (B, 3) activation, valence, dominance."""
+        if (lengths < self.cfg.min_steps()).any():
+            raise ValueError(f"utterance shorter than the regressor's receptive field ({self.cfg.min_steps()} "
+                             f"encoder steps) reached the model: lengths {lengths.tolist()}")
+        x = h
+        for conv in self.convs:
+            x, lengths = conv(x, lengths)  # (B, T1, 64) then (B, T2, 64)
+        mask = lengths_to_mask(lengths, x.shape[1])  # (B, T2)
+        mean, var = masked_mean_var(x, mask)
+        x = (x - mean.unsqueeze(1)) / torch.sqrt(var.unsqueeze(1) + 1e-5)  # sample-level normalisation
+        x = self.act(x) * mask.unsqueeze(-1)  # (B, T2, 64)
+        a, _ = self.attn(x, x, x, key_padding_mask=~mask, need_weights=False)  # (B, T2, 64)
+        x = self.norm1(x + a)
+        x = self.norm2(x + self.ff(x))  # (B, T2, 64)
+        mean, var = masked_mean_var(x, mask)  # (B, 64) each
+        return self.out(torch.cat([mean, var], dim=-1))  # (B, 3)
+
+
+@dataclass
+class EmotionModelConfig:
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    regressor: RegressorConfig = field(default_factory=RegressorConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EmotionModelConfig":
+        r = dict(d["regressor"])
+        r["kernels"], r["strides"] = tuple(r["kernels"]), tuple(r["strides"])
+        return cls(EncoderConfig(**d["encoder"]), RegressorConfig(**r))
+
+
+class EmotionModel(nn.Module):
+    """Acoustic encoder (pre-trained or from scratch) + emotion regressor."""
+
+    def __init__(self, cfg: EmotionModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = AcousticEncoder(cfg.encoder)
+        self.regressor = EmotionRegressor(cfg.regressor)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """feats (B, T, 40), lengths (B,) -> (B, 3)."""
+        h, out_lengths = self.encoder(feats, lengths)  # (B, T', 384)
+        return self.regressor(h, out_lengths)
+
+    def min_frames(self) -> int:
+        """Fewest input frames that reach the regressor with one valid step."""
+        e = self.cfg.encoder
+        return (self.cfg.regressor.min_steps() - 1) * e.skip + e.stack
+
+
+def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_CCC = -(CCC_A + CCC_V + CCC_D) / 3 on a mini-batch (paper eq. 2-3). (B, 3), (B, 3) -> (loss, ccc (3,))."""
+    mp, mt = pred.mean(0), target.mean(0)
+    vp, vt = pred.var(0, unbiased=False), target.var(0, unbiased=False)
+    cov = ((pred - mp) * (target - mt)).mean(0)
+    ccc = 2 * cov / (vp + vt + (mp - mt) ** 2 + 1e-8)  # (3,)
+    return -ccc.mean(), ccc

@@ -1,0 +1,35 @@
+"""Stage evaluate: CCC per dimension with bootstrap 95% CIs on the test split(s), predictions, scatter plot."""
+
+import json
+
+from sa2sr_core.extract import split_dir
+from sa2sr_core.evaluate import evaluate_splits, plot_scatter
+from sa2sr_core.finetune import load_emotion_model
+from sa2sr_core.io import write_json, write_parquet
+from sa2sr_core.params import corpus_root, finetune_configs, load_params
+
+
+def main() -> None:
+    params = load_params()
+    p, e = params["finetune"], params["evaluate"]
+    cfg, _ = finetune_configs(params)
+    model = load_emotion_model(p["model_dir"])
+    dirs = {s: split_dir(params, p["corpus"], s) for s in e["splits"] if split_dir(params, p["corpus"], s).is_dir()}
+    if not dirs:
+        raise FileNotFoundError(f"none of the test splits {e['splits']} has features under "
+                                f"{split_dir(params, p['corpus'], '')}")
+    results, preds = evaluate_splits(model, dirs, cfg, n_boot=e["bootstrap"], seed=params["seed"])
+    _, is_demo = corpus_root(params, p["corpus"])
+    out = {"data": "demo" if is_demo else p["corpus"], "init": cfg.init, "freeze_encoder": cfg.freeze_encoder,
+           "lambda": params["lambda"], **results}
+    write_json(e["metrics"], out)
+    write_parquet(e["predictions"], preds)
+    first = next(iter(results))
+    plot_scatter(preds, e["scatter"], f"{out['data']}: init={cfg.init}, frozen={cfg.freeze_encoder}, "
+                                      f"lambda={params['lambda']} — mean CCC {first} {results[first]['mean']['ccc']:.2f}")
+    print(json.dumps({s: {d: round(r[d]["ccc"], 3) for d in ("activation", "valence", "dominance", "mean")}
+                      for s, r in results.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
