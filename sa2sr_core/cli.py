@@ -72,5 +72,29 @@ def manifest(
     typer.echo(json.dumps({"splits": summarize(df), "rejects": len(read.rejects)}, indent=1))
 
 
+@app.command()
+def tables(
+    scratch: list[Path] = typer.Option([], help="eval.json of 'No pre-training' runs (one per seed)."),
+    asr: list[Path] = typer.Option([], help="eval.json of ASR-features runs (lambda=0, fine-tuned)."),
+    sa2sr: list[Path] = typer.Option([], help="eval.json of SA2SR-features runs (fine-tuned)."),
+    asr_frozen: list[Path] = typer.Option([], help="eval.json of ASR-features runs with a frozen encoder."),
+    sa2sr_frozen: list[Path] = typer.Option([], help="eval.json of SA2SR-features runs with a frozen encoder."),
+    split: str = typer.Option("test1", help="Which test split of eval.json to report."),
+    out: Optional[Path] = typer.Option(None, help="Write the Markdown here (default: print)."),
+) -> None:
+    """Render the paper's Tables 2-4 (CCC, mean ± sd over runs) beside the paper's numbers."""
+    from sa2sr_core.io import write_text
+    from sa2sr_core.tables import render_tables
+
+    for p in [*scratch, *asr, *sa2sr, *asr_frozen, *sa2sr_frozen]:
+        if not p.is_file():
+            raise typer.BadParameter(f"{p} does not exist")
+    md = render_tables({"scratch": scratch, "asr": asr, "sa2sr": sa2sr, "asr_frozen": asr_frozen,
+                        "sa2sr_frozen": sa2sr_frozen}, split)
+    if out:
+        write_text(out, md)
+    typer.echo(md)
+
+
 if __name__ == "__main__":
     app()

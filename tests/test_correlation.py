@@ -56,3 +56,16 @@ def test_cli_correlate(tmp_path):
     bad.write_text("utt_id,label\na,sad\n")
     res = CliRunner().invoke(app, ["correlate", str(bad), "--out", str(out)])
     assert res.exit_code != 0 and "sentiment" in res.output
+
+
+def test_cli_tables_mean_and_sd_over_seeds(tmp_path):
+    paths = []
+    for i, v in enumerate((0.30, 0.40)):
+        p = tmp_path / f"e{i}.json"
+        p.write_text(json.dumps({"data": "demo", "test1": {d: {"ccc": v} for d in ("activation", "valence",
+                                                                                    "dominance")}}))
+        paths.append(p)
+    res = CliRunner().invoke(app, ["tables", "--sa2sr", str(paths[0]), "--sa2sr", str(paths[1])])
+    assert res.exit_code == 0, res.output
+    assert "| SA2SR features | demo | 2 | 0.350 ± 0.071 |" in res.output
+    assert "| No pre-training | – | 0 |" in res.output and "0.603" in res.output

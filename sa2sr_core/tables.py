@@ -1,0 +1,59 @@
+"""The paper's Tables 2-4 as Markdown, our numbers (mean ± sd over seeds) beside the paper's."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+DIMS = ("activation", "valence", "dominance")
+#: Paper values (MSP-Podcast test set, CCC).
+PAPER = {
+    "scratch": (0.603, 0.304, 0.511),
+    "asr": (0.649, 0.393, 0.544),
+    "sa2sr": (0.679, 0.412, 0.564),
+    "asr_frozen": (0.503, 0.378, 0.438),
+    "sa2sr_frozen": (0.508, 0.403, 0.483),
+}
+NAMES = {"scratch": "No pre-training", "asr": "ASR features", "sa2sr": "SA2SR features",
+         "asr_frozen": "ASR features (frozen)", "sa2sr_frozen": "SA2SR features (frozen)"}
+TABLES = {
+    "Table 2: ASR pre-training vs none": ["scratch", "asr"],
+    "Table 3: SA2SR vs ASR features": ["asr", "sa2sr"],
+    "Table 4: frozen vs fine-tuned encoders": ["asr_frozen", "asr", "sa2sr_frozen", "sa2sr"],
+}
+
+
+def summarize_runs(paths: list[str | Path], split: str) -> tuple[dict[str, tuple[float, float]], int, str]:
+    """Mean and sd of CCC per dimension over eval.json files (one per seed); also n runs and data kind."""
+    vals = {d: [] for d in DIMS}
+    kinds = set()
+    for p in paths:
+        res = json.loads(Path(p).read_text())
+        if split not in res:
+            raise KeyError(f"{p} has no split {split!r}; it has {[k for k in res if isinstance(res[k], dict)]}")
+        kinds.add(res.get("data", "?"))
+        for d in DIMS:
+            vals[d].append(res[split][d]["ccc"])
+    stats = {d: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for d, v in vals.items()}
+    return stats, len(paths), "/".join(sorted(kinds))
+
+
+def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> str:
+    """runs: setting key (scratch, asr, sa2sr, asr_frozen, sa2sr_frozen) -> eval.json paths (one per seed)."""
+    summary = {k: summarize_runs(v, split) for k, v in runs.items() if v}
+    lines = []
+    for title, keys in TABLES.items():
+        lines += [f"### {title}", "", "| model | data | runs | " + " | ".join(f"{d} (ours)" for d in DIMS) +
+                  " | " + " | ".join(f"{d} (paper)" for d in DIMS) + " |", "|" + "---|" * 9]
+        for k in keys:
+            paper = " | ".join(f"{x:.3f}" for x in PAPER[k])
+            if k in summary:
+                stats, n, kind = summary[k]
+                ours = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in (stats[d] for d in DIMS))
+                lines.append(f"| {NAMES[k]} | {kind} | {n} | {ours} | {paper} |")
+            else:
+                lines.append(f"| {NAMES[k]} | – | 0 | – | – | – | {paper} |")
+        lines.append("")
+    return "\n".join(lines)
