@@ -20,7 +20,9 @@ from sa2sr_core.data import Example, ShardDataset
 from sa2sr_core.io import atomic_path, write_json
 from sa2sr_core.metrics import ccc
 from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, ccc_loss
-from sa2sr_core.pretrain import _rng_state, _set_rng_state, fingerprint, pick_device
+from sa2sr_core import checkpoint
+from sa2sr_core.checkpoint import run_fingerprint
+from sa2sr_core.pretrain import pick_device
 from sa2sr_core.shards import shard_files
 
 DIMS = ("activation", "valence", "dominance")
@@ -166,23 +168,12 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     train_ds = make_emotion_dataset(train_dir, train_data, cfg)
     valid_ds = make_emotion_dataset(valid_dir, valid_data, cfg)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    run_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("max_epochs", "patience", "device")}
     pre_fp = (Path(pretrained_dir) / "model.safetensors").stat().st_mtime_ns if cfg.init == "pretrained" else None
-    fp = fingerprint(run_cfg, model_cfg.to_dict(), sorted(train_data.targets)[:50], len(train_data.targets), pre_fp)
+    fp = run_fingerprint(cfg, model_cfg.to_dict(), sorted(train_data.targets)[:50], len(train_data.targets), pre_fp)
     ckpt_path = out_dir / "checkpoint.pt"
-    start, best, history, bad = 0, None, [], 0
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt.get("fingerprint") == fp:
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            _set_rng_state(ckpt["rng"])
-            start, best, history, bad = ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"]
-            log(f"resuming from {ckpt_path} after epoch {start}")
-        else:
-            log(f"{ckpt_path} was made with another config or data: starting afresh")
-    for epoch in range(start, cfg.max_epochs):
-        if bad >= cfg.patience:
+    st = checkpoint.resume(ckpt_path, fp, model, opt, log)
+    for epoch in range(st.epoch, cfg.max_epochs):
+        if st.bad_epochs >= cfg.patience:
             break
         model.train()
         if cfg.freeze_encoder:
@@ -204,13 +195,14 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
         row = {"epoch": epoch + 1, "train_loss_ccc": float(np.mean(losses)), "val_ccc_activation": val["activation"],
                "val_ccc_valence": val["valence"], "val_ccc_dominance": val["dominance"], "val_ccc_mean": val["mean"],
                "frames_per_s": frames / (time.perf_counter() - t0)}
-        history.append(row)
-        improved = best is None or row["val_ccc_mean"] > best["val_ccc_mean"]
+        st.history.append(row)
+        st.epoch = epoch + 1
+        improved = st.best is None or row["val_ccc_mean"] > st.best["val_ccc_mean"]
         if improved:
-            best, bad = dict(row), 0
+            st.best, st.bad_epochs = dict(row), 0
             save_emotion_model(out_dir, model, extra or {})
         else:
-            bad += 1
+            st.bad_epochs += 1
         log(f"epoch {epoch + 1}: train loss {row['train_loss_ccc']:.3f} | val CCC A {val['activation']:.3f} "
             f"V {val['valence']:.3f} D {val['dominance']:.3f} mean {val['mean']:.3f}{' *' if improved else ''}")
         if live is not None:
@@ -218,11 +210,8 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
                 if k != "epoch":
                     live.log_metric(k, v)
             live.next_step()
-        with atomic_path(ckpt_path) as tmp:
-            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(),
-                        "epoch": epoch + 1, "best": best, "history": history, "bad_epochs": bad,
-                        "fingerprint": fp}, tmp)
+        checkpoint.save(ckpt_path, fp, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": best, "history": history, "epochs_run": len(history),
+    return {"selected": st.best, "history": st.history, "epochs_run": len(st.history),
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped}}

@@ -3,12 +3,10 @@ M = CER - AUC (CER alone when lambda = 0), early stopping, resumable checkpoints
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -19,6 +17,8 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import save_file
 
+from sa2sr_core import checkpoint
+from sa2sr_core.checkpoint import run_fingerprint
 from sa2sr_core.data import Example, ShardDataset
 from sa2sr_core.io import atomic_path, write_json
 from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
@@ -113,10 +113,6 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def fingerprint(*objs) -> str:
-    return hashlib.sha1(json.dumps(objs, sort_keys=True, default=str).encode()).hexdigest()
-
-
 @torch.no_grad()
 def evaluate_pretrain(model: SA2SR, dataset: ShardDataset, device, lam: float) -> dict:
     """Validation: CER (greedy CTC), sentiment macro AUC and WAR, mean losses, M."""
@@ -143,18 +139,6 @@ def evaluate_pretrain(model: SA2SR, dataset: ShardDataset, device, lam: float) -
     auc = res["auc"] if not math.isnan(res["auc"]) else 0.5
     res["M"] = res["cer"] - auc if lam > 0 else res["cer"]
     return res
-
-
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "python": list(random.getstate()[1]),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def _set_rng_state(s: dict) -> None:
-    torch.set_rng_state(s["torch"])
-    random.setstate((3, tuple(s["python"]), None))
-    if s.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
 
 
 def save_model_dir(out_dir: Path, model: SA2SR, extra_config: dict) -> None:
@@ -190,24 +174,12 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
     model = SA2SR(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
-    # what the run's trajectory depends on; max_epochs / patience / device may change between resumes
-    run_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("max_epochs", "patience", "device")}
-    fp = fingerprint(run_cfg, model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens))
+    fp = run_fingerprint(cfg, model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens))
     ckpt_path = out_dir / "checkpoint.pt"
-    start_epoch, best, history, bad_epochs = 0, None, [], 0
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt.get("fingerprint") == fp:
-            model.load_state_dict(ckpt["model"])
-            opt.load_state_dict(ckpt["optimizer"])
-            _set_rng_state(ckpt["rng"])
-            start_epoch, best, history, bad_epochs = ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"]
-            log(f"resuming from {ckpt_path} after epoch {start_epoch}")
-        else:
-            log(f"{ckpt_path} was made with another config or data: starting afresh")
+    st = checkpoint.resume(ckpt_path, fp, model, opt, log)
     amp = cfg.amp and device.type == "cuda"
-    for epoch in range(start_epoch, cfg.max_epochs):
-        if bad_epochs >= cfg.patience:
+    for epoch in range(st.epoch, cfg.max_epochs):
+        if st.bad_epochs >= cfg.patience:
             break
         ddp.train()
         t0, frames, pad_frames, sums, nb = time.perf_counter(), 0, 0, {"ctc": 0.0, "sentiment": 0.0, "loss": 0.0}, 0
@@ -233,14 +205,15 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
                "val_loss_ctc": val["loss_ctc"], "val_loss_sentiment": val["loss_sentiment"],
                "cer": val["cer"], "auc": val["auc"], "war": val["war"], "M": val["M"],
                "padding_fraction": 1 - frames / max(pad_frames, 1), "frames_per_s": frames * world / train_s}
-        history.append(row)
-        improved = best is None or row["M"] < best["M"]
+        st.history.append(row)
+        st.epoch = epoch + 1
+        improved = st.best is None or row["M"] < st.best["M"]
         if improved:
-            best, bad_epochs = dict(row), 0
+            st.best, st.bad_epochs = dict(row), 0
             if rank == 0:
                 save_model_dir(out_dir, model, extra_config or {})
         else:
-            bad_epochs += 1
+            st.bad_epochs += 1
         if rank == 0:
             log(f"epoch {epoch + 1}: loss {row['train_loss']:.2f} (ctc {row['train_loss_ctc']:.2f}, sentiment "
                 f"{row['train_loss_sentiment']:.3f}) | val CER {row['cer']:.3f} AUC {row['auc']:.3f} "
@@ -251,13 +224,9 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
                     if k != "epoch":
                         live.log_metric(k, v)
                 live.next_step()
-            ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": _rng_state(),
-                    "epoch": epoch + 1, "best": best, "history": history, "bad_epochs": bad_epochs,
-                    "fingerprint": fp}
-            with atomic_path(ckpt_path) as tmp:
-                torch.save(ckpt, tmp)
+            checkpoint.save(ckpt_path, fp, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": best, "epochs_run": len(history), "history": history, "model": model,
+    return {"selected": st.best, "epochs_run": len(st.history), "history": st.history, "model": model,
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped},
             "selection": "M = CER - AUC" if cfg.lambda_ > 0 else "CER (ASR-only baseline)"}

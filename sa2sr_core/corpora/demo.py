@@ -180,7 +180,7 @@ def build_iemocap(out: Path, synth: DemoSynth, spks: dict[str, list[Speaker]], r
             dialog = f"Ses0{session}F_{kind}0{start // per_dialog + 1}"
             wdir = sdir / "sentences" / "wav" / dialog
             wdir.mkdir(parents=True, exist_ok=True)
-            emo_lines, tr_lines, t = [f"% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n"], [], 0.0
+            emo_lines, tr_lines, t = ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n"], [], 0.0
             for k in range(min(per_dialog, total - start)):
                 g = "F" if k % 2 == 0 else "M"
                 utt = f"{dialog}_{g}{k:03d}"

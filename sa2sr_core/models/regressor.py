@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from sa2sr_core.models.encoder import AcousticEncoder, EncoderConfig
 

@@ -2,7 +2,6 @@
 
 import torch
 
-from sa2sr_core.data import ShardDataset
 from sa2sr_core.models.encoder import EncoderConfig
 from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig, greedy_decode
 from sa2sr_core.pretrain import PretrainConfig, make_dataset, scan_split
