@@ -143,7 +143,7 @@ def load_emotion_model(model_dir: str | Path, device="cpu") -> EmotionModel:
 
 
 def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
-                  pretrained_dir=None, extra: dict | None = None, live=None,
+                  pretrained_dir=None, extra: dict | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None, log=print) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,11 +205,6 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
             st.bad_epochs += 1
         log(f"epoch {epoch + 1}: train loss {row['train_loss_ccc']:.3f} | val CCC A {val['activation']:.3f} "
             f"V {val['valence']:.3f} D {val['dominance']:.3f} mean {val['mean']:.3f}{' *' if improved else ''}")
-        if live is not None:
-            for k, v in row.items():
-                if k != "epoch":
-                    live.log_metric(k, v)
-            live.next_step()
         checkpoint.save(ckpt_path, fp, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)

@@ -151,7 +151,7 @@ def save_model_dir(out_dir: Path, model: SA2SR, extra_config: dict) -> None:
 
 
 def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_dir, labels: pd.DataFrame,
-                out_dir, extra_config: dict | None = None, live=None,
+                out_dir, extra_config: dict | None = None,
                 on_epoch_end: Callable[[int, dict], None] | None = None, log=print) -> dict:
     """Train (or resume) SA2SR; write the best model to out_dir; return the selected epoch's metrics."""
     out_dir = Path(out_dir)
@@ -219,11 +219,6 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
                 f"{row['train_loss_sentiment']:.3f}) | val CER {row['cer']:.3f} AUC {row['auc']:.3f} "
                 f"WAR {row['war']:.3f} M {row['M']:.3f}{' *' if improved else ''} | pad "
                 f"{row['padding_fraction']:.1%}, {row['frames_per_s']:.0f} frames/s | e.g. {val['examples'][0]}")
-            if live is not None:
-                for k, v in row.items():
-                    if k != "epoch":
-                        live.log_metric(k, v)
-                live.next_step()
             checkpoint.save(ckpt_path, fp, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)

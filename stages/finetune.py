@@ -1,22 +1,18 @@
 """Stage finetune: emotion regressor on the pre-trained (or scratch) encoder, CCC loss (paper §3.3, Table 4)."""
 
-import os
 from dataclasses import asdict
-
-from dvclive import Live
 
 from sa2sr_core.extract import split_dir
 from sa2sr_core.finetune import train_emotion
 from sa2sr_core.io import write_json
 from sa2sr_core.params import fbank_config, finetune_configs, load_params
+from sa2sr_core.tracking import write_history
 
 
 def main() -> None:
     params = load_params()
     p = params["finetune"]
     cfg, model_cfg = finetune_configs(params)
-    live = Live(p["live_dir"], resume=os.path.exists(os.path.join(p["model_dir"], "checkpoint.pt")), dvcyaml=None,
-                save_dvc_exp=False)
     extra = {"features": asdict(fbank_config(params)), "normalization": {"type": params["features"]["normalize"]},
              "labels": {"dimensions": ["activation", "valence", "dominance"], "scale": [cfg.scale_min, cfg.scale_max],
                         "training_normalisation": "none: trained and reported on the corpus scale"},
@@ -24,12 +20,12 @@ def main() -> None:
              else None}
     res = train_emotion(cfg, model_cfg, split_dir(params, p["corpus"], "train"),
                         split_dir(params, p["corpus"], "validation"), p["model_dir"],
-                        params["pretrain"]["model_dir"], extra, live=live)
+                        params["pretrain"]["model_dir"], extra)
     sel = res["selected"]
     write_json(p["metrics"], {**{k: sel[k] for k in sel if k.startswith("val_")}, "epoch": sel["epoch"],
                               "epochs_run": res["epochs_run"], "init": cfg.init,
                               "freeze_encoder": cfg.freeze_encoder, "skipped": res["skipped"]})
-    live.end()
+    write_history(p["live_dir"], res["history"])
 
 
 if __name__ == "__main__":

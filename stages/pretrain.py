@@ -14,6 +14,7 @@ from sa2sr_core.io import write_json
 from sa2sr_core.labels import labels_path
 from sa2sr_core.params import fbank_config, load_params, pretrain_configs
 from sa2sr_core.pretrain import train_sa2sr
+from sa2sr_core.tracking import write_history
 
 
 def main() -> None:
@@ -24,16 +25,10 @@ def main() -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         dist.init_process_group(backend=params["pretrain"].get("ddp_backend", "gloo"))
     rank = dist.get_rank() if dist.is_initialized() else 0
-    live = None
-    if rank == 0:
-        from dvclive import Live
-
-        resume = os.path.exists(os.path.join(out_dir, "checkpoint.pt"))
-        live = Live(params["pretrain"]["live_dir"], resume=resume, dvcyaml=None, save_dvc_exp=False)
     extra = {"features": asdict(fbank_config(params)), "normalization": {"type": params["features"]["normalize"]},
              "sentiment_classes": ["negative", "neutral", "positive"], "pretrain": asdict(cfg)}
     result = train_sa2sr(cfg, model_cfg, split_dir(params, corpus, "train"), split_dir(params, corpus, "validation"),
-                         pd.read_parquet(labels_path(params, corpus)), out_dir, extra, live=live)
+                         pd.read_parquet(labels_path(params, corpus)), out_dir, extra)
     if rank == 0:
         sel = result["selected"]
         write_json(params["pretrain"]["metrics"], {
@@ -41,7 +36,7 @@ def main() -> None:
             "selection": result["selection"], "lambda": cfg.lambda_, "epochs_run": result["epochs_run"],
             "padding_fraction": sel["padding_fraction"], "frames_per_s": sel["frames_per_s"],
             "skipped": result["skipped"]})
-        live.end()
+        write_history(params["pretrain"]["live_dir"], result["history"])
     if dist.is_initialized():
         dist.destroy_process_group()
 
