@@ -102,7 +102,7 @@ def plot_table(table: pd.DataFrame, path: str | Path, title: str) -> None:
 
     from sa2sr_core.io import atomic_path
 
-    pct = table.div(table.sum(1).replace(0, 1), axis=0)
+    pct = table.div(table.sum(1).clip(lower=1), axis=0)
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
     im = ax.imshow(pct.values, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(COLS)), COLS)
