@@ -84,4 +84,5 @@ def finetune_configs(params: dict):
     model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}))
     for k in ("corpus", "model_dir", "live_dir", "metrics"):
         p.pop(k, None)
-    return build(FinetuneConfig, {**p, "seed": int(params["seed"])}), model
+    seed = int(params["seed"]) + int(p.pop("seed_offset", 0))  # seed sweeps of fine-tuning alone
+    return build(FinetuneConfig, {**p, "seed": seed}), model
