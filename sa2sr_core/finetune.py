@@ -3,6 +3,7 @@ loss; selection on the validation (Development) mean CCC; resumable like pre-tra
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import random
@@ -168,7 +169,9 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     train_ds = make_emotion_dataset(train_dir, train_data, cfg)
     valid_ds = make_emotion_dataset(valid_dir, valid_data, cfg)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    pre_fp = (Path(pretrained_dir) / "model.safetensors").stat().st_mtime_ns if cfg.init == "pretrained" else None
+    pre_fp = None  # content, not mtime: `dvc checkout` restores files with new mtimes
+    if cfg.init == "pretrained":
+        pre_fp = hashlib.sha1((Path(pretrained_dir) / "model.safetensors").read_bytes()).hexdigest()
     fp = run_fingerprint(cfg, model_cfg.to_dict(), sorted(train_data.targets)[:50], len(train_data.targets), pre_fp)
     ckpt_path = out_dir / "checkpoint.pt"
     st = checkpoint.resume(ckpt_path, fp, model, opt, log)

@@ -51,7 +51,7 @@ def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> st
             paper = " | ".join(f"{x:.3f}" for x in PAPER[k])
             if k in summary:
                 stats, n, kind = summary[k]
-                ours = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in (stats[d] for d in DIMS))
+                ours = " | ".join(f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}" for m, s in (stats[d] for d in DIMS))
                 lines.append(f"| {NAMES[k]} | {kind} | {n} | {ours} | {paper} |")
             else:
                 lines.append(f"| {NAMES[k]} | – | 0 | – | – | – | {paper} |")
