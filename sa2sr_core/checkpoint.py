@@ -60,6 +60,18 @@ def resume(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.opti
     return TrainState(ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"])
 
 
+def save_weights_and_config(out_dir: Path, model: torch.nn.Module, config: dict) -> None:
+    """A model directory's weights (safetensors, CPU tensors) and config.json, both written atomically."""
+    from safetensors.torch import save_file
+
+    from sa2sr_core.io import write_json
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_json(out_dir / "config.json", config)
+
+
 def save(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.optim.Optimizer, state: TrainState) -> None:
     with atomic_path(path) as tmp:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rng_state(),

@@ -15,10 +15,9 @@ from typing import Callable
 import numpy as np
 import pyarrow.parquet as pq
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from sa2sr_core.data import Example, ShardDataset
-from sa2sr_core.io import atomic_path, write_json
 from sa2sr_core.metrics import ccc
 from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, ccc_loss
 from sa2sr_core import checkpoint
@@ -129,10 +128,7 @@ def ccc_per_dim(preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 
 
 def save_emotion_model(out_dir: Path, model: EmotionModel, extra: dict) -> None:
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out_dir / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    write_json(out_dir / "config.json", {"model": model.cfg.to_dict(), **extra})
+    checkpoint.save_weights_and_config(out_dir, model, {"model": model.cfg.to_dict(), **extra})
 
 
 def load_emotion_model(model_dir: str | Path, device="cpu") -> EmotionModel:

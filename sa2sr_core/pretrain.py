@@ -15,12 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
-from safetensors.torch import save_file
 
 from sa2sr_core import checkpoint
 from sa2sr_core.checkpoint import run_fingerprint
 from sa2sr_core.data import Example, ShardDataset
-from sa2sr_core.io import atomic_path, write_json
+from sa2sr_core.io import write_json
 from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
 from sa2sr_core.models.sa2sr import SA2SR, SENTIMENT_CLASSES, SA2SRConfig, greedy_decode
 from sa2sr_core.shards import shard_files
@@ -143,10 +142,7 @@ def evaluate_pretrain(model: SA2SR, dataset: ShardDataset, device, lam: float) -
 
 def save_model_dir(out_dir: Path, model: SA2SR, extra_config: dict) -> None:
     """The self-contained model directory: weights (safetensors), config, vocabulary."""
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    with atomic_path(out_dir / "model.safetensors") as tmp:
-        save_file(state, str(tmp))
-    write_json(out_dir / "config.json", {"model": model.cfg.to_dict(), **extra_config})
+    checkpoint.save_weights_and_config(out_dir, model, {"model": model.cfg.to_dict(), **extra_config})
     write_json(out_dir / "vocab.json", {"chars": CHARS, "blank": 0})
 
 
