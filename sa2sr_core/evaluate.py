@@ -28,19 +28,12 @@ def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, dev
         def mean_ccc(t, p):
             return float(np.mean([ccc(t[:, i], p[:, i]) for i in range(3)]))
 
-        res["mean"] = {"ccc": point["mean"], "ci95": _bootstrap_rows(targets, preds, mean_ccc, n_boot, seed)}
+        res["mean"] = {"ccc": point["mean"], "ci95": bootstrap_ci(targets, preds, mean_ccc, n_boot, seed)}
         results[split] = res
         frames.append(pd.DataFrame({"utt_id": ids, "split": split,
                                     **{f"true_{d}": targets[:, i] for i, d in enumerate(DIMS)},
                                     **{f"pred_{d}": preds[:, i] for i, d in enumerate(DIMS)}}))
     return results, pd.concat(frames, ignore_index=True)
-
-
-def _bootstrap_rows(t: np.ndarray, p: np.ndarray, fn, n: int, seed: int) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    stats = [fn(t[idx], p[idx]) for idx in (rng.integers(0, len(t), len(t)) for _ in range(n))]
-    lo, hi = np.nanpercentile(stats, [2.5, 97.5])
-    return float(lo), float(hi)
 
 
 def plot_scatter(pred: pd.DataFrame, path: str | Path, title: str) -> None:

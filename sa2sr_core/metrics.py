@@ -67,7 +67,8 @@ def ccc(y: np.ndarray, yhat: np.ndarray) -> float:
 
 def bootstrap_ci(y: np.ndarray, yhat: np.ndarray, fn=ccc, n: int = 1000, seed: int = 0,
                  alpha: float = 0.05) -> tuple[float, float]:
-    """Percentile bootstrap (1 - alpha) interval of fn(y, yhat), resampling utterances."""
+    """Percentile bootstrap (1 - alpha) interval of fn(y, yhat), resampling utterances (rows: y and yhat may be
+    (N,) or (N, D))."""
     rng = np.random.default_rng(seed)
     y, yhat = np.asarray(y), np.asarray(yhat)
     stats = [fn(y[idx], yhat[idx]) for idx in (rng.integers(0, len(y), len(y)) for _ in range(n))]

@@ -202,11 +202,9 @@ def extract_split(manifest: pd.DataFrame, out_dir: str | Path, cfg: FbankConfig,
                     rejects += rej
                     bar.update(len(futures[fut].jobs))
     frames = utts = 0
-    for p in plans:
-        md = pq.read_metadata(p.path)
-        utts += md.num_rows
-    if utts:
-        frames = int(sum(pq.read_table(p.path, columns=["num_frames"])["num_frames"].to_numpy().sum() for p in plans))
+    for p in plans:  # one small read per shard gives both totals
+        n = pq.read_table(p.path, columns=["num_frames"])["num_frames"].to_numpy()
+        utts, frames = utts + len(n), frames + int(n.sum())
     return {"utterances": utts, "frames": frames, "shards": len(plans), "reused_shards": reused, "rejects": rejects}
 
 
@@ -230,12 +228,5 @@ def lfbe_from_batch(batch: pa.RecordBatch) -> list[np.ndarray]:
 def shard_files(split_dir: str | Path) -> list[Path]:
     return sorted(Path(split_dir).glob("shard-*.parquet"))
 
-
-def count_frames_by_utt(split_dir: str | Path) -> dict[str, int]:
-    out = {}
-    for p in shard_files(split_dir):
-        t = pq.read_table(p, columns=["utt_id", "num_frames"])
-        out.update(zip(t["utt_id"].to_pylist(), t["num_frames"].to_pylist()))
-    return out
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sa2sr_core.io import write_csv, write_parquet
@@ -114,7 +113,3 @@ def summarize(df: pd.DataFrame) -> dict:
             "hours": round(float(g["duration_s"].sum()) / 3600, 4),
         }
     return out
-
-
-def is_nan(x) -> bool:
-    return x is None or (isinstance(x, float) and np.isnan(x))
