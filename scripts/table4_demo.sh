@@ -32,7 +32,8 @@ for s in "${seeds[@]}"; do
     -S finetune.init=pretrained -S finetune.freeze_encoder=true
 done
 dvc queue start -j 1
-while dvc queue status | grep -qE 'Queued|Running'; do sleep 30; done
+# (grep without -q reads the whole status: with pipefail, -q's early exit would end the loop at once)
+while dvc queue status | grep -E 'Queued|Running' > /dev/null; do sleep 30; done
 dvc queue status
 for s in "${seeds[@]}"; do
   for name in "sa2sr_seed$s" "sa2sr_frozen_seed$s"; do exp_json "$name" > "$out/$name.json"; done
