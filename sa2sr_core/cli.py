@@ -96,5 +96,82 @@ def tables(
     typer.echo(md)
 
 
+def _default_model() -> Path:
+    """The model the pipeline produced: params.yaml's package.model_dir when run in a project, else models/sa2sr."""
+    import yaml
+
+    p = Path("params.yaml")
+    if p.is_file():
+        d = (yaml.safe_load(p.read_text()) or {}).get("package", {}).get("model_dir")
+        if d:
+            return Path(d)
+    return Path("models/sa2sr")
+
+
+def _load_model_or_exit(model: Optional[Path], device: str = "cpu"):
+    from sa2sr_core.bundle import ModelDirError, load_model
+
+    try:
+        return load_model(model or _default_model(), device)
+    except ModelDirError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def predict(
+    paths: list[Path] = typer.Argument(..., help="Audio files and/or directories (searched recursively)."),
+    out: Path = typer.Option(..., "--out", help="CSV to write: one row per file."),
+    model: Optional[Path] = typer.Option(None, help="Model directory (default: the pipeline's models/sa2sr)."),
+    device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda[:N]"),
+    max_frames_per_batch: int = typer.Option(12000, help="Padded feature frames per forward pass."),
+    max_batch: int = typer.Option(64, help="Most windows per forward pass (1 = one file at a time)."),
+    window_s: float = typer.Option(10.0, help="Long files are scored in windows of about this many seconds."),
+    workers: int = typer.Option(0, help="CPU: batches scored at once, one core each (0: all cores)."),
+    progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+) -> None:
+    """Activation / valence / dominance, text-sentiment probabilities and the CTC transcript for audio files.
+
+    Exit status: 0 when every file was scored, 1 when any file failed (named on stderr and in the status
+    column; all good files are still scored), 2 on a usage or model error."""
+    from sa2sr_core.io import write_csv
+    from sa2sr_core.predict import PredictConfig, predict_files
+    from sa2sr_core.pretrain import pick_device
+
+    dev = pick_device(device)
+    net, config = _load_model_or_exit(model, dev)
+    cfg = PredictConfig(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, window_s=window_s, workers=workers,
+                        device=str(dev), progress=progress)
+    df = predict_files(net, config, paths, cfg, dev)
+    if df.empty:
+        typer.echo(f"error: no audio files found in {[str(p) for p in paths]}", err=True)
+        raise typer.Exit(2)
+    write_csv(out, df)
+    bad = int((df["status"] != "ok").sum())
+    lo, hi = config["labels"]["scale"]
+    typer.echo(f"{len(df) - bad}/{len(df)} files scored -> {out} (activation/valence/dominance on the "
+               f"{lo:g}-{hi:g} scale of the training corpus){f'; {bad} failed' if bad else ''}", err=True)
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def export(
+    format: str = typer.Option(..., "--format", help="onnx | torchscript"),
+    out: Path = typer.Option(..., "--out", help="File to write (.onnx / .pt)."),
+    model: Optional[Path] = typer.Option(None, help="Model directory (default: the pipeline's models/sa2sr)."),
+    atol: float = typer.Option(1e-4, help="Largest allowed difference from PyTorch on a check input."),
+) -> None:
+    """Export the model (LFBE features -> A/V/D, sentiment probabilities, CTC log-probabilities) as a graph
+    with dynamic batch and time axes, checked against PyTorch before it is written."""
+    from sa2sr_core.export import FORMATS, export_model
+
+    if format not in FORMATS:
+        raise typer.BadParameter(f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")
+    net, _ = _load_model_or_exit(model)
+    diff = export_model(net, format, out, atol)
+    typer.echo(f"wrote {out}; max |exported - PyTorch| per output: " +
+               ", ".join(f"{k} {v:.1e}" for k, v in diff.items()))
+
+
 if __name__ == "__main__":
     app()

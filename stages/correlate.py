@@ -20,7 +20,7 @@ def main() -> None:
     table, result = correlate(df, merge_excited=p["merge_excited"], groups=p["groups"])
     _, is_demo = corpus_root(params, "iemocap")
     result["data"] = "demo" if is_demo else "IEMOCAP"
-    result["labeler"] = json.load(open("metrics/labels.json"))["labeler"]
+    result["labeler"] = json.load(open(params["data"]["labels_summary"]))["labeler"]
     result["paper"] = paper_reference(p["groups"])
     write_csv(p["table_csv"], table.reset_index())
     plot_table(table, p["heatmap"], f"IEMOCAP ({result['data']}): emotion x text sentiment "

@@ -8,8 +8,9 @@ from sa2sr_core.params import load_params
 
 
 def main() -> None:
-    summary = extract_all(load_params())
-    write_json("metrics/features.json", summary)
+    params = load_params()
+    summary = extract_all(params)
+    write_json(params["data"]["features_summary"], summary)
     print(json.dumps(summary, indent=1))
 
 

@@ -8,8 +8,9 @@ from sa2sr_core.prepare import prepare_all
 
 
 def main() -> None:
-    summary = prepare_all(load_params())
-    write_json("metrics/data.json", summary)
+    params = load_params()
+    summary = prepare_all(params)
+    write_json(params["data"]["summary"], summary)
     print(json.dumps(summary, indent=1))
 
 

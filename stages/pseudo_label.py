@@ -10,8 +10,9 @@ from sa2sr_core.params import load_params
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    summary = pseudo_label_all(load_params())
-    write_json("metrics/labels.json", summary)
+    params = load_params()
+    summary = pseudo_label_all(params)
+    write_json(params["data"]["labels_summary"], summary)
     print(json.dumps(summary, indent=1))
 
 

@@ -36,7 +36,7 @@ def repo(tmp_path_factory):
     d = tmp_path_factory.mktemp("repo")
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, d / name)
-    for name in ("stages", "sa2sr_core"):
+    for name in ("stages", "sa2sr_core", "results"):
         shutil.copytree(ROOT / name, d / name, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((d / "params.yaml").read_text())
     params["demo"].update(TINY_DEMO)
@@ -87,3 +87,17 @@ def test_dvc_repro_whole_pipeline(repo):
     assert {"model.safetensors", "config.json", "vocab.json", "checkpoint.pt"} <= {p.name for p in model.iterdir()}
     out = _run(["dvc", "plots", "show", "--json"], d)
     assert "cer" in out
+    # the self-contained model, its card, `sa2sr predict` with the default --model, and the report
+    card = (d / params["package"]["model_dir"] / "README.md").read_text()
+    assert "## Limits" in card and "DEMO" in card
+    wav = next((d / params["data"]["demo_dir"]).rglob("*.wav"))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    res = subprocess.run([sys.executable, "-m", "sa2sr_core.cli", "predict", str(wav), "--out", "p.csv",
+                          "--no-progress"], cwd=d, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert pd.read_csv(d / "p.csv")["status"].tolist() == ["ok"]
+    report = (d / params["report"]["path"]).read_text()
+    for section in ("## Data", "## Pseudo-labels", "## Table 1", "## Pre-training", "## Test CCC",
+                    "## Frozen vs fine-tuned"):
+        assert section in report
+    assert (d / params["report"]["curves"]).read_bytes()[:4] == b"\x89PNG"

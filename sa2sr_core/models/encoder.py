@@ -38,6 +38,12 @@ class EncoderConfig:
         return max(0, (frames - self.stack) // self.skip + 1)
 
 
+def validating() -> bool:
+    """False while the model is traced or exported: data-dependent input checks cannot be part of a graph
+    (`sa2sr predict` and the exported graphs' callers check lengths before the model)."""
+    return not (torch.jit.is_tracing() or torch.compiler.is_exporting() or torch.compiler.is_compiling())
+
+
 def spec_augment(x: torch.Tensor, lengths: torch.Tensor, cfg: EncoderConfig) -> torch.Tensor:
     """Time and frequency masking (masked values set to 0, the per-utterance mean) with probability p."""
     B, T, F = x.shape
@@ -59,19 +65,20 @@ def spec_augment(x: torch.Tensor, lengths: torch.Tensor, cfg: EncoderConfig) -> 
 def stack_frames(x: torch.Tensor, stack: int, skip: int) -> torch.Tensor:
     """(B, T, F) -> (B, T', stack * F) with T' = (T - stack) // skip + 1."""
     B, T, F = x.shape
-    if T < stack:
+    if validating() and T < stack:
         return x.new_zeros(B, 0, stack * F)
-    return x.unfold(1, stack, skip).transpose(2, 3).reshape(B, -1, stack * F)  # (B, T', stack*F)
+    n = (T - stack) // skip + 1  # T'
+    # step t = [frame skip*t, ..., frame skip*t + stack-1]; strided slices (unlike unfold) export to ONNX
+    return torch.cat([x[:, j: j + skip * (n - 1) + 1: skip] for j in range(stack)], dim=-1)  # (B, T', stack*F)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Reverse each sequence within its own length; padding stays where it is. (B, T, H) -> (B, T, H).
     Applying it twice is the identity."""
-    B, T, _ = x.shape
-    idx = torch.arange(T, device=x.device).unsqueeze(0).expand(B, T)  # (B, T)
-    rev = lengths.to(x.device).unsqueeze(1) - 1 - idx
-    rev = torch.where(rev >= 0, rev, idx)
-    return x.gather(1, rev.unsqueeze(-1).expand_as(x))
+    idx = torch.arange(x.shape[1], device=x.device).unsqueeze(0)  # (1, T)
+    rev = lengths.to(x.device).unsqueeze(1) - 1 - idx  # (B, T)
+    rev = torch.where(rev >= 0, rev, idx)  # padding steps map to themselves
+    return x.gather(1, rev.unsqueeze(-1).expand(-1, -1, x.shape[2]))  # (B, T, H)
 
 
 class BiLSTM(nn.Module):
@@ -126,7 +133,7 @@ class AcousticEncoder(nn.Module):
             feats = spec_augment(feats, lengths, self.cfg)
         x = stack_frames(feats, self.cfg.stack, self.cfg.skip)  # (B, T', 120)
         out_lengths = self.cfg.output_length(lengths)  # (B,)
-        if (out_lengths <= 0).any():
+        if validating() and (out_lengths <= 0).any():
             raise ValueError(f"utterances shorter than {self.cfg.stack} frames reached the encoder: "
                              f"lengths {lengths[out_lengths <= 0].tolist()}")
         h = self.lstm(x, out_lengths)  # (B, T', 2*hidden)

@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from sa2sr_core.models.encoder import AcousticEncoder, EncoderConfig
+from sa2sr_core.models.encoder import AcousticEncoder, EncoderConfig, validating
 
 
 @dataclass
@@ -73,6 +74,30 @@ def masked_mean_var(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     return mean, var
 
 
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with a key padding mask; the parameters (and their names) of
+    nn.MultiheadAttention, written out so that it exports to ONNX with dynamic batch and time axes."""
+
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0):
+        super().__init__()
+        assert dim % heads == 0, f"attention dim {dim} is not divisible by {heads} heads"
+        self.heads, self.dropout = heads, dropout
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, T, C), mask (B, T) True on valid steps -> (B, T, C); padded keys get no attention."""
+        B, C = x.shape[0], x.shape[2]
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # (B, T, C) each
+        q, k, v = (t.reshape(B, -1, self.heads, C // self.heads).transpose(1, 2) for t in (q, k, v))  # (B, H, T, C/H)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :],
+                                           dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, C/H)
+        return self.out_proj(y.transpose(1, 2).reshape(B, -1, C))  # (B, T, C)
+
+
 class EmotionRegressor(nn.Module):
     def __init__(self, cfg: RegressorConfig):
         super().__init__()
@@ -81,7 +106,7 @@ class EmotionRegressor(nn.Module):
         self.convs = nn.ModuleList(MaskedConv1d(a, b, k, s) for a, b, k, s in
                                    zip(dims, dims[1:], cfg.kernels, cfg.strides))
         self.act = nn.LeakyReLU(cfg.leaky_slope)
-        self.attn = nn.MultiheadAttention(cfg.channels, cfg.heads, dropout=cfg.dropout, batch_first=True)
+        self.attn = SelfAttention(cfg.channels, cfg.heads, cfg.dropout)
         self.norm1 = nn.LayerNorm(cfg.channels)
         self.ff = nn.Sequential(nn.Linear(cfg.channels, cfg.channels), nn.ReLU(), nn.Dropout(cfg.dropout),
                                 nn.Linear(cfg.channels, cfg.channels))
@@ -90,7 +115,7 @@ class EmotionRegressor(nn.Module):
 
     def forward(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """h (B, T', D), lengths (B,) -> (B, 3) activation, valence, dominance."""
-        if (lengths < self.cfg.min_steps()).any():
+        if validating() and (lengths < self.cfg.min_steps()).any():
             raise ValueError(f"utterance shorter than the regressor's receptive field ({self.cfg.min_steps()} "
                              f"encoder steps) reached the model: lengths {lengths.tolist()}")
         x = h
@@ -100,7 +125,7 @@ class EmotionRegressor(nn.Module):
         mean, var = masked_mean_var(x, mask)
         x = (x - mean.unsqueeze(1)) / torch.sqrt(var.unsqueeze(1) + 1e-5)  # sample-level normalisation
         x = self.act(x) * mask.unsqueeze(-1)  # (B, T2, 64)
-        a, _ = self.attn(x, x, x, key_padding_mask=~mask, need_weights=False)  # (B, T2, 64)
+        a = self.attn(x, mask)  # (B, T2, 64)
         x = self.norm1(x + a)
         x = self.norm2(x + self.ff(x))  # (B, T2, 64)
         mean, var = masked_mean_var(x, mask)  # (B, 64) each

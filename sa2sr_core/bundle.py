@@ -1,0 +1,163 @@
+"""The self-contained model directory that `sa2sr predict` and `sa2sr export` use.
+
+    models/sa2sr/
+      model.safetensors   all weights: SA2SR encoder + CTC head + sentiment head, emotion encoder, regressor
+      config.json         builds the model (PredictorConfig), features, normalisation, label scale, vocabulary
+      vocab.json          the 29 CTC symbols
+      README.md           model card: data, metrics, intended use, limits
+
+It is assembled by stage `package` from the pre-training and fine-tuning directories, and needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from sa2sr_core.io import atomic_dir, write_json
+from sa2sr_core.models.predictor import Predictor, PredictorConfig
+from sa2sr_core.models.regressor import EmotionModelConfig
+from sa2sr_core.models.sa2sr import SENTIMENT_CLASSES, SA2SRConfig
+from sa2sr_core.vocab import CHARS
+
+FORMAT = "sa2sr-model/1"
+DIMS = ("activation", "valence", "dominance")
+
+
+class ModelDirError(ValueError):
+    pass
+
+
+def _read_dir(d: Path, what: str) -> tuple[dict, dict]:
+    cfg_path, weights = d / "config.json", d / "model.safetensors"
+    for p in (cfg_path, weights):
+        if not p.is_file():
+            raise ModelDirError(f"{what} model file {p} is missing: run `dvc repro` first")
+    return json.loads(cfg_path.read_text()), load_file(str(weights))
+
+
+def package_model(pretrain_dir, finetune_dir, out_dir, card: dict | None = None) -> PredictorConfig:
+    """Combine models/pretrain (transcript + text sentiment) and models/finetune (emotion) into `out_dir`."""
+    pre_cfg, pre_w = _read_dir(Path(pretrain_dir), "pre-trained")
+    ft_cfg, ft_w = _read_dir(Path(finetune_dir), "fine-tuned")
+    if pre_cfg["features"] != ft_cfg["features"]:
+        raise ModelDirError(f"{pretrain_dir} and {finetune_dir} were trained on different features: "
+                            f"{pre_cfg['features']} vs {ft_cfg['features']}")
+    ft = ft_cfg.get("finetune", {})
+    enc_pre = {k: v for k, v in pre_w.items() if k.startswith("encoder.")}
+    enc_ft = {k: v for k, v in ft_w.items() if k.startswith("encoder.")}
+    share = ft.get("init") == "pretrained" and enc_pre.keys() == enc_ft.keys() and all(
+        torch.equal(enc_pre[k], enc_ft[k]) for k in enc_pre)  # frozen fine-tuning left the encoder as it was
+    cfg = PredictorConfig(SA2SRConfig.from_dict(pre_cfg["model"]), EmotionModelConfig.from_dict(ft_cfg["model"]), share)
+    state = {f"asr.{k}": v for k, v in pre_w.items()}
+    state.update({f"regressor.{k[len('regressor.'):]}": v for k, v in ft_w.items() if k.startswith("regressor.")})
+    if not share:
+        state.update({f"emotion_encoder.{k[len('encoder.'):]}": v for k, v in enc_ft.items()})
+    Predictor(cfg).load_state_dict(state)  # fails loudly here, not at predict time, if anything does not fit
+    config = {"format": FORMAT, "model": cfg.to_dict(), "features": pre_cfg["features"],
+              "normalization": pre_cfg.get("normalization", {"type": pre_cfg["features"].get("normalize")}),
+              "labels": ft_cfg["labels"], "sentiment_classes": list(SENTIMENT_CLASSES),
+              "provenance": {"pretrain": pre_cfg.get("pretrain"), "finetune": ft,
+                             "lambda": (pre_cfg.get("pretrain") or {}).get("lambda_")}}
+    with atomic_dir(out_dir) as tmp:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
+        write_json(tmp / "config.json", config)
+        write_json(tmp / "vocab.json", {"chars": CHARS, "blank": 0})
+        (tmp / "README.md").write_text(model_card(config, card or {}))
+    return cfg
+
+
+def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
+    """(Predictor in eval mode, config.json) from a model directory; ModelDirError says what is wrong."""
+    d = Path(model_dir)
+    if not d.is_dir():
+        raise ModelDirError(f"model directory {d} does not exist: run `dvc repro` (it writes models/sa2sr) or "
+                            f"pass --model DIR")
+    cfg_path, weights = d / "config.json", d / "model.safetensors"
+    for p in (cfg_path, weights, d / "vocab.json"):
+        if not p.is_file():
+            raise ModelDirError(f"{p} is missing: {d} is not a complete sa2sr model directory")
+    config = json.loads(cfg_path.read_text())
+    if config.get("format") != FORMAT:
+        raise ModelDirError(f"{cfg_path}: format {config.get('format')!r}, expected {FORMAT!r} "
+                            f"(a models/pretrain or models/finetune directory? use models/sa2sr)")
+    vocab = json.loads((d / "vocab.json").read_text())["chars"]
+    if vocab != CHARS:
+        raise ModelDirError(f"{d / 'vocab.json'}: vocabulary differs from this version's 29 symbols")
+    model = Predictor(PredictorConfig.from_dict(config["model"]))
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except RuntimeError as e:
+        raise ModelDirError(f"{weights} does not fit {cfg_path}: {str(e)[:300]}") from None
+    return model.to(device).eval(), config
+
+
+def _fmt_ci(r: dict) -> str:
+    lo, hi = r["ci95"]
+    return f"{r['ccc']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def model_card(config: dict, info: dict) -> str:
+    """README.md of a model directory. `info`: data (metrics/data.json), pretrain, finetune, eval metrics."""
+    lab, feats, prov = config["labels"], config["features"], config["provenance"]
+    ft = prov.get("finetune") or {}
+    ev, data = info.get("eval") or {}, info.get("data") or {}
+    demo = ev.get("data") == "demo" or any(v.get("source") == "demo" for v in data.values())
+    lines = [f"# SA2SR emotion model{' (DEMO: trained on synthetic speech)' if demo else ''}", "",
+             "Speech emotion recognition (activation, valence, dominance) on an acoustic encoder pre-trained with "
+             "sentiment-aware ASR (SA2SR, ICASSP 2022), plus the pre-training's greedy CTC transcript and text-"
+             "sentiment probabilities. Built by the sa2sr pipeline (`dvc repro`).", "",
+             "## Use", "", "```", "sa2sr predict --model <this directory> audio/ more.wav --out results.csv", "```", "",
+             f"- Input: any audio soundfile reads (wav, flac, mp3, ogg), any sample rate, mono or multi-channel; "
+             f"down-mixed and resampled to {feats['sample_rate']} Hz, {feats['num_mel_bins']}-dim log mel filterbank "
+             f"({feats['frame_length_ms']:g} ms / {feats['frame_shift_ms']:g} ms), normalised per "
+             f"{config['normalization'].get('type')}.",
+             f"- Output: {', '.join(DIMS)} on the training corpus's scale {lab['scale'][0]:g}-{lab['scale'][1]:g} "
+             f"({lab.get('training_normalisation', '')}); P(negative / neutral / positive) of the spoken text; "
+             "the transcript (29 symbols: a-z, apostrophe, space).", "",
+             "## Training", "",
+             f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
+             f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
+             "sentiment model.",
+             f"- Fine-tuning: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
+             f"CCC loss, seed {ft.get('seed')}, lr {ft.get('lr')}, {ft.get('max_epochs')} epochs max, selected on "
+             "Development mean CCC."]
+    if data:
+        lines += ["", "| corpus | split | utterances | speakers | hours |", "|---|---|---:|---:|---:|"]
+        for corpus, c in data.items():
+            for split, s in c.get("splits", {}).items():
+                lines.append(f"| {corpus} ({c.get('source')}) | {split} | {s['utterances']} | {s['speakers']} | "
+                             f"{s['hours']:.2f} |")
+    lines += ["", "## Metrics", ""]
+    pre, ftm = info.get("pretrain") or {}, info.get("finetune") or {}
+    if pre:
+        lines.append(f"- Pre-training validation (unseen speakers): CER {pre['cer']:.3f}, sentiment macro AUC "
+                     f"{pre['auc']:.3f}, WAR {pre['war']:.3f} (epoch {pre['epoch']}).")
+    if ftm:
+        lines.append(f"- Fine-tuning Development CCC: A {ftm['val_ccc_activation']:.3f}, V {ftm['val_ccc_valence']:.3f},"
+                     f" D {ftm['val_ccc_dominance']:.3f} (epoch {ftm['epoch']}).")
+    splits = [s for s in ev if isinstance(ev[s], dict) and "mean" in ev[s]]
+    if splits:
+        lines += ["", "| test split | n | activation | valence | dominance | mean |", "|---|---:|---|---|---|---|"]
+        for s in splits:
+            r = ev[s]
+            lines.append(f"| {s} | {r['n']} | " + " | ".join(_fmt_ci(r[d]) for d in (*DIMS, "mean")) + " |")
+        lines.append("\nCCC [bootstrap 95% CI] over each whole test split.")
+    lines += ["", "## Intended use", "",
+              "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
+              "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",
+              "## Limits", ""]
+    if demo:
+        lines.append("- **Trained on the built-in demo corpus** (espeak-ng synthetic voices, sentences from a "
+                     "355-word generator, labels made by rule). It shows the pipeline works; it says nothing about "
+                     "real human emotion and must not be used on real recordings for any decision.")
+    lines += ["- Not for decisions about individuals (hiring, health, policing, credit): dimensional emotion "
+              "estimates are noisy (CCC well below 1) and depend on speaker, language, channel and culture.",
+              "- English only; the transcript is greedy CTC without a language model, so expect spelling errors.",
+              "- The text sentiment head learned from pseudo-labels of a text model, not from human annotation.",
+              "- Long files are scored in windows whose predictions are averaged by duration: the result is the "
+              "file's average, not a timeline."]
+    return "\n".join(lines) + "\n"

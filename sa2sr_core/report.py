@@ -1,0 +1,137 @@
+"""metrics/report.md: the one page to read after `dvc repro` — data, pseudo-labels, Table 1, training curves,
+test CCC with CIs, frozen vs fine-tuned, links to the plots."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from sa2sr_core.io import atomic_path
+from sa2sr_core.tables import NAMES, render_tables
+
+DIMS = ("activation", "valence", "dominance")
+
+
+def read_curves(live_dir: str | Path) -> pd.DataFrame:
+    """dvclive's plots/metrics/<name>.tsv (step, value) -> one frame indexed by epoch."""
+    cols = {}
+    for f in sorted(Path(live_dir, "plots", "metrics").glob("*.tsv")):
+        t = pd.read_csv(f, sep="\t")
+        cols[f.stem] = t.set_index("step")[t.columns[-1]]
+    df = pd.DataFrame(cols)
+    df.index = df.index + 1
+    df.index.name = "epoch"
+    return df
+
+
+def plot_curves(pre: pd.DataFrame, ft: pd.DataFrame, path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    for col, label in (("train_loss_ctc", "train CTC"), ("val_loss_ctc", "val CTC")):
+        if col in pre:
+            ax[0].plot(pre.index, pre[col], marker="o", label=label)
+    ax[0].set_title("pre-training: CTC loss")
+    for col, label in (("cer", "val CER"), ("auc", "val sentiment AUC"), ("war", "val sentiment WAR")):
+        if col in pre:
+            ax[1].plot(pre.index, pre[col], marker="o", label=label)
+    ax[1].set_title("pre-training: validation")
+    for d in (*DIMS, "mean"):
+        if f"val_ccc_{d}" in ft:
+            ax[2].plot(ft.index, ft[f"val_ccc_{d}"], marker="o", label=d)
+    ax[2].set_title("fine-tuning: Development CCC")
+    for a in ax:
+        a.set_xlabel("epoch")
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _md_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
+    cols = [df.index.name or ""] + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in df.iterrows():
+        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append(f"| {idx} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def collect_runs(runs_dir: str | Path) -> dict[str, list[Path]]:
+    """results/<...>/<setting>_seed<k>.json -> {setting: [paths]} for the settings of Tables 2-4."""
+    runs: dict[str, list[Path]] = {}
+    for p in sorted(Path(runs_dir).glob("*.json")) if Path(runs_dir).is_dir() else []:
+        m = re.fullmatch(r"(.+)_seed\d+", p.stem)
+        if m and m.group(1) in NAMES:
+            runs.setdefault(m.group(1), []).append(p)
+    return runs
+
+
+def render_report(params: dict, report_path: str | Path) -> str:
+    d, p = params["data"], params
+    rel = lambda f: os.path.relpath(f, Path(report_path).parent)  # noqa: E731  links relative to the report
+    data = json.loads(Path(d["summary"]).read_text())
+    labels = json.loads(Path(d["labels_summary"]).read_text())
+    corr = json.loads(Path(p["correlate"]["json"]).read_text())
+    pre_m = json.loads(Path(p["pretrain"]["metrics"]).read_text())
+    ev = json.loads(Path(p["evaluate"]["metrics"]).read_text())
+    pre, ft = read_curves(p["pretrain"]["live_dir"]), read_curves(p["finetune"]["live_dir"])
+    plot_curves(pre, ft, p["report"]["curves"])
+    demo = ev.get("data") == "demo"
+    out = [f"# sa2sr run report{' — DEMO corpus (synthetic speech)' if demo else ''}", "",
+           f"Setting: lambda = {p['lambda']}, fine-tuning init = {p['finetune']['init']}, encoder "
+           f"{'frozen' if p['finetune']['freeze_encoder'] else 'fine-tuned'}, seed {p['seed']} "
+           f"(+{p['finetune'].get('seed_offset', 0)} for fine-tuning)."
+           + (" Demo numbers show the pipeline works; they are not the paper's experiment." if demo else ""), ""]
+    out += ["## Data", "", "| corpus | source | split | utterances | speakers | hours |", "|---|---|---|---:|---:|---:|"]
+    for c, v in data.items():
+        for s, x in v["splits"].items():
+            out.append(f"| {c} | {v['source']} | {s} | {x['utterances']} | {x['speakers']} | {x['hours']:.2f} |")
+    out.append("\nRejected at reading: " + ", ".join(f"{c} {v['rejects']}" for c, v in data.items()) + ".")
+    out += ["", "## Pseudo-labels", "", f"Labeller: **{labels['labeler']}** (requested {labels.get('model_requested')})."
+            + (" VADER stood in because the RoBERTa model could not be loaded." if labels["labeler"] == "vader" else ""),
+            "", "| corpus | utterances | negative | neutral | positive |", "|---|---:|---:|---:|---:|"]
+    for c, v in labels["corpora"].items():
+        n = v["utterances"]
+        out.append(f"| {c} | {n} | " + " | ".join(f"{v['per_class'][k]} ({v['per_class'][k] / max(n, 1):.0%})"
+                                                  for k in ("negative", "neutral", "positive")) + " |")
+    t1 = pd.read_csv(p["correlate"]["table_csv"]).set_index("speech_emotion")
+    out += ["", "## Table 1: text sentiment x speech emotion (IEMOCAP)", "", _md_table(t1, "{}"), "",
+            f"Spearman {corr['spearman']:.3f} (p = {corr['p_value']:.1e}), Cramér's V {corr['cramers_v']:.3f}, "
+            f"n = {corr['n']}. The paper's own Table 1 counts give Spearman "
+            f"{corr['paper']['spearman_from_paper_counts']:.3f} (its text says {corr['paper']['spearman_reported_in_paper_text']}).",
+            f"Heatmap: [{rel(p['correlate']['heatmap'])}]({rel(p['correlate']['heatmap'])})."]
+    show = [c for c in ("train_loss_ctc", "val_loss_ctc", "cer", "auc", "war", "M", "frames_per_s") if c in pre]
+    out += ["", "## Pre-training", "", f"Selected epoch {pre_m['epoch']} of {pre_m['epochs_run']} "
+            f"({pre_m['selection']}): CER {pre_m['cer']:.3f}, AUC {pre_m['auc']:.3f}, WAR {pre_m['war']:.3f}.", "",
+            _md_table(pre[show].round(4)), "",
+            f"![training curves]({rel(p['report']['curves'])})"]
+    show = [c for c in ("train_loss_ccc", *(f"val_ccc_{x}" for x in (*DIMS, "mean"))) if c in ft]
+    out += ["", "## Fine-tuning (Development CCC per epoch)", "", _md_table(ft[show].round(4))]
+    out += ["", "## Test CCC (bootstrap 95% CI)", "", "| split | n | " + " | ".join((*DIMS, "mean")) + " |",
+            "|---|---:|---|---|---|---|"]
+    for s, r in ev.items():
+        if isinstance(r, dict) and "mean" in r:
+            out.append(f"| {s} | {r['n']} | " + " | ".join(
+                f"{r[x]['ccc']:.3f} [{r[x]['ci95'][0]:.3f}, {r[x]['ci95'][1]:.3f}]" for x in (*DIMS, "mean")) + " |")
+    out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
+    runs = collect_runs(p["report"]["runs_dir"])
+    out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]
+    if runs:
+        out += [f"From {sum(map(len, runs.values()))} runs in `{p['report']['runs_dir']}` (scripts/table4_demo.sh; "
+                "mean ± sd over seeds, test1):", "", render_tables(runs, "test1")]
+    else:
+        out.append(f"No runs in `{p['report']['runs_dir']}` yet: `bash scripts/table4_demo.sh 1 2 3` makes them.")
+    out += ["", "## Plots", "", *(f"- [{rel(x)}]({rel(x)})" for x in
+            (p["report"]["curves"], p["correlate"]["heatmap"], p["evaluate"]["scatter"])),
+            "- `dvc plots show` renders the per-epoch curves of dvclive/pretrain and dvclive/finetune."]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,21 @@
+"""Stage package: models/pretrain + models/finetune -> the self-contained model directory with its model card."""
+
+import json
+from pathlib import Path
+
+from sa2sr_core.bundle import package_model
+from sa2sr_core.params import load_params
+
+
+def main() -> None:
+    params = load_params()
+    card = {k: json.loads(Path(p).read_text()) for k, p in
+            {"data": params["data"]["summary"], "pretrain": params["pretrain"]["metrics"],
+             "finetune": params["finetune"]["metrics"], "eval": params["evaluate"]["metrics"]}.items()}
+    cfg = package_model(params["pretrain"]["model_dir"], params["finetune"]["model_dir"],
+                        params["package"]["model_dir"], card)
+    print(f"wrote {params['package']['model_dir']} (encoder shared with the SA2SR heads: {cfg.share_encoder})")
+
+
+if __name__ == "__main__":
+    main()

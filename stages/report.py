@@ -1,0 +1,16 @@
+"""Stage report: metrics/report.md, the one page a researcher reads after `dvc repro`."""
+
+from sa2sr_core.io import write_text
+from sa2sr_core.params import load_params
+from sa2sr_core.report import render_report
+
+
+def main() -> None:
+    params = load_params()
+    path = params["report"]["path"]
+    write_text(path, render_report(params, path))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+import json
+
+import pytest
+import torch
+
+from sa2sr_core.bundle import ModelDirError, load_model, package_model
+from tests.model_dirs import packaged, write_model_dirs
+
+
+def _inputs():
+    torch.manual_seed(1)
+    return torch.randn(3, 140, 40), torch.tensor([140, 90, 60])
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_package_reproduces_both_models(tmp_path, frozen):
+    d, asr, emo = packaged(tmp_path, frozen)
+    model, config = load_model(d)
+    assert model.cfg.share_encoder == frozen  # a frozen encoder is stored and run once
+    x, n = _inputs()
+    with torch.no_grad():
+        avd, probs, log_probs, out_lengths = model(x, n)
+        ref, _ = asr(x, n)
+        torch.testing.assert_close(avd, emo(x, n))
+    torch.testing.assert_close(probs, ref["sentiment_logits"].softmax(-1))
+    torch.testing.assert_close(log_probs, ref["ctc_log_probs"])
+    assert out_lengths.tolist() == [69, 44, 29]
+    assert torch.allclose(probs.sum(-1), torch.ones(3))
+    assert config["labels"]["scale"] == [1.0, 7.0] and config["features"]["num_mel_bins"] == 40
+
+
+def test_model_directory_is_self_contained_with_a_card(tmp_path):
+    d, _, _ = packaged(tmp_path)
+    assert {p.name for p in d.iterdir()} == {"model.safetensors", "config.json", "vocab.json", "README.md"}
+    card = (d / "README.md").read_text()
+    for section in ("## Use", "## Training", "## Metrics", "## Intended use", "## Limits"):
+        assert section in card
+    moved = tmp_path / "elsewhere"
+    d.rename(moved)  # nothing outside the directory is needed
+    (tmp_path / "pretrain" / "model.safetensors").unlink()
+    load_model(moved)
+
+
+def test_card_reports_given_metrics(tmp_path):
+    pre, ft, _, _ = write_model_dirs(tmp_path)
+    ev = {"data": "demo", "test1": {"n": 10, **{k: {"ccc": 0.5, "ci95": [0.4, 0.6]} for k in
+                                                  ("activation", "valence", "dominance", "mean")}}}
+    package_model(pre, ft, tmp_path / "m", {"eval": ev})
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "DEMO" in card and "| test1 | 10 | 0.500 [0.400, 0.600]" in card
+
+
+def test_bad_model_directories_are_named(tmp_path):
+    with pytest.raises(ModelDirError, match="does not exist"):
+        load_model(tmp_path / "nope")
+    pre, ft, _, _ = write_model_dirs(tmp_path)
+    with pytest.raises(ModelDirError, match="format"):
+        load_model(pre)  # a pre-training directory is not a predict model
+    d = tmp_path / "m"
+    package_model(pre, ft, d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["model"]["asr"]["encoder"]["hidden"] = 32
+    (d / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelDirError, match="does not fit"):
+        load_model(d)
+    (d / "vocab.json").unlink()
+    with pytest.raises(ModelDirError, match="vocab.json is missing"):
+        load_model(d)
+    fcfg = json.loads((ft / "config.json").read_text())
+    fcfg["features"]["num_mel_bins"] = 80
+    (ft / "config.json").write_text(json.dumps(fcfg))
+    with pytest.raises(ModelDirError, match="different features"):
+        package_model(pre, ft, tmp_path / "m2")
+    assert not (tmp_path / "m2").exists()
