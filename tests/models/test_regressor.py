@@ -61,3 +61,16 @@ def test_regressor_learns_a_tiny_set():
         loss.backward()
         opt.step()
     assert (c > 0.95).all()
+
+
+def test_self_attention_equals_torch_multihead_attention():
+    from sa2sr_core.models.regressor import SelfAttention
+
+    torch.manual_seed(0)
+    ours, ref = SelfAttention(64, 4).eval(), torch.nn.MultiheadAttention(64, 4, batch_first=True).eval()
+    ref.load_state_dict(ours.state_dict())  # same parameter names and shapes
+    x = torch.randn(3, 17, 64)
+    mask = torch.arange(17)[None] < torch.tensor([17, 9, 5])[:, None]
+    with torch.no_grad():
+        want, _ = ref(x, x, x, key_padding_mask=~mask, need_weights=False)
+        torch.testing.assert_close(ours(x, mask), want, atol=1e-6, rtol=1e-5)
