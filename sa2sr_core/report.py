@@ -47,8 +47,11 @@ def plot_curves(pre: pd.DataFrame, ft: pd.DataFrame, path: str | Path) -> None:
         if f"val_ccc_{d}" in ft:
             ax[2].plot(ft.index, ft[f"val_ccc_{d}"], marker="o", label=d)
     ax[2].set_title("fine-tuning: Development CCC")
+    from matplotlib.ticker import MaxNLocator
+
     for a in ax:
         a.set_xlabel("epoch")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.legend(fontsize=8)
         a.grid(alpha=0.3)
     fig.tight_layout()
