@@ -21,11 +21,10 @@ from sa2sr_core.io import atomic_dir, write_json
 from sa2sr_core.models.predictor import Predictor, PredictorConfig
 from sa2sr_core.models.regressor import EmotionModelConfig
 from sa2sr_core.models.sa2sr import SENTIMENT_CLASSES, SA2SRConfig
+from sa2sr_core.tables import DIMS, data_table, test_ccc_table
 from sa2sr_core.vocab import CHARS
 
 FORMAT = "sa2sr-model/1"
-DIMS = ("activation", "valence", "dominance")
-
 
 class ModelDirError(ValueError):
     pass
@@ -95,11 +94,6 @@ def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
     return model.to(device).eval(), config
 
 
-def _fmt_ci(r: dict) -> str:
-    lo, hi = r["ci95"]
-    return f"{r['ccc']:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
 def model_card(config: dict, info: dict) -> str:
     """README.md of a model directory. `info`: data (metrics/data.json), pretrain, finetune, eval metrics."""
     lab, feats, prov = config["labels"], config["features"], config["provenance"]
@@ -126,11 +120,7 @@ def model_card(config: dict, info: dict) -> str:
              f"CCC loss, seed {ft.get('seed')}, lr {ft.get('lr')}, {ft.get('max_epochs')} epochs max, selected on "
              "Development mean CCC."]
     if data:
-        lines += ["", "| corpus | split | utterances | speakers | hours |", "|---|---|---:|---:|---:|"]
-        for corpus, c in data.items():
-            for split, s in c.get("splits", {}).items():
-                lines.append(f"| {corpus} ({c.get('source')}) | {split} | {s['utterances']} | {s['speakers']} | "
-                             f"{s['hours']:.2f} |")
+        lines += ["", *data_table(data)]
     lines += ["", "## Metrics", ""]
     pre, ftm = info.get("pretrain") or {}, info.get("finetune") or {}
     if pre:
@@ -139,13 +129,8 @@ def model_card(config: dict, info: dict) -> str:
     if ftm:
         lines.append(f"- Fine-tuning Development CCC: A {ftm['val_ccc_activation']:.3f}, V {ftm['val_ccc_valence']:.3f},"
                      f" D {ftm['val_ccc_dominance']:.3f} (epoch {ftm['epoch']}).")
-    splits = [s for s in ev if isinstance(ev[s], dict) and "mean" in ev[s]]
-    if splits:
-        lines += ["", "| test split | n | activation | valence | dominance | mean |", "|---|---:|---|---|---|---|"]
-        for s in splits:
-            r = ev[s]
-            lines.append(f"| {s} | {r['n']} | " + " | ".join(_fmt_ci(r[d]) for d in (*DIMS, "mean")) + " |")
-        lines.append("\nCCC [bootstrap 95% CI] over each whole test split.")
+    if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
+        lines += ["", *test_ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split."]
     lines += ["", "## Intended use", "",
               "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
               "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",

@@ -98,11 +98,11 @@ def tables(
 
 def _default_model() -> Path:
     """The model the pipeline produced: params.yaml's package.model_dir when run in a project, else models/sa2sr."""
-    import yaml
+    from sa2sr_core.params import load_params
 
     p = Path("params.yaml")
     if p.is_file():
-        d = (yaml.safe_load(p.read_text()) or {}).get("package", {}).get("model_dir")
+        d = load_params(p).get("package", {}).get("model_dir")
         if d:
             return Path(d)
     return Path("models/sa2sr")

@@ -25,13 +25,13 @@ import pandas as pd
 import soundfile as sf
 import torch
 
-from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, _check_wav_complete, load_audio, probe_audio
+from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
 from sa2sr_core.features import FbankConfig, extract_lfbe
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
+from sa2sr_core.tables import DIMS
 from sa2sr_core.vocab import decode
 
-DIMS = ("activation", "valence", "dominance")
 COLUMNS = ("path", "status", "duration_s", "windows", *DIMS, "p_negative", "p_neutral", "p_positive", "transcript")
 
 
@@ -74,11 +74,12 @@ def _quietest_cut(x: np.ndarray, lo: int, hi: int, frame: int) -> int:
     return lo + int(np.argmin(energy)) * (frame // 2) + frame // 2
 
 
-def iter_windows(path: Path, sample_rate: int, window_s: float, search_s: float,
-                 block_s: float = 10.0) -> Iterator[np.ndarray]:
+def iter_windows(path: Path, sample_rate: int, window_s: float, search_s: float, block_s: float = 10.0,
+                 info: AudioInfo | None = None) -> Iterator[np.ndarray]:
     """Mono float32 windows of `path` at `sample_rate`. Short files: one window, decoded exactly as in training.
-    Long files: streamed, cut in pauses; raises AudioError naming the file on any decoding problem."""
-    info = probe_audio(path)  # missing, empty, not audio, truncated WAV -> AudioError
+    Long files: streamed, cut in pauses; raises AudioError naming the file on any decoding problem.
+    `info`: the file's probe_audio result, when the caller already has it."""
+    info = info or probe_audio(path)  # missing, empty, not audio, truncated WAV -> AudioError
     if info.duration_s <= window_s + search_s:
         yield load_audio(path, sample_rate)
         return
@@ -126,8 +127,6 @@ class _FileResult:
     path: str
     duration: float = 0.0
     status: str = "ok"
-    pending: int = 0  # windows not yet scored
-    done: bool = False  # all windows decoded
     parts: list | None = None  # (frames, avd, probs, text) per window, in order
 
 
@@ -137,7 +136,6 @@ class Scorer:
     def __init__(self, model: Predictor, config: dict, cfg: PredictConfig, device: torch.device):
         self.model, self.cfg, self.device = model, cfg, device
         self.fbank = FbankConfig(**{k: v for k, v in config["features"].items() if k in FbankConfig.__dataclass_fields__})
-        self.silence_peak = self.fbank.silence_peak
         self.min_frames = model.min_frames()
         self.queue: list[tuple[int, int, np.ndarray]] = []  # (file index, window index, feats)
         self.queued_frames = 0
@@ -192,7 +190,6 @@ class Scorer:
     def _collect(self, results, batch, avd, probs, texts) -> None:
         for b, (fi, wi, f) in enumerate(batch):
             results[fi].parts[wi] = (len(f), avd[b], probs[b], texts[b])
-            results[fi].pending -= 1
         self.on_scored(sum(len(f) for _, _, f in batch) * self.fbank.frame_shift_ms / 1000)
 
 
@@ -222,35 +219,37 @@ def predict_files(model: Predictor, config: dict, paths, cfg: PredictConfig, dev
     scorer = Scorer(model, config, cfg, device)
     results = [_FileResult(str(p), parts=[]) for p in files]
     sr = scorer.fbank.sample_rate
-    total_s = 0.0
-    for p in files:  # header reads only, for a progress bar in audio seconds scored
+    infos: list[AudioInfo | AudioError] = []
+    for p in files:  # header reads once: the progress bar's total, and the files that fail before decoding
         try:
-            total_s += probe_audio(p).duration_s
-        except AudioError:
-            pass
+            infos.append(probe_audio(p))
+        except AudioError as e:
+            infos.append(e)
+    total_s = sum(i.duration_s for i in infos if isinstance(i, AudioInfo))
     bar = tqdm(total=round(total_s, 1), desc="predict", unit="s", disable=not cfg.progress, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")
     scorer.on_scored = bar.update
     for fi, path in enumerate(files):
         r = results[fi]
         try:
+            if isinstance(infos[fi], AudioError):
+                raise infos[fi]
             peak, short = 0.0, False
-            for x in iter_windows(path, sr, cfg.window_s, cfg.search_s):
+            for x in iter_windows(path, sr, cfg.window_s, cfg.search_s, info=infos[fi]):
                 r.duration += len(x) / sr
                 peak = max(peak, float(np.abs(x).max()) if len(x) else 0.0)
-                if peak < scorer.silence_peak:
+                if peak < scorer.fbank.silence_peak:
                     continue  # silence so far: nothing to score (a silent pause inside a long file is skipped)
                 if scorer.fbank.num_frames(len(x)) < scorer.min_frames:
                     short = True
                     continue  # the file is too short, or this is a sliver at the end of a long file
                 r.parts.append(None)
-                r.pending += 1
                 scorer.add(fi, len(r.parts) - 1, extract_lfbe(x, scorer.fbank))
                 if scorer.queued_frames >= cfg.buffer_frames:
                     scorer.flush(results)
             if not r.parts:
-                if peak < scorer.silence_peak:
-                    raise AudioError(path, f"silent (peak amplitude {peak:.2g} < {scorer.silence_peak:g})")
+                if peak < scorer.fbank.silence_peak:
+                    raise AudioError(path, f"silent (peak amplitude {peak:.2g} < {scorer.fbank.silence_peak:g})")
                 need = ((scorer.min_frames - 1) * scorer.fbank.frame_shift_ms + scorer.fbank.frame_length_ms) / 1000
                 raise AudioError(path, f"too short: {r.duration:.3f} s, the model needs at least {need:.3f} s"
                                  if short else "no audio to score")
@@ -258,8 +257,8 @@ def predict_files(model: Predictor, config: dict, paths, cfg: PredictConfig, dev
             r.status = f"error: {e.reason}"
             r.parts = []
             log(f"sa2sr predict: {e}")
-        scorer.queue = [it for it in scorer.queue if results[it[0]].status == "ok"]  # drop windows of a failed file
-        scorer.queued_frames = sum(len(it[2]) for it in scorer.queue)
+            scorer.queue = [it for it in scorer.queue if it[0] != fi]  # drop the failed file's queued windows
+            scorer.queued_frames = sum(len(it[2]) for it in scorer.queue)
     scorer.flush(results)
     bar.close()
     rows = [_row(r) for r in results] + [_row(_FileResult(p, status=s)) for p, s in missing]

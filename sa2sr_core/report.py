@@ -11,9 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from sa2sr_core.io import atomic_path
-from sa2sr_core.tables import NAMES, render_tables
-
-DIMS = ("activation", "valence", "dominance")
+from sa2sr_core.tables import DIMS, NAMES, data_table, render_tables, test_ccc_table
 
 
 def read_curves(live_dir: str | Path) -> pd.DataFrame:
@@ -95,10 +93,7 @@ def render_report(params: dict, report_path: str | Path) -> str:
            f"{'frozen' if p['finetune']['freeze_encoder'] else 'fine-tuned'}, seed {p['seed']} "
            f"(+{p['finetune'].get('seed_offset', 0)} for fine-tuning)."
            + (" Demo numbers show the pipeline works; they are not the paper's experiment." if demo else ""), ""]
-    out += ["## Data", "", "| corpus | source | split | utterances | speakers | hours |", "|---|---|---|---:|---:|---:|"]
-    for c, v in data.items():
-        for s, x in v["splits"].items():
-            out.append(f"| {c} | {v['source']} | {s} | {x['utterances']} | {x['speakers']} | {x['hours']:.2f} |")
+    out += ["## Data", "", *data_table(data)]
     out.append("\nRejected at reading: " + ", ".join(f"{c} {v['rejects']}" for c, v in data.items()) + ".")
     out += ["", "## Pseudo-labels", "", f"Labeller: **{labels['labeler']}** (requested {labels.get('model_requested')})."
             + (" VADER stood in because the RoBERTa model could not be loaded." if labels["labeler"] == "vader" else ""),
@@ -120,12 +115,7 @@ def render_report(params: dict, report_path: str | Path) -> str:
             f"![training curves]({rel(p['report']['curves'])})"]
     show = [c for c in ("train_loss_ccc", *(f"val_ccc_{x}" for x in (*DIMS, "mean"))) if c in ft]
     out += ["", "## Fine-tuning (Development CCC per epoch)", "", _md_table(ft[show].round(4))]
-    out += ["", "## Test CCC (bootstrap 95% CI)", "", "| split | n | " + " | ".join((*DIMS, "mean")) + " |",
-            "|---|---:|---|---|---|---|"]
-    for s, r in ev.items():
-        if isinstance(r, dict) and "mean" in r:
-            out.append(f"| {s} | {r['n']} | " + " | ".join(
-                f"{r[x]['ccc']:.3f} [{r[x]['ci95'][0]:.3f}, {r[x]['ci95'][1]:.3f}]" for x in (*DIMS, "mean")) + " |")
+    out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
     out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
     runs = collect_runs(p["report"]["runs_dir"])
     out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]

@@ -57,3 +57,24 @@ def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> st
                 lines.append(f"| {NAMES[k]} | – | 0 | – | – | – | {paper} |")
         lines.append("")
     return "\n".join(lines)
+
+
+def data_table(data: dict) -> list[str]:
+    """metrics/data.json (corpus -> source, splits -> utterances / speakers / hours) as Markdown rows."""
+    lines = ["| corpus | source | split | utterances | speakers | hours |", "|---|---|---|---:|---:|---:|"]
+    for corpus, c in data.items():
+        for split, x in c.get("splits", {}).items():
+            lines.append(f"| {corpus} | {c.get('source')} | {split} | {x['utterances']} | {x['speakers']} | "
+                         f"{x['hours']:.2f} |")
+    return lines
+
+
+def test_ccc_table(ev: dict) -> list[str]:
+    """metrics/eval.json: CCC [bootstrap 95% CI] per dimension and mean, one row per test split."""
+    lines = ["| split | n | " + " | ".join((*DIMS, "mean")) + " |", "|---|---:|---|---|---|---|"]
+    for split, r in ev.items():
+        if isinstance(r, dict) and "mean" in r:
+            lines.append(f"| {split} | {r['n']} | " + " | ".join(
+                f"{r[d]['ccc']:.3f} [{r[d]['ci95'][0]:.3f}, {r[d]['ci95'][1]:.3f}]" for d in (*DIMS, "mean")) + " |")
+    return lines
+
