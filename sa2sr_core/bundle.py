@@ -110,15 +110,20 @@ def model_card(config: dict, info: dict) -> str:
              f"({feats['frame_length_ms']:g} ms / {feats['frame_shift_ms']:g} ms), normalised per "
              f"{config['normalization'].get('type')}.",
              f"- Output: {', '.join(DIMS)} on the training corpus's scale {lab['scale'][0]:g}-{lab['scale'][1]:g} "
-             f"({lab.get('training_normalisation', '')}); P(negative / neutral / positive) of the spoken text; "
-             "the transcript (29 symbols: a-z, apostrophe, space).", "",
+             f"({lab.get('training_normalisation', '')}), clipped into that scale (the unclipped values are in "
+             "the `<dimension>_raw` columns); P(negative / neutral / positive) of the spoken text; "
+             "the transcript (29 symbols: a-z, apostrophe, space).",
+             *([f"- The regressor also reads {config['model']['emotion']['regressor']['stats_dim']} utterance "
+                "functionals of the unnormalised filterbank (level, spread, energy percentiles, duration), which "
+                "per-utterance normalisation removes from the encoder's input."]
+               if config["model"]["emotion"]["regressor"].get("stats_dim") else []), "",
              "## Training", "",
              f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
              "sentiment model.",
              f"- Fine-tuning: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
-             f"CCC loss, seed {ft.get('seed')}, lr {ft.get('lr')}, {ft.get('max_epochs')} epochs max, selected on "
-             "Development mean CCC."]
+             f"CCC loss, seed {ft.get('seed')}, lr {ft.get('lr')}, stopped after {ft.get('patience')} epochs "
+             f"without a better Development mean CCC (at most {ft.get('max_epochs')}), selected on it."]
     if data:
         lines += ["", *data_table(data)]
     lines += ["", "## Metrics", ""]
@@ -130,7 +135,8 @@ def model_card(config: dict, info: dict) -> str:
         lines.append(f"- Fine-tuning Development CCC: A {ftm['val_ccc_activation']:.3f}, V {ftm['val_ccc_valence']:.3f},"
                      f" D {ftm['val_ccc_dominance']:.3f} (epoch {ftm['epoch']}).")
     if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
-        lines += ["", *test_ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split."]
+        lines += ["", *test_ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split; the baseline is "
+                  "ridge regression on utterance functionals of the unnormalised filterbank (stage `baseline`)."]
     lines += ["", "## Intended use", "",
               "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
               "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",

@@ -150,7 +150,8 @@ def predict(
     bad = int((df["status"] != "ok").sum())
     lo, hi = config["labels"]["scale"]
     typer.echo(f"{len(df) - bad}/{len(df)} files scored -> {out} (activation/valence/dominance on the "
-               f"{lo:g}-{hi:g} scale of the training corpus){f'; {bad} failed' if bad else ''}", err=True)
+               f"{lo:g}-{hi:g} scale of the training corpus, clipped into it; unclipped in <dim>_raw)"
+               f"{f'; {bad} failed' if bad else ''}", err=True)
     raise typer.Exit(1 if bad else 0)
 
 

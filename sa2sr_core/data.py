@@ -1,9 +1,10 @@
 """Training data from feature shards: scan, length-sorted batching, padded collation, bounded memory.
 
-One epoch reads the shards one at a time (in a seeded random order), cuts each shard's utterances,
-sorted by length, into batches under a frame budget, shuffles those batches and yields them: memory
-holds one shard, and padding stays small. Under DDP every rank plans the same batches and takes every
-world-th one (truncated to a multiple of the world size, so ranks stay in step).
+One epoch reads the shards `pool` at a time (in a seeded random order), cuts the pool's utterances, sorted
+by length, into batches under a frame budget, shuffles those batches (or, for a short-first epoch, keeps
+them shortest first) and yields them: memory holds one pool of shards, and padding stays small. Under DDP
+every rank plans the same batches and takes every world-th one (truncated to a multiple of the world size,
+so ranks stay in step).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from sa2sr_core.shards import lfbe_from_batch, shard_files
+from sa2sr_core.shards import lfbe_from_batch, shard_files, stats_from_batch
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Example:
     tokens: list[int] = field(default_factory=list)
     sentiment: int = -1
     targets: np.ndarray | None = None  # (3,) activation, valence, dominance
+    stats: np.ndarray | None = None  # (K,) functionals of the unnormalised LFBE (sa2sr_core.functionals)
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Batch:
     target_lengths: torch.Tensor  # (B,)
     sentiment: torch.Tensor  # (B,)
     avd: torch.Tensor  # (B, 3)
+    stats: torch.Tensor  # (B, K) utterance functionals; (B, 0) when not read
 
     @property
     def padding_fraction(self) -> float:
@@ -44,7 +47,8 @@ class Batch:
 
     def to(self, device) -> "Batch":
         return Batch(self.utt_ids, *(t.to(device) for t in (self.feats, self.lengths, self.targets,
-                                                            self.target_lengths, self.sentiment, self.avd)))
+                                                            self.target_lengths, self.sentiment, self.avd,
+                                                            self.stats)))
 
 
 def collate(examples: list[Example]) -> Batch:
@@ -59,11 +63,13 @@ def collate(examples: list[Example]) -> Batch:
     for i, e in enumerate(examples):
         targets[i, : len(e.tokens)] = e.tokens
     avd = np.stack([e.targets if e.targets is not None else np.full(3, np.nan, np.float32) for e in examples])
+    stats = (np.stack([e.stats for e in examples]) if examples[0].stats is not None
+             else np.zeros((B, 0), np.float32))
     return Batch(
         [e.utt_id for e in examples], torch.from_numpy(feats),
         torch.tensor([e.feats.shape[0] for e in examples]), torch.from_numpy(targets),
         torch.tensor([len(e.tokens) for e in examples]), torch.tensor([e.sentiment for e in examples]),
-        torch.from_numpy(avd.astype(np.float32)),
+        torch.from_numpy(avd.astype(np.float32)), torch.from_numpy(stats.astype(np.float32)),
     )
 
 
@@ -89,32 +95,57 @@ class ShardDataset:
     (row: dict of the shard's non-feature columns plus 'lfbe')."""
 
     def __init__(self, split_dir: str | Path, make_example: Callable[[dict], Example | None], max_frames: int = 20000,
-                 max_batch: int = 64, sort: bool = True, columns: tuple[str, ...] = ("utt_id",)):
+                 max_batch: int = 64, sort: bool = True, columns: tuple[str, ...] = ("utt_id",), pool: int = 1,
+                 stats: bool = False):
         self.files = shard_files(split_dir)
         if not self.files:
             raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
         self.make_example = make_example
-        self.max_frames, self.max_batch, self.sort = max_frames, max_batch, sort
+        self.max_frames, self.max_batch, self.sort, self.pool = max_frames, max_batch, sort, max(1, int(pool))
         self.columns = list(dict.fromkeys(["utt_id", "num_frames", *columns]))
+        self.stats = stats  # also read the utt_stats column (row key 'utt_stats')
 
     def _examples(self, path: Path) -> list[Example]:
-        table = pq.read_table(path, columns=self.columns + ["lfbe"])
-        meta = table.drop(["lfbe"]).to_pylist()
-        feats = []
+        extra = ["lfbe"] + (["utt_stats"] if self.stats else [])
+        table = pq.read_table(path, columns=self.columns + extra)
+        meta = table.drop(extra).to_pylist()
+        feats, stats = [], []
         for b in table.to_batches():
             feats += lfbe_from_batch(b)
+            if self.stats:
+                stats += list(stats_from_batch(b))
         out = []
-        for row, f in zip(meta, feats):
-            ex = self.make_example({**row, "lfbe": f})
+        for i, (row, f) in enumerate(zip(meta, feats)):
+            ex = self.make_example({**row, "lfbe": f, **({"utt_stats": stats[i]} if self.stats else {})})
             if ex is not None:
                 out.append(ex)
         return out
 
-    def epoch(self, epoch: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1) -> Iterator[Batch]:
+    def _pools(self, order: np.ndarray) -> list[list[Path]]:
+        files = [self.files[i] for i in order]
+        return [files[i: i + self.pool] for i in range(0, len(files), self.pool)]
+
+    def count_batches(self, keep: Callable[[str], bool], world: int = 1) -> int:
+        """Batches per epoch (per rank) for the utterances `keep` accepts, from ids and lengths only (for
+        schedules that need the planned number of updates). Exact when the shards fit one pool; otherwise the
+        epoch's random pooling can change it by a few batches."""
+        n = 0
+        for pool in self._pools(np.arange(len(self.files))):
+            lengths = []
+            for path in pool:
+                t = pq.read_table(path, columns=["utt_id", "num_frames"]).to_pydict()
+                lengths += [f for u, f in zip(t["utt_id"], t["num_frames"]) if keep(u)]
+            if lengths:
+                n += len(plan_batches(np.array(lengths), self.max_frames, self.max_batch, self.sort)) // world
+        return n
+
+    def epoch(self, epoch: int, seed: int, shuffle: bool = True, rank: int = 0, world: int = 1,
+              short_first: bool = False) -> Iterator[Batch]:
+        """One pass. shuffle: random shard order and batch order; short_first: batches in ascending length
+        within each pool (SortaGrad, Amodei et al. 2016: an easier start for CTC)."""
         rng = np.random.default_rng([seed, epoch])
-        files = [self.files[i] for i in (rng.permutation(len(self.files)) if shuffle else range(len(self.files)))]
-        for path in files:
-            examples = self._examples(path)
+        for pool in self._pools(rng.permutation(len(self.files)) if shuffle else np.arange(len(self.files))):
+            examples = [e for path in pool for e in self._examples(path)]
             if not examples:
                 continue
             lengths = np.array([e.feats.shape[0] for e in examples])
@@ -122,7 +153,7 @@ class ShardDataset:
                 perm = rng.permutation(len(examples))
                 examples, lengths = [examples[i] for i in perm], lengths[perm]
             batches = plan_batches(lengths, self.max_frames, self.max_batch, self.sort)
-            if shuffle:
+            if shuffle and not short_first:
                 batches = [batches[i] for i in rng.permutation(len(batches))]
             if world > 1:
                 batches = batches[: len(batches) // world * world][rank::world]

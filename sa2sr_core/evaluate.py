@@ -8,9 +8,29 @@ import numpy as np
 import pandas as pd
 
 from sa2sr_core.finetune import DIMS, FinetuneConfig, ccc_per_dim, make_emotion_dataset, predict_split, \
-    scan_emotion_split
+    scan_emotion_split, uses_stats
 from sa2sr_core.io import atomic_path
 from sa2sr_core.metrics import bootstrap_ci, ccc
+
+
+def mean_ccc(t: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean([ccc(t[:, i], p[:, i]) for i in range(t.shape[1])]))
+
+
+def score(preds: np.ndarray, targets: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+    """{dim: {ccc, ci95}, mean: {ccc, ci95}, n}: CCC over the whole split with bootstrap 95% intervals."""
+    res = {"n": len(preds)}
+    point = ccc_per_dim(preds, targets)
+    for i, dim in enumerate(DIMS):
+        res[dim] = {"ccc": point[dim], "ci95": bootstrap_ci(targets[:, i], preds[:, i], ccc, n_boot, seed)}
+    res["mean"] = {"ccc": point["mean"], "ci95": bootstrap_ci(targets, preds, mean_ccc, n_boot, seed)}
+    return res
+
+
+def score_predictions(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
+    """A predictions frame (utt_id, split, true_<dim>, pred_<dim>) -> {split: score(...)}; e.g. the baseline's."""
+    return {split: score(g[[f"pred_{d}" for d in DIMS]].to_numpy(), g[[f"true_{d}" for d in DIMS]].to_numpy(),
+                         n_boot, seed) for split, g in pred.groupby("split", sort=False)}
 
 
 def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, device="cpu", n_boot: int = 1000,
@@ -19,17 +39,8 @@ def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, dev
     results, frames = {}, []
     for split, d in split_dirs.items():
         data = scan_emotion_split(d, cfg, model.min_frames())
-        ids, preds, targets = predict_split(model, make_emotion_dataset(d, data, cfg), device)
-        res = {"n": len(ids), "skipped": data.skipped}
-        point = ccc_per_dim(preds, targets)
-        for i, dim in enumerate(DIMS):
-            res[dim] = {"ccc": point[dim], "ci95": bootstrap_ci(targets[:, i], preds[:, i], ccc, n_boot, seed)}
-
-        def mean_ccc(t, p):
-            return float(np.mean([ccc(t[:, i], p[:, i]) for i in range(3)]))
-
-        res["mean"] = {"ccc": point["mean"], "ci95": bootstrap_ci(targets, preds, mean_ccc, n_boot, seed)}
-        results[split] = res
+        ids, preds, targets = predict_split(model, make_emotion_dataset(d, data, cfg, uses_stats(model)), device)
+        results[split] = {**score(preds, targets, n_boot, seed), "skipped": data.skipped}
         frames.append(pd.DataFrame({"utt_id": ids, "split": split,
                                     **{f"true_{d}": targets[:, i] for i, d in enumerate(DIMS)},
                                     **{f"pred_{d}": preds[:, i] for i, d in enumerate(DIMS)}}))

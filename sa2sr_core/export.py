@@ -1,7 +1,9 @@
 """`sa2sr export`: the Predictor as a TorchScript or ONNX graph, checked against PyTorch before it is kept.
 
 Graph inputs: feats (B, T, 40) float32 — normalised LFBE exactly as config.json's `features` and
-`normalization` say (sa2sr_core.features.extract_lfbe) — and lengths (B,) int64, T >= the model's minimum.
+`normalization` say (sa2sr_core.features.extract_lfbe) — and lengths (B,) int64, T >= the model's minimum; for a
+model whose regressor reads utterance functionals (config `regressor.stats_dim` K > 0) also stats (B, K) float32,
+sa2sr_core.functionals.utterance_functionals of the *unnormalised* LFBE.
 Outputs: avd (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,), with
 T' = (T - 3) // 2 + 1. Batch and time axes are dynamic.
 
@@ -23,24 +25,33 @@ from sa2sr_core.models.predictor import OUTPUT_NAMES, Predictor
 FORMATS = ("onnx", "torchscript")
 
 
-def example_inputs(model: Predictor, lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def input_names(model: Predictor) -> list[str]:
+    return ["feats", "lengths"] + (["stats"] if model.stats_dim > 0 else [])
+
+
+def example_inputs(model: Predictor, lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
     T = max(lengths)
     feats = torch.randn(len(lengths), T, model.cfg.asr.encoder.input_dim, generator=g)
     for b, n in enumerate(lengths):
         feats[b, n:] = 0.0
-    return feats, torch.tensor(lengths, dtype=torch.long)
+    out = (feats, torch.tensor(lengths, dtype=torch.long))
+    if model.stats_dim > 0:  # around the training statistics the regressor standardises with
+        r = model.regressor
+        out += (r.stats_mean + r.stats_std * torch.randn(len(lengths), model.stats_dim, generator=g),)
+    return out
 
 
-def run_exported(path: Path, fmt: str, feats: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
+def run_exported(path: Path, fmt: str, *inputs: torch.Tensor) -> list[np.ndarray]:
     if fmt == "torchscript":
         m = torch.jit.load(str(path), map_location="cpu")
         with torch.inference_mode():
-            return [t.numpy() for t in m(feats, lengths)]
+            return [t.numpy() for t in m(*inputs)]
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return sess.run(None, {"feats": feats.numpy(), "lengths": lengths.numpy()})
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, {n: t.numpy() for n, t in zip(names, inputs)})
 
 
 def export_model(model: Predictor, fmt: str, out: str | Path, atol: float = 1e-4) -> dict:
@@ -60,11 +71,13 @@ def export_model(model: Predictor, fmt: str, out: str | Path, atol: float = 1e-4
                 traced = torch.jit.trace(model, example, check_trace=False)
             traced.save(str(tmp))
         else:
-            dyn = {"feats": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}, "avd": {0: "batch"},
-                   "sentiment_probs": {0: "batch"}, "ctc_log_probs": {0: "batch", 1: "steps"},
+            dyn = {"feats": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}, "stats": {0: "batch"},
+                   "avd": {0: "batch"}, "sentiment_probs": {0: "batch"}, "ctc_log_probs": {0: "batch", 1: "steps"},
                    "out_lengths": {0: "batch"}}
-            torch.onnx.export(model, example, str(tmp), dynamo=False, opset_version=17,
-                              input_names=["feats", "lengths"], output_names=list(OUTPUT_NAMES), dynamic_axes=dyn)
+            names = input_names(model)
+            torch.onnx.export(model, example, str(tmp), dynamo=False, opset_version=17, input_names=names,
+                              output_names=list(OUTPUT_NAMES), dynamic_axes={k: v for k, v in dyn.items()
+                                                                             if k in names or k in OUTPUT_NAMES})
         got = run_exported(tmp, fmt, *check)
         with torch.inference_mode():
             ref = [t.numpy() for t in model(*check)]

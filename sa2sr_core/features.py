@@ -14,6 +14,7 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 
 from sa2sr_core.audio import resample
+from sa2sr_core.functionals import utterance_functionals
 
 
 @dataclass
@@ -90,6 +91,13 @@ def extract_lfbe(samples: np.ndarray, cfg: FbankConfig) -> np.ndarray:
     if cfg.normalize == "utterance":
         out = normalize_utterance(out)
     return out
+
+
+def extract_lfbe_and_stats(samples: np.ndarray, cfg: FbankConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) waveform -> (LFBE (T, F) as `extract_lfbe` gives it, functionals (2F + 4,) of the unnormalised LFBE)."""
+    raw = kaldi_fbank(samples, cfg)  # (T, F)
+    stats = utterance_functionals(raw, cfg.frame_shift_ms / 1000)
+    return (normalize_utterance(raw) if cfg.normalize == "utterance" else raw), stats
 
 
 def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:

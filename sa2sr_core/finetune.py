@@ -23,6 +23,7 @@ from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, ccc_lo
 from sa2sr_core import checkpoint
 from sa2sr_core.checkpoint import run_fingerprint
 from sa2sr_core.pretrain import pick_device
+from sa2sr_core.schedule import lr_factor, set_lr
 from sa2sr_core.shards import shard_files
 
 DIMS = ("activation", "valence", "dominance")
@@ -35,8 +36,12 @@ class FinetuneConfig:
     init: str = "pretrained"  # pretrained | scratch
     freeze_encoder: bool = False
     lr: float = 5e-4
-    max_epochs: int = 6
-    patience: int = 10
+    max_epochs: int = 40  # a ceiling: runs stop by patience
+    patience: int = 6  # epochs without a better Development mean CCC before stopping
+    warmup_steps: int = 0  # linear learning-rate warm-up (updates)
+    lr_plateau_patience: int = 2  # epochs without improvement before the rate is multiplied by lr_decay
+    lr_decay: float = 0.5
+    freeze_baseline_path: bool = False  # with utterance stats: keep the ridge-initialised linear path fixed
     max_frames_per_batch: int = 8000
     max_batch: int = 32
     grad_clip: float = 5.0
@@ -81,6 +86,26 @@ class EmotionData:
     skipped: dict[str, int]
 
 
+class MissingStatsError(ValueError):
+    pass
+
+
+def read_stats(split_dir, ids) -> np.ndarray:
+    """(len(ids), K) utterance functionals of `ids` from a split's shards, in the order of `ids`."""
+    want, found = set(ids), {}
+    for path in shard_files(split_dir):
+        if "utt_stats" not in pq.read_schema(path).names:
+            raise MissingStatsError(f"{path} has no utt_stats column (made by an older sa2sr): "
+                                    f"re-run `dvc repro features`")
+        t = pq.read_table(path, columns=["utt_id", "utt_stats"])
+        k = t.schema.field("utt_stats").type.list_size
+        flat = t.column("utt_stats").combine_chunks().values.to_numpy(zero_copy_only=False).reshape(-1, k)
+        for u, row in zip(t.column("utt_id").to_pylist(), flat):
+            if u in want:
+                found[u] = row
+    return np.stack([found[u] for u in ids]).astype(np.float32)
+
+
 def scan_emotion_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> EmotionData:
     """Utterances with usable AVD labels and enough frames; count the rest."""
     targets = {}
@@ -99,12 +124,21 @@ def scan_emotion_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> Emoti
     return EmotionData(targets, skipped)
 
 
-def make_emotion_dataset(split_dir, data: EmotionData, cfg: FinetuneConfig) -> ShardDataset:
+def make_emotion_dataset(split_dir, data: EmotionData, cfg: FinetuneConfig, stats: bool = False) -> ShardDataset:
+    """Batches of a split's usable utterances; stats: also the utterance functionals (Batch.stats)."""
     def make_example(row: dict) -> Example | None:
         t = data.targets.get(row["utt_id"])
-        return None if t is None else Example(row["utt_id"], row["lfbe"], targets=t)
+        return None if t is None else Example(row["utt_id"], row["lfbe"], targets=t, stats=row.get("utt_stats"))
 
-    return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch)
+    return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, stats=stats)
+
+
+def uses_stats(model: EmotionModel) -> bool:
+    return model.cfg.regressor.stats_dim > 0
+
+
+def forward_batch(model: EmotionModel, batch) -> torch.Tensor:
+    return model(batch.feats, batch.lengths, batch.stats if uses_stats(model) else None)
 
 
 @torch.no_grad()
@@ -114,7 +148,7 @@ def predict_split(model: EmotionModel, dataset: ShardDataset, device) -> tuple[l
     ids, preds, targets = [], [], []
     for batch in dataset.epoch(0, 0, shuffle=False):
         batch = batch.to(device)
-        preds.append(model(batch.feats, batch.lengths).float().cpu().numpy())
+        preds.append(forward_batch(model, batch).float().cpu().numpy())
         targets.append(batch.avd.cpu().numpy())
         ids += batch.utt_ids
     return ids, np.concatenate(preds), np.concatenate(targets)
@@ -139,6 +173,29 @@ def load_emotion_model(model_dir: str | Path, device="cpu") -> EmotionModel:
     return model.to(device).eval()
 
 
+def start_from_baseline(model: EmotionModel, train_dir, train_data: EmotionData, valid_dir, valid_data: EmotionData,
+                        log=print) -> dict:
+    """Initialise the regressor's linear stats path to the `baseline` stage's model (ridge per dimension on the
+    utterance functionals, regulariser chosen on Development); returns its Development CCC."""
+    from sa2sr_core.baseline import BaselineConfig, SplitData, fit_baseline
+
+    def split(d, data):
+        ids = list(data.targets)
+        return SplitData(ids, read_stats(d, ids).astype(np.float64),
+                         np.stack([data.targets[u] for u in ids]).astype(np.float64))
+
+    train, dev = split(train_dir, train_data), split(valid_dir, valid_data)
+    base = fit_baseline(train, dev, BaselineConfig())
+    mu, sd = base.models[0].mu, base.models[0].sd  # the same standardisation for every dimension
+    w = np.stack([m.w for m in base.models])  # (3, K)
+    b = np.array([m.y0 for m in base.models])  # (3,)
+    as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    model.regressor.start_from_linear(as_t(mu), as_t(sd), as_t(w), as_t(b))
+    log(f"regressor starts from the ridge baseline (Development CCC "
+        + ", ".join(f"{k} {v:.3f}" for k, v in base.dev_ccc.items()) + ")")
+    return base.dev_ccc
+
+
 def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
                   pretrained_dir=None, extra: dict | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None, log=print) -> dict:
@@ -161,9 +218,12 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
                          f"{len(valid_data.targets)}; skipped {train_data.skipped} / {valid_data.skipped}")
     with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
         model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.targets.values()), axis=0)))
+    if uses_stats(model):  # start from the classical baseline: ridge on the functionals, chosen on Development
+        start_from_baseline(model, train_dir, train_data, valid_dir, valid_data, log)
+        model.regressor.stats_linear.requires_grad_(not cfg.freeze_baseline_path)
     model.to(device)
-    train_ds = make_emotion_dataset(train_dir, train_data, cfg)
-    valid_ds = make_emotion_dataset(valid_dir, valid_data, cfg)
+    train_ds = make_emotion_dataset(train_dir, train_data, cfg, uses_stats(model))
+    valid_ds = make_emotion_dataset(valid_dir, valid_data, cfg, uses_stats(model))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     pre_fp = None  # content, not mtime: `dvc checkout` restores files with new mtimes
     if cfg.init == "pretrained":
@@ -171,30 +231,37 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     fp = run_fingerprint(cfg, model_cfg.to_dict(), sorted(train_data.targets)[:50], len(train_data.targets), pre_fp)
     ckpt_path = out_dir / "checkpoint.pt"
     st = checkpoint.resume(ckpt_path, fp, model, opt, log)
+    # learning rate: linear warm-up, then the peak until Development stops improving for lr_plateau_patience
+    # epochs, then lr_decay times lower after each such stretch; both follow from the history on resume
+    step = int(st.history[-1]["step"]) if st.history else 0
+    scale = float(st.history[-1]["lr_next"]) / cfg.lr if st.history else 1.0
     for epoch in range(st.epoch, cfg.max_epochs):
         if st.bad_epochs >= cfg.patience:
             break
         model.train()
         if cfg.freeze_encoder:
             model.encoder.eval()  # frozen: no SpecAugment either
-        t0, losses, frames = time.perf_counter(), [], 0
+        t0, losses, frames = time.perf_counter(), torch.zeros((), device=device), 0
+        nb = 0
         for batch in train_ds.epoch(epoch, cfg.seed):
             if len(batch.utt_ids) < 2:
                 continue  # CCC needs a variance
+            set_lr(opt, cfg.lr * scale * lr_factor(step, 0, cfg.warmup_steps))
+            frames += int(batch.lengths.sum())
             batch = batch.to(device)
-            loss, _ = ccc_loss(model(batch.feats, batch.lengths), batch.avd)
+            loss, _ = ccc_loss(forward_batch(model, batch), batch.avd)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            losses.append(float(loss.detach()))
-            frames += int(batch.lengths.sum())
+            losses += loss.detach()
+            nb += 1
+            step += 1
         _, preds, targets = predict_split(model, valid_ds, device)
         val = ccc_per_dim(preds, targets)
-        row = {"epoch": epoch + 1, "train_loss_ccc": float(np.mean(losses)), "val_ccc_activation": val["activation"],
+        row = {"epoch": epoch + 1, "train_loss_ccc": float(losses) / max(nb, 1), "val_ccc_activation": val["activation"],
                "val_ccc_valence": val["valence"], "val_ccc_dominance": val["dominance"], "val_ccc_mean": val["mean"],
-               "frames_per_s": frames / (time.perf_counter() - t0)}
-        st.history.append(row)
+               "frames_per_s": frames / (time.perf_counter() - t0), "lr": opt.param_groups[0]["lr"], "step": step}
         st.epoch = epoch + 1
         improved = st.best is None or row["val_ccc_mean"] > st.best["val_ccc_mean"]
         if improved:
@@ -202,10 +269,16 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
             save_emotion_model(out_dir, model, extra or {})
         else:
             st.bad_epochs += 1
+            if st.bad_epochs % cfg.lr_plateau_patience == 0:
+                scale *= cfg.lr_decay
+        row["lr_next"] = cfg.lr * scale
+        st.history.append(row)
         log(f"epoch {epoch + 1}: train loss {row['train_loss_ccc']:.3f} | val CCC A {val['activation']:.3f} "
-            f"V {val['valence']:.3f} D {val['dominance']:.3f} mean {val['mean']:.3f}{' *' if improved else ''}")
+            f"V {val['valence']:.3f} D {val['dominance']:.3f} mean {val['mean']:.3f}{' *' if improved else ''} "
+            f"| lr {row['lr']:.2g}")
         checkpoint.save(ckpt_path, fp, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": st.best, "history": st.history, "epochs_run": len(st.history),
+    stopped = "patience" if st.bad_epochs >= cfg.patience else "max_epochs"
+    return {"selected": st.best, "history": st.history, "epochs_run": len(st.history), "stopped_by": stopped,
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped}}

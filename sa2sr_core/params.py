@@ -81,6 +81,10 @@ def finetune_configs(params: dict):
     for k in ("kernels", "strides"):
         if k in reg:
             reg[k] = tuple(reg[k])
+    if reg.pop("utterance_stats", False):  # the functionals normalisation removed, beside the sequence
+        from sa2sr_core.functionals import num_functionals
+
+        reg["stats_dim"] = num_functionals(params["features"]["num_mel_bins"])
     model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}))
     for k in ("corpus", "model_dir", "live_dir", "metrics"):
         p.pop(k, None)

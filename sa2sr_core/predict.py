@@ -26,13 +26,14 @@ import soundfile as sf
 import torch
 
 from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
-from sa2sr_core.features import FbankConfig, extract_lfbe
+from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.tables import DIMS
 from sa2sr_core.vocab import decode
 
-COLUMNS = ("path", "status", "duration_s", "windows", *DIMS, "p_negative", "p_neutral", "p_positive", "transcript")
+COLUMNS = ("path", "status", "duration_s", "windows", *DIMS, "p_negative", "p_neutral", "p_positive", "transcript",
+           *(f"{d}_raw" for d in DIMS))
 
 
 @dataclass
@@ -137,12 +138,12 @@ class Scorer:
         self.model, self.cfg, self.device = model, cfg, device
         self.fbank = FbankConfig(**{k: v for k, v in config["features"].items() if k in FbankConfig.__dataclass_fields__})
         self.min_frames = model.min_frames()
-        self.queue: list[tuple[int, int, np.ndarray]] = []  # (file index, window index, feats)
+        self.queue: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (file index, window index, feats, stats)
         self.queued_frames = 0
         self.on_scored = lambda seconds: None  # progress callback: audio seconds just scored
 
-    def add(self, fi: int, wi: int, feats: np.ndarray) -> None:
-        self.queue.append((fi, wi, feats))
+    def add(self, fi: int, wi: int, feats: np.ndarray, stats: np.ndarray) -> None:
+        self.queue.append((fi, wi, feats, stats))
         self.queued_frames += len(feats)
 
     def _batches(self, items) -> list[list]:
@@ -158,10 +159,11 @@ class Scorer:
     def _run(self, batch) -> tuple[np.ndarray, np.ndarray, list[str]]:
         with torch.inference_mode():
             feats = torch.zeros(len(batch), len(batch[0][2]), batch[0][2].shape[1])  # (B, T, 40), longest first
-            for b, (_, _, f) in enumerate(batch):
+            for b, (_, _, f, _) in enumerate(batch):
                 feats[b, : len(f)] = torch.from_numpy(f)
-            lengths = torch.tensor([len(f) for _, _, f in batch])
-            avd, probs, log_probs, out_lengths = self.model(feats.to(self.device), lengths.to(self.device))
+            lengths = torch.tensor([len(f) for _, _, f, _ in batch])
+            stats = torch.from_numpy(np.stack([st for *_, st in batch])).to(self.device) if self.model.stats_dim else None
+            avd, probs, log_probs, out_lengths = self.model(feats.to(self.device), lengths.to(self.device), stats)
             texts = [decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
             return avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts
 
@@ -188,23 +190,26 @@ class Scorer:
                 self._collect(results, batch, *self._run(batch))
 
     def _collect(self, results, batch, avd, probs, texts) -> None:
-        for b, (fi, wi, f) in enumerate(batch):
+        for b, (fi, wi, f, _) in enumerate(batch):
             results[fi].parts[wi] = (len(f), avd[b], probs[b], texts[b])
-        self.on_scored(sum(len(f) for _, _, f in batch) * self.fbank.frame_shift_ms / 1000)
+        self.on_scored(sum(len(f) for _, _, f, _ in batch) * self.fbank.frame_shift_ms / 1000)
 
 
-def _row(r: _FileResult) -> dict:
+def _row(r: _FileResult, scale: tuple[float, float]) -> dict:
+    """One CSV row: A/V/D clipped into the corpus scale (the regressor is linear, so an unusual recording can
+    land outside it); the unclipped values are kept in <dim>_raw."""
     row = {"path": r.path, "status": r.status, "duration_s": round(r.duration, 3),
            "windows": len(r.parts or []) if r.status == "ok" else 0}
     if r.status == "ok":
         w = np.array([p[0] for p in r.parts], np.float64)
         avd = np.average(np.stack([p[1] for p in r.parts]), axis=0, weights=w)
         probs = np.average(np.stack([p[2] for p in r.parts]), axis=0, weights=w)
-        row.update({d: float(v) for d, v in zip(DIMS, avd)})
+        row.update({d: float(np.clip(v, *scale)) for d, v in zip(DIMS, avd)})
+        row.update({f"{d}_raw": float(v) for d, v in zip(DIMS, avd)})
         row.update({f"p_{c}": float(v) for c, v in zip(("negative", "neutral", "positive"), probs)})
         row["transcript"] = " ".join(t for t in (p[3] for p in r.parts) if t)
     else:
-        row.update({d: math.nan for d in (*DIMS, "p_negative", "p_neutral", "p_positive")})
+        row.update({d: math.nan for d in (*DIMS, "p_negative", "p_neutral", "p_positive", *(f"{d}_raw" for d in DIMS))})
         row["transcript"] = ""
     return row
 
@@ -244,7 +249,7 @@ def predict_files(model: Predictor, config: dict, paths, cfg: PredictConfig, dev
                     short = True
                     continue  # the file is too short, or this is a sliver at the end of a long file
                 r.parts.append(None)
-                scorer.add(fi, len(r.parts) - 1, extract_lfbe(x, scorer.fbank))
+                scorer.add(fi, len(r.parts) - 1, *extract_lfbe_and_stats(x, scorer.fbank))
                 if scorer.queued_frames >= cfg.buffer_frames:
                     scorer.flush(results)
             if not r.parts:
@@ -261,7 +266,8 @@ def predict_files(model: Predictor, config: dict, paths, cfg: PredictConfig, dev
             scorer.queued_frames = sum(len(it[2]) for it in scorer.queue)
     scorer.flush(results)
     bar.close()
-    rows = [_row(r) for r in results] + [_row(_FileResult(p, status=s)) for p, s in missing]
+    scale = tuple(config["labels"]["scale"])
+    rows = [_row(r, scale) for r in results] + [_row(_FileResult(p, status=s), scale) for p, s in missing]
     for p, s in missing:
         log(f"sa2sr predict: {p}: {s[len('error: '):]}")
     return pd.DataFrame(rows, columns=list(COLUMNS))

@@ -22,6 +22,7 @@ from sa2sr_core.data import Example, ShardDataset
 from sa2sr_core.io import write_json
 from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
 from sa2sr_core.models.sa2sr import SA2SR, SENTIMENT_CLASSES, SA2SRConfig, greedy_decode
+from sa2sr_core.schedule import SCHEDULES, lr_factor, set_lr
 from sa2sr_core.shards import shard_files
 from sa2sr_core.vocab import CHARS, ctc_min_frames, decode, encode, normalize_for_ctc
 
@@ -42,6 +43,15 @@ class PretrainConfig:
     amp: bool = False  # bf16 autocast on CUDA
     seed: int = 1234
     device: str = "auto"
+    schedule: str = "constant"  # constant | cosine (sa2sr_core.schedule)
+    warmup_steps: int = 0  # linear warm-up updates
+    final_lr_ratio: float = 0.05  # cosine: last update's rate / peak
+    short_first_epochs: int = 0  # epochs whose batches go shortest first (SortaGrad), then random order
+    shard_pool: int = 1  # shards read together and batched as one (memory: one pool)
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"pretrain.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
 
 class MissingLabelsError(ValueError):
@@ -103,7 +113,8 @@ def make_dataset(split_dir, data: PretrainData, cfg: PretrainConfig, sort: bool 
             return None
         return Example(uid, row["lfbe"], data.tokens[uid], data.sentiment[uid])
 
-    return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, sort=sort)
+    return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, sort=sort,
+                        pool=cfg.shard_pool)
 
 
 def pick_device(name: str) -> torch.device:
@@ -170,16 +181,26 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
     model = SA2SR(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     ddp = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
-    fp = run_fingerprint(cfg, model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens))
+    # a cosine schedule spans max_epochs, so there max_epochs is part of the run's trajectory
+    fp = run_fingerprint(cfg, model_cfg.to_dict(), world, sorted(train_data.tokens)[:50], len(train_data.tokens),
+                         cfg.max_epochs if cfg.schedule != "constant" else None)
     ckpt_path = out_dir / "checkpoint.pt"
     st = checkpoint.resume(ckpt_path, fp, model, opt, log)
     amp = cfg.amp and device.type == "cuda"
+    per_epoch = train_ds.count_batches(train_data.tokens.__contains__, world) if cfg.schedule != "constant" else 0
+    step = int(st.history[-1].get("step", 0)) if st.history else 0
     for epoch in range(st.epoch, cfg.max_epochs):
         if st.bad_epochs >= cfg.patience:
             break
         ddp.train()
-        t0, frames, pad_frames, sums, nb = time.perf_counter(), 0, 0, {"ctc": 0.0, "sentiment": 0.0, "loss": 0.0}, 0
-        for batch in train_ds.epoch(epoch, cfg.seed, shuffle=True, rank=rank, world=world):
+        t0, frames, pad_frames, nb = time.perf_counter(), 0, 0, 0
+        sums = torch.zeros(3, device=device)  # ctc, sentiment, total: summed on the device, read once per epoch
+        for batch in train_ds.epoch(epoch, cfg.seed, shuffle=True, rank=rank, world=world,
+                                    short_first=epoch < cfg.short_first_epochs):
+            set_lr(opt, cfg.lr * lr_factor(step, per_epoch * cfg.max_epochs, cfg.warmup_steps, cfg.schedule,
+                                           cfg.final_lr_ratio))
+            frames += int(batch.lengths.sum())  # host tensors: no device synchronisation
+            pad_frames += batch.feats.shape[0] * batch.feats.shape[1]
             batch = batch.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 _, losses = ddp(batch.feats, batch.lengths, batch.targets, batch.target_lengths, batch.sentiment)
@@ -188,19 +209,18 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
-            frames += int(batch.lengths.sum())
-            pad_frames += batch.feats.shape[0] * batch.feats.shape[1]
-            sums["ctc"] += float(losses["ctc"].detach())
-            sums["sentiment"] += float(losses["sentiment"].detach())
-            sums["loss"] += float(loss.detach())
+            sums += torch.stack([losses["ctc"], losses["sentiment"], loss]).detach().float()
             nb += 1
+            step += 1
         train_s = time.perf_counter() - t0
+        sums = dict(zip(("ctc", "sentiment", "loss"), sums.tolist()))
         val = evaluate_pretrain(model, valid_ds, device, cfg.lambda_)
         row = {"epoch": epoch + 1, "train_loss": sums["loss"] / max(nb, 1), "train_loss_ctc": sums["ctc"] / max(nb, 1),
                "train_loss_sentiment": sums["sentiment"] / max(nb, 1),
                "val_loss_ctc": val["loss_ctc"], "val_loss_sentiment": val["loss_sentiment"],
                "cer": val["cer"], "auc": val["auc"], "war": val["war"], "M": val["M"],
-               "padding_fraction": 1 - frames / max(pad_frames, 1), "frames_per_s": frames * world / train_s}
+               "padding_fraction": 1 - frames / max(pad_frames, 1), "frames_per_s": frames * world / train_s,
+               "lr": opt.param_groups[0]["lr"], "step": step}
         st.history.append(row)
         st.epoch = epoch + 1
         improved = st.best is None or row["M"] < st.best["M"]

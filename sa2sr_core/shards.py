@@ -3,7 +3,8 @@
 Layout: <features_dir>/<corpus>/<split>/shard-00000.parquet with schema
     utt_id: string, num_frames: int32, lfbe: list<fixed_size_list<float32>[F]>,
     source_utt_id: string, speed: float32, speaker: string, text: string,
-    activation / valence / dominance: float32 (null where the corpus has none)
+    activation / valence / dominance: float32 (null where the corpus has none),
+    utt_stats: fixed_size_list<float32>[2F + 4] (functionals of the *unnormalised* LFBE, sa2sr_core.functionals)
 Each shard's Parquet metadata holds a fingerprint of its inputs and config, and the rejects found
 while making it: a rerun skips shards whose fingerprint matches, so an interrupted run resumes
 without redoing finished shards, and stale shards from another plan are removed.
@@ -26,10 +27,12 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sa2sr_core.audio import AudioError, load_audio
-from sa2sr_core.features import FbankConfig, extract_lfbe, speed_perturb
+from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats, speed_perturb
+from sa2sr_core.functionals import num_functionals
 from sa2sr_core.io import atomic_path
 
 META_KEY = b"sa2sr"
+SCHEMA_VERSION = 2  # 2: utt_stats column; part of every shard's fingerprint, so older shards are re-extracted
 LABEL_COLUMNS = ("activation", "valence", "dominance")
 
 
@@ -55,7 +58,7 @@ class ShardPlan:
     jobs: list[Job]
 
     def fingerprint(self, cfg: FbankConfig) -> str:
-        h = hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode())
+        h = hashlib.sha1(json.dumps({**asdict(cfg), "schema": SCHEMA_VERSION}, sort_keys=True).encode())
         for j in self.jobs:
             h.update(json.dumps(asdict(j), sort_keys=True, default=str).encode())
         return h.hexdigest()
@@ -109,10 +112,11 @@ def shard_schema(num_bins: int) -> pa.Schema:
         ("lfbe", pa.list_(pa.list_(pa.float32(), num_bins))),
         ("source_utt_id", pa.string()), ("speed", pa.float32()), ("speaker", pa.string()), ("text", pa.string()),
         *[(c, pa.float32()) for c in LABEL_COLUMNS],
+        ("utt_stats", pa.list_(pa.float32(), num_functionals(num_bins))),
     ])
 
 
-def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int) -> pa.Table:
+def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: list[np.ndarray]) -> pa.Table:
     cols = {
         "utt_id": pa.array([j.utt_id for j in jobs], pa.string()),
         "num_frames": pa.array([f.shape[0] for f in feats], pa.int32()),
@@ -124,18 +128,22 @@ def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int) -> pa.T
     }
     for c in LABEL_COLUMNS:
         cols[c] = pa.array([getattr(j, c) for j in jobs], pa.float32())
+    k = num_functionals(num_bins)
+    flat = np.concatenate(stats).astype(np.float32) if stats else np.zeros(0, np.float32)
+    cols["utt_stats"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), k)
     return pa.Table.from_pydict(cols, schema=shard_schema(num_bins))
 
 
-def extract_job(job: Job, cfg: FbankConfig) -> np.ndarray:
-    """Decode, perturb, check and featurise one job; raises AudioError naming the file and the problem."""
+def extract_job(job: Job, cfg: FbankConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Decode, perturb, check and featurise one job -> (LFBE (T, F) as configured, functionals of the
+    unnormalised LFBE (2F + 4,)); raises AudioError naming the file and the problem."""
     wave = load_audio(job.path, cfg.sample_rate)
     if np.abs(wave).max() < cfg.silence_peak:
         raise AudioError(job.path, f"silent audio (peak amplitude below {cfg.silence_peak})")
     wave = speed_perturb(wave, job.speed, cfg.sample_rate)
     if cfg.num_frames(len(wave)) == 0:
         raise AudioError(job.path, f"shorter than one {cfg.frame_length_ms:g} ms frame ({len(wave)} samples)")
-    return extract_lfbe(wave, cfg)
+    return extract_lfbe_and_stats(wave, cfg)
 
 
 def write_shard(plan: ShardPlan, cfg: FbankConfig) -> tuple[int, list[dict]]:
@@ -143,14 +151,16 @@ def write_shard(plan: ShardPlan, cfg: FbankConfig) -> tuple[int, list[dict]]:
     import torch
 
     torch.set_num_threads(1)
-    done, feats, rejects = [], [], []
+    done, feats, stats, rejects = [], [], [], []
     for job in plan.jobs:
         try:
-            feats.append(extract_job(job, cfg))
+            f, st = extract_job(job, cfg)
+            feats.append(f)
+            stats.append(st)
             done.append(job)
         except AudioError as e:
             rejects.append({"file": e.path, "utt_id": job.utt_id, "reason": e.reason})
-    table = build_table(done, feats, cfg.num_mel_bins)
+    table = build_table(done, feats, cfg.num_mel_bins, stats)
     meta = {"fingerprint": plan.fingerprint(cfg), "rejects": rejects, "fbank": asdict(cfg)}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     with atomic_path(plan.path) as tmp:
@@ -223,6 +233,12 @@ def lfbe_from_batch(batch: pa.RecordBatch) -> list[np.ndarray]:
     flat = col.values.values.to_numpy(zero_copy_only=False).reshape(-1, num_bins)
     offsets = col.offsets.to_numpy()
     return [flat[offsets[i]: offsets[i + 1]] for i in range(len(col))]
+
+
+def stats_from_batch(batch: pa.RecordBatch) -> np.ndarray:
+    """The `utt_stats` column of a batch as an (N, K) float32 array."""
+    col = batch.column(batch.schema.get_field_index("utt_stats"))
+    return col.values.to_numpy(zero_copy_only=False).reshape(len(col), col.type.list_size)
 
 
 def shard_files(split_dir: str | Path) -> list[Path]:

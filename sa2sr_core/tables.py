@@ -16,24 +16,27 @@ PAPER = {
     "asr_frozen": (0.503, 0.378, 0.438),
     "sa2sr_frozen": (0.508, 0.403, 0.483),
 }
-NAMES = {"scratch": "No pre-training", "asr": "ASR features", "sa2sr": "SA2SR features",
+NAMES = {"baseline": "Baseline: ridge on LFBE functionals", "scratch": "No pre-training", "asr": "ASR features", "sa2sr": "SA2SR features",
          "asr_frozen": "ASR features (frozen)", "sa2sr_frozen": "SA2SR features (frozen)"}
 TABLES = {
-    "Table 2: ASR pre-training vs none": ["scratch", "asr"],
-    "Table 3: SA2SR vs ASR features": ["asr", "sa2sr"],
+    "Table 2: ASR pre-training vs none": ["baseline", "scratch", "asr"],
+    "Table 3: SA2SR vs ASR features": ["baseline", "asr", "sa2sr"],
     "Table 4: frozen vs fine-tuned encoders": ["asr_frozen", "asr", "sa2sr_frozen", "sa2sr"],
 }
 
 
-def summarize_runs(paths: list[str | Path], split: str) -> tuple[dict[str, tuple[float, float]], int, str]:
-    """Mean and sd of CCC per dimension over eval.json files (one per seed); also n runs and data kind."""
+def summarize_runs(paths: list[str | Path], split: str, block: str | None = None
+                   ) -> tuple[dict[str, tuple[float, float]], int, str]:
+    """Mean and sd of CCC per dimension over eval.json files (one per seed); also n runs and data kind.
+    block: read eval.json[block] (e.g. "baseline") instead of the model's own results."""
     vals = {d: [] for d in DIMS}
     kinds = set()
     for p in paths:
-        res = json.loads(Path(p).read_text())
+        top = json.loads(Path(p).read_text())
+        res = top.get(block, {}) if block else top
         if split not in res:
             raise KeyError(f"{p} has no split {split!r}; it has {[k for k in res if isinstance(res[k], dict)]}")
-        kinds.add(res.get("data", "?"))
+        kinds.add(top.get("data", "?"))
         for d in DIMS:
             vals[d].append(res[split][d]["ccc"])
     stats = {d: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for d, v in vals.items()}
@@ -43,12 +46,18 @@ def summarize_runs(paths: list[str | Path], split: str) -> tuple[dict[str, tuple
 def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> str:
     """runs: setting key (scratch, asr, sa2sr, asr_frozen, sa2sr_frozen) -> eval.json paths (one per seed)."""
     summary = {k: summarize_runs(v, split) for k, v in runs.items() if v}
+    with_baseline = [p for v in runs.values() for p in v if "baseline" in json.loads(Path(p).read_text())]
+    if with_baseline:  # deterministic given the data: the same in every run that has it
+        stats, _, kind = summarize_runs(with_baseline[:1], split, "baseline")
+        summary["baseline"] = (stats, 1, kind)
     lines = []
     for title, keys in TABLES.items():
         lines += [f"### {title}", "", "| model | data | runs | " + " | ".join(f"{d} (ours)" for d in DIMS) +
                   " | " + " | ".join(f"{d} (paper)" for d in DIMS) + " |", "|" + "---|" * 9]
         for k in keys:
-            paper = " | ".join(f"{x:.3f}" for x in PAPER[k])
+            if k == "baseline" and k not in summary:
+                continue
+            paper = " | ".join(f"{x:.3f}" for x in PAPER[k]) if k in PAPER else "– | – | –"
             if k in summary:
                 stats, n, kind = summary[k]
                 ours = " | ".join(f"{m:.3f} ± {s:.3f}" if n > 1 else f"{m:.3f}" for m, s in (stats[d] for d in DIMS))
@@ -70,11 +79,15 @@ def data_table(data: dict) -> list[str]:
 
 
 def test_ccc_table(ev: dict) -> list[str]:
-    """metrics/eval.json: CCC [bootstrap 95% CI] per dimension and mean, one row per test split."""
-    lines = ["| split | n | " + " | ".join((*DIMS, "mean")) + " |", "|---|---:|---|---|---|---|"]
-    for split, r in ev.items():
-        if isinstance(r, dict) and "mean" in r:
-            lines.append(f"| {split} | {r['n']} | " + " | ".join(
-                f"{r[d]['ccc']:.3f} [{r[d]['ci95'][0]:.3f}, {r[d]['ci95'][1]:.3f}]" for d in (*DIMS, "mean")) + " |")
+    """metrics/eval.json: CCC [bootstrap 95% CI] per dimension and mean, one row per test split and model
+    (the fine-tuned model, and the classical baseline where eval.json has it)."""
+    lines = ["| split | model | n | " + " | ".join((*DIMS, "mean")) + " |", "|---|---|---:|---|---|---|---|"]
+    blocks = [("sa2sr", ev), *([("baseline (ridge)", ev["baseline"])] if isinstance(ev.get("baseline"), dict) else [])]
+    for split in [k for k, r in ev.items() if isinstance(r, dict) and "mean" in r]:
+        for name, block in blocks:
+            r = block.get(split)
+            if r:
+                lines.append(f"| {split} | {name} | {r['n']} | " + " | ".join(
+                    f"{r[d]['ccc']:.3f} [{r[d]['ci95'][0]:.3f}, {r[d]['ci95'][1]:.3f}]" for d in (*DIMS, "mean")) + " |")
     return lines
 

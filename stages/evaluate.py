@@ -3,7 +3,9 @@
 import json
 
 from sa2sr_core.extract import split_dir
-from sa2sr_core.evaluate import evaluate_splits, plot_scatter
+import pandas as pd
+
+from sa2sr_core.evaluate import evaluate_splits, plot_scatter, score_predictions
 from sa2sr_core.finetune import load_emotion_model
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.params import corpus_root, finetune_configs, load_params
@@ -20,15 +22,22 @@ def main() -> None:
                                 f"{split_dir(params, p['corpus'], '')}")
     results, preds = evaluate_splits(model, dirs, cfg, n_boot=e["bootstrap"], seed=params["seed"])
     _, is_demo = corpus_root(params, p["corpus"])
+    # the classical baseline (stage baseline) on the same test utterances, scored by the same code
+    baseline = score_predictions(pd.read_parquet(params["baseline"]["predictions"]), e["bootstrap"], params["seed"])
+    for split, r in results.items():
+        if r["n"] != baseline.get(split, {}).get("n"):
+            raise ValueError(f"baseline predictions for {split} cover {baseline.get(split, {}).get('n')} utterances, "
+                             f"the model's {r['n']}: re-run `dvc repro baseline`")
     out = {"data": "demo" if is_demo else p["corpus"], "init": cfg.init, "freeze_encoder": cfg.freeze_encoder,
-           "lambda": params["lambda"], **results}
+           "lambda": params["lambda"], **results, "baseline": baseline}
     write_json(e["metrics"], out)
     write_parquet(e["predictions"], preds)
     first = next(iter(results))
     plot_scatter(preds, e["scatter"], f"{out['data']}: init={cfg.init}, frozen={cfg.freeze_encoder}, "
                                       f"lambda={params['lambda']} — mean CCC {first} {results[first]['mean']['ccc']:.2f}")
-    print(json.dumps({s: {d: round(r[d]["ccc"], 3) for d in ("activation", "valence", "dominance", "mean")}
-                      for s, r in results.items()}, indent=1))
+    print(json.dumps({name: {s: {d: round(r[d]["ccc"], 3) for d in ("activation", "valence", "dominance", "mean")}
+                             for s, r in res.items()} for name, res in (("model", results), ("baseline", baseline))},
+                     indent=1))
 
 
 if __name__ == "__main__":

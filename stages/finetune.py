@@ -23,7 +23,7 @@ def main() -> None:
                         params["pretrain"]["model_dir"], extra)
     sel = res["selected"]
     write_json(p["metrics"], {**{k: sel[k] for k in sel if k.startswith("val_")}, "epoch": sel["epoch"],
-                              "epochs_run": res["epochs_run"], "init": cfg.init,
+                              "epochs_run": res["epochs_run"], "stopped_by": res["stopped_by"], "init": cfg.init,
                               "freeze_encoder": cfg.freeze_encoder, "skipped": res["skipped"]})
     write_history(p["live_dir"], res["history"])
 

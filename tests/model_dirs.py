@@ -19,12 +19,15 @@ ENC = EncoderConfig(hidden=16, layers=2)
 FEATS = asdict(FbankConfig())
 
 
-def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0) -> tuple[Path, Path, SA2SR, EmotionModel]:
+def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: bool = False
+                     ) -> tuple[Path, Path, SA2SR, EmotionModel]:
     torch.manual_seed(seed)
     asr = SA2SR(SA2SRConfig(encoder=ENC, summarizer_hidden=8)).eval()
     save_model_dir(root / "pretrain", asr, {"features": FEATS, "normalization": {"type": "utterance"},
                                             "pretrain": asdict(PretrainConfig(lambda_=10.0))})
-    emo = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32))).eval()
+    emo = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84 if stats else 0))).eval()
+    if stats:  # standardisation as training sets it: log-energy-like levels
+        emo.regressor.set_stats_normalisation(10.0 + 3.0 * torch.randn(50, 84))
     if frozen:
         emo.encoder.load_state_dict(asr.encoder.state_dict())
     else:
@@ -38,7 +41,7 @@ def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0) -> tuple[P
     return root / "pretrain", root / "finetune", asr, emo
 
 
-def packaged(root: Path, frozen: bool = False) -> tuple[Path, SA2SR, EmotionModel]:
-    pre, ft, asr, emo = write_model_dirs(root, frozen)
+def packaged(root: Path, frozen: bool = False, stats: bool = False) -> tuple[Path, SA2SR, EmotionModel]:
+    pre, ft, asr, emo = write_model_dirs(root, frozen, stats=stats)
     package_model(pre, ft, root / "sa2sr", {})
     return root / "sa2sr", asr, emo

@@ -43,11 +43,13 @@ def test_model_directory_is_self_contained_with_a_card(tmp_path):
 
 def test_card_reports_given_metrics(tmp_path):
     pre, ft, _, _ = write_model_dirs(tmp_path)
-    ev = {"data": "demo", "test1": {"n": 10, **{k: {"ccc": 0.5, "ci95": [0.4, 0.6]} for k in
-                                                  ("activation", "valence", "dominance", "mean")}}}
+    block = lambda c: {"n": 10, **{k: {"ccc": c, "ci95": [c - 0.1, c + 0.1]} for k in  # noqa: E731
+                                   ("activation", "valence", "dominance", "mean")}}
+    ev = {"data": "demo", "test1": block(0.5), "baseline": {"test1": block(0.3)}}
     package_model(pre, ft, tmp_path / "m", {"eval": ev})
     card = (tmp_path / "m" / "README.md").read_text()
-    assert "DEMO" in card and "| test1 | 10 | 0.500 [0.400, 0.600]" in card
+    assert "DEMO" in card and "| test1 | sa2sr | 10 | 0.500 [0.400, 0.600]" in card
+    assert "| test1 | baseline (ridge) | 10 | 0.300 [0.200, 0.400]" in card
 
 
 def test_bad_model_directories_are_named(tmp_path):

@@ -10,19 +10,20 @@ from tests.model_dirs import packaged
 
 
 @pytest.mark.parametrize("fmt,suffix", [("onnx", ".onnx"), ("torchscript", ".pt")])
-@pytest.mark.parametrize("frozen", [False, True])
-def test_exported_graph_matches_pytorch_on_new_shapes(tmp_path, fmt, suffix, frozen):
-    d, _, _ = packaged(tmp_path, frozen)
+@pytest.mark.parametrize("frozen,stats", [(False, False), (True, False), (False, True)])
+def test_exported_graph_matches_pytorch_on_new_shapes(tmp_path, fmt, suffix, frozen, stats):
+    d, _, _ = packaged(tmp_path, frozen, stats)
     model, _ = load_model(d)
     out = tmp_path / f"m{suffix}"
     diff = export_model(model, fmt, out)
     assert out.is_file() and max(diff.values()) < 1e-4
     # independent check here: batch sizes and lengths unlike the export's own examples
     for lengths in ([model.min_frames()], [700, 64, 300, 512, 90]):
-        feats, n = example_inputs(model, lengths, seed=7)
-        got = run_exported(out, fmt, feats, n)
+        inputs = example_inputs(model, lengths, seed=7)
+        assert len(inputs) == (3 if stats else 2)
+        got = run_exported(out, fmt, *inputs)
         with torch.no_grad():
-            ref = model(feats, n)
+            ref = model(*inputs)
         for g, r in zip(got, ref):
             assert g.shape == tuple(r.shape)
             np.testing.assert_allclose(g, r.numpy(), atol=1e-4, rtol=1e-4)

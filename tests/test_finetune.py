@@ -117,3 +117,53 @@ def test_bootstrap_ci_covers_the_estimate():
     p = t + rng.normal(scale=0.5, size=300)
     lo, hi = bootstrap_ci(t, p, ccc, n=500)
     assert lo < ccc(t, p) < hi and hi - lo < 0.2
+
+
+def test_stops_by_patience_and_lowers_the_rate_on_plateaus(emo, tmp_path):
+    train, valid, _, pre = emo
+    res = train_emotion(_cfg(max_epochs=30, patience=2, lr_plateau_patience=1, lr_decay=0.5, lr=1e-2), MODEL,
+                        train, valid, tmp_path, pre, **QUIET)
+    h = res["history"]
+    assert res["stopped_by"] == "patience" and len(h) < 30
+    best = max(r["val_ccc_mean"] for r in h)
+    assert res["selected"]["val_ccc_mean"] == best
+    assert all(r["val_ccc_mean"] <= best for r in h[-2:]) and len(h) - res["selected"]["epoch"] == 2
+    running_best = -np.inf
+    for prev, cur in zip(h, h[1:]):  # each epoch without improvement halves the next epoch's rate
+        running_best = max(running_best, prev["val_ccc_mean"])
+        improved = prev["val_ccc_mean"] >= running_best
+        assert prev["lr_next"] == pytest.approx(prev["lr"] * (1.0 if improved else 0.5))
+        assert cur["lr"] == pytest.approx(prev["lr_next"])
+    assert h[-1]["lr"] < h[0]["lr"]
+
+
+def test_utterance_stats_model_trains_and_evaluates(emo, tmp_path):
+    train, valid, test, pre = emo
+    model = EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84))
+    res = train_emotion(_cfg(max_epochs=2), model, train, valid, tmp_path, pre, **QUIET)
+    assert res["epochs_run"] == 2
+    m = load_emotion_model(tmp_path)
+    assert m.cfg.regressor.stats_dim == 84 and float(m.regressor.stats_std.min()) > 0
+    assert float(m.regressor.stats_mean[:40].mean()) > 5  # standardised with the training set's log energies
+    out, preds = evaluate_splits(m, {"test1": test}, _cfg(), n_boot=50)
+    assert out["test1"]["n"] == 4 and np.isfinite(preds["pred_activation"]).all()
+
+
+def test_stats_model_starts_from_the_ridge_baseline(emo):
+    """Before any update, the regressor with utterance stats predicts exactly what the baseline stage's ridge
+    (fitted on Train, regulariser chosen on Development) predicts."""
+    from sa2sr_core.baseline import BaselineConfig, fit_baseline, load_split
+    from sa2sr_core.finetune import make_emotion_dataset, predict_split, start_from_baseline
+    from sa2sr_core.models.regressor import EmotionModel
+
+    train, valid, test, _ = emo
+    model = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84)))
+    cfg, mf = _cfg(), model.min_frames()
+    dev_ccc = start_from_baseline(model, train, scan_emotion_split(train, cfg, mf), valid,
+                                  scan_emotion_split(valid, cfg, mf), log=lambda *_: None)
+    base = fit_baseline(load_split(train, cfg, mf), load_split(valid, cfg, mf), BaselineConfig())
+    assert dev_ccc == base.dev_ccc
+    te = load_split(test, cfg, mf)
+    ids, preds, _ = predict_split(model, make_emotion_dataset(test, scan_emotion_split(test, cfg, mf), cfg, True), "cpu")
+    want = base.predict(te.x)[[te.ids.index(u) for u in ids]]
+    np.testing.assert_allclose(preds, want, atol=1e-4)

@@ -41,11 +41,34 @@ def test_predictions_equal_the_model_on_pipeline_features(env):
         with torch.no_grad():
             avd, probs, lp, n = model(feats, torch.tensor([feats.shape[1]]))
         got = df[df["path"].str.endswith(f"test-{int(r['utt_id'].split('-')[1])}.wav")].iloc[0]
-        np.testing.assert_allclose(got[["activation", "valence", "dominance"]].to_numpy(float), avd[0].numpy(), atol=1e-4)
+        raw = got[["activation_raw", "valence_raw", "dominance_raw"]].to_numpy(float)
+        np.testing.assert_allclose(raw, avd[0].numpy(), atol=1e-4)
+        # reported values are clipped into the corpus scale (1-7); this untrained model lands outside it
+        np.testing.assert_allclose(got[["activation", "valence", "dominance"]].to_numpy(float), np.clip(raw, 1, 7))
         np.testing.assert_allclose(got[["p_negative", "p_neutral", "p_positive"]].to_numpy(float), probs[0].numpy(),
                                    atol=1e-5)
         assert got["transcript"] == decode(greedy_decode(lp, n)[0]) or pd.isna(got["transcript"])
         assert got["duration_s"] == pytest.approx(r["num_frames"] / 100, abs=0.03)
+
+
+def test_utterance_stats_model_gets_the_features_stage_functionals(env, tmp_path):
+    """A regressor that reads utterance functionals: predict computes them from the unnormalised LFBE of each
+    file exactly as the features stage stored them in the shards."""
+    root, split, _, _, _ = env
+    model_dir, _, _ = packaged(tmp_path, stats=True)
+    model, config = load_model(model_dir)
+    assert model.stats_dim == 84
+    df = predict_files(model, config, [root / "audio"], _cfg(), **QUIET)
+    assert (df["status"] == "ok").all()
+    for r in (r for f in shard_files(split) for r in pq.read_table(f).to_pylist()):
+        feats = torch.tensor(np.array(r["lfbe"], np.float32))[None]
+        with torch.no_grad():
+            avd = model(feats, torch.tensor([feats.shape[1]]), torch.tensor([r["utt_stats"]], dtype=torch.float32))[0]
+        got = df[df["path"].str.endswith(f"test-{int(r['utt_id'].split('-')[1])}.wav")].iloc[0]
+        np.testing.assert_allclose(got[["activation_raw", "valence_raw", "dominance_raw"]].to_numpy(float),
+                                   avd[0].numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match="utterance stats"):
+        model(feats, torch.tensor([feats.shape[1]]))
 
 
 def test_batched_equals_one_file_at_a_time(env):
@@ -122,7 +145,7 @@ def test_long_file_is_windowed_and_combined_by_duration(env, tmp_path):
     each = predict_files(model, config, [out], cfg, **QUIET)
     assert whole["windows"] == len(windows)
     weights = each["duration_s"].to_numpy()
-    for c in ("activation", "valence", "dominance", "p_positive"):
+    for c in ("activation_raw", "valence_raw", "dominance_raw", "p_positive"):
         assert whole[c] == pytest.approx(np.average(each[c].to_numpy(float), weights=weights), abs=1e-3)
     assert whole["duration_s"] == pytest.approx(len(long) / 16000, abs=1e-3)
 

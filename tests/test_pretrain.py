@@ -28,18 +28,30 @@ def _cfg(**kw):
     return PretrainConfig(**{"lr": 3e-3, "max_epochs": 3, "max_frames_per_batch": 1500, "seed": 7, **kw})
 
 
-def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path):
+SCHEDULED = dict(schedule="cosine", warmup_steps=3, short_first_epochs=1, shard_pool=2)
+
+
+@pytest.mark.parametrize("sched", [{}, SCHEDULED], ids=["constant", "cosine-shortfirst-pool"])
+def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path, sched):
     train, valid, labels = shards
-    full = train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "a", log=lambda *_: None)
+    full = train_sa2sr(_cfg(**sched), TINY, train, valid, labels, tmp_path / "a", log=lambda *_: None)
 
     def killed(epoch, row):
         if epoch == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "b", on_epoch_end=killed, log=lambda *_: None)
+        train_sa2sr(_cfg(**sched), TINY, train, valid, labels, tmp_path / "b", on_epoch_end=killed,
+                    log=lambda *_: None)
     logs = []
-    resumed = train_sa2sr(_cfg(), TINY, train, valid, labels, tmp_path / "b", log=logs.append)
+    resumed = train_sa2sr(_cfg(**sched), TINY, train, valid, labels, tmp_path / "b", log=logs.append)
+    if sched:  # the rate followed the schedule: warm-up, then down towards the floor at the planned last update
+        lrs = [r["lr"] for r in full["history"]]
+        steps = [r["step"] for r in full["history"]]
+        assert steps == [steps[0] * (i + 1) for i in range(3)]  # the planned number of updates per epoch
+        from sa2sr_core.schedule import lr_factor
+        assert lrs == [pytest.approx(_cfg().lr * lr_factor(s - 1, steps[-1], 3, "cosine", 0.05)) for s in steps]
+        assert lrs[1] > lrs[2]
     assert any("resuming" in m for m in logs)
     assert [r["cer"] for r in resumed["history"]] == [r["cer"] for r in full["history"]]
     def no_timing(row):

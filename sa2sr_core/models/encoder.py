@@ -7,10 +7,12 @@ frames 2t, 2t+1, 2t+2 into one 120-dim vector, so T' = (T - 3) // 2 + 1 steps at
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 
 @dataclass
@@ -82,19 +84,26 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class BiLSTM(nn.Module):
-    """Stacked bidirectional LSTM over padded batches, exact for every valid step.
+    """Stacked bidirectional LSTM over padded batches, exact for every valid step. Two computations of the
+    same function from the same parameters (one checkpoint format, loadable on any device):
 
-    Each layer runs a forward LSTM on the padded batch (padding sits after the valid steps, so it cannot
-    reach them) and a backward LSTM on each sequence reversed within its length. This equals packed
-    sequences, without their CPU backward, which is ~6x slower on length-varied batches (measured).
+    - reversal (CPU): each layer runs a forward LSTM on the padded batch (padding sits after the valid
+      steps, so it cannot reach them) and a backward LSTM on each sequence reversed within its length. This
+      equals packed sequences, without their CPU backward, which is ~6x slower on length-varied batches.
+    - fused (CUDA): the whole stack as one cuDNN bidirectional LSTM over packed sequences, 2-3x faster than
+      the reversal on a GPU (measured on H100/H200, see README).
+
+    `fused`: "auto" (fused on CUDA, reversal elsewhere), "always" or "never"; not part of the config.
     """
 
     def __init__(self, input_dim: int, hidden: int, layers: int, dropout: float = 0.0):
         super().__init__()
         dims = [input_dim] + [2 * hidden] * (layers - 1)
+        self.hidden, self.layers, self.p_dropout = hidden, layers, dropout
         self.fwd = nn.ModuleList(nn.LSTM(d, hidden, batch_first=True) for d in dims)
         self.bwd = nn.ModuleList(nn.LSTM(d, hidden, batch_first=True) for d in dims)
         self.dropout = nn.Dropout(dropout)
+        self.fused = "auto"
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -110,8 +119,33 @@ class BiLSTM(nn.Module):
             nn.init.zeros_(lstm.bias_hh_l0)
             lstm.bias_ih_l0.data[H:2 * H] = 1.0
 
+    def use_fused(self, x: torch.Tensor) -> bool:
+        if self.fused not in ("auto", "always", "never"):
+            raise ValueError(f"BiLSTM.fused must be 'auto', 'always' or 'never', got {self.fused!r}")
+        return self.fused == "always" or (self.fused == "auto" and x.is_cuda and validating())
+
+    def flat_weights(self) -> list[torch.Tensor]:
+        """The parameters in the order of a fused nn.LSTM(num_layers, bidirectional=True): per layer, forward
+        then reverse direction, each [w_ih, w_hh, b_ih, b_hh]."""
+        return [w for f, b in zip(self.fwd, self.bwd) for m in (f, b)
+                for w in (m.weight_ih_l0, m.weight_hh_l0, m.bias_ih_l0, m.bias_hh_l0)]
+
+    def forward_fused(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The whole stack as one bidirectional LSTM call over packed sequences. (B, T, D) -> (B, T, 2H)."""
+        B, T, _ = x.shape
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        h0 = x.new_zeros(2 * self.layers, B, self.hidden)
+        with warnings.catch_warnings():  # our weights live in per-direction modules: cuDNN compacts them per call
+            warnings.filterwarnings("ignore", message="RNN module weights are not part")
+            out, _, _ = torch._VF.lstm(packed.data, packed.batch_sizes, (h0, h0), self.flat_weights(), True,
+                                       self.layers, self.p_dropout, self.training, True)
+        y = PackedSequence(out, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        return pad_packed_sequence(y, batch_first=True, total_length=T)[0]  # (B, T, 2H), zero padded
+
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x (B, T, D), lengths (B,) -> (B, T, 2*hidden); steps >= length hold unspecified values."""
+        if self.use_fused(x):
+            return self.forward_fused(x, lengths)
         for i, (f, b) in enumerate(zip(self.fwd, self.bwd)):
             if i > 0:
                 x = self.dropout(x)

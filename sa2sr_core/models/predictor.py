@@ -47,15 +47,20 @@ class Predictor(nn.Module):
         self.emotion_encoder = None if cfg.share_encoder else AcousticEncoder(cfg.emotion.encoder)
         self.regressor = EmotionRegressor(cfg.emotion.regressor)
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor):
-        """feats (B, T, 40), lengths (B,) -> avd (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29),
-        out_lengths (B,)."""
+    @property
+    def stats_dim(self) -> int:
+        """Utterance functionals the regressor reads beside the sequence (0: none; an extra input then)."""
+        return self.cfg.emotion.regressor.stats_dim
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None):
+        """feats (B, T, 40), lengths (B,)[, stats (B, K) when stats_dim > 0] -> avd (B, 3), sentiment_probs (B, 3),
+        ctc_log_probs (B, T', 29), out_lengths (B,)."""
         h, out_lengths = self.asr.encoder(feats, lengths)  # (B, T', 384)
         log_probs = F.log_softmax(self.asr.ctc_head(h), dim=-1)  # (B, T', 29)
         sentiment = F.softmax(self.asr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
         if self.emotion_encoder is not None:
             h, _ = self.emotion_encoder(feats, lengths)  # (B, T', 384), same T' arithmetic
-        avd = self.regressor(h, out_lengths)  # (B, 3)
+        avd = self.regressor(h, out_lengths, stats)  # (B, 3)
         return avd, sentiment, log_probs, out_lengths
 
     def min_frames(self) -> int:

@@ -4,6 +4,16 @@
     --sample-level normalisation, LeakyReLU(0.3)--> 4-head self-attention block (64-dim, FF 64)
     --mean + variance pooling over valid steps--> (B, 128) --linear--> (B, 3) activation, valence, dominance
 
+Optional (`stats_dim > 0`, params `finetune.regressor.utterance_stats`): the utterance functionals of the
+*unnormalised* LFBE (sa2sr_core.functionals, K = 84), which the paper's per-utterance normalisation removes
+from the encoder's input, enter beside the pooled sequence:
+
+    z = stats (B, K) standardised (training-set mean/sd, stored as buffers)
+    z --dropout, linear, LeakyReLU--> (B, 64), concatenated with the pooled (B, 128): (B, 192) --linear--> (B, 3)
+    + z --linear--> (B, 3)    (the linear path: initialised by `finetune` to the ridge baseline's solution)
+
+so fine-tuning starts from the classical baseline's predictions and learns what the sequence adds to them.
+
 Masks travel with the sequence: a conv output step is valid iff its whole window lies inside the valid
 input (T_out = (T - k) // s + 1, "valid" convolution), padding is zeroed before every conv, excluded from
 normalisation statistics, masked in attention, and excluded from pooling: an utterance gives the same output
@@ -31,6 +41,7 @@ class RegressorConfig:
     leaky_slope: float = 0.3
     dropout: float = 0.1
     outputs: int = 3
+    stats_dim: int = 0  # utterance functionals beside the sequence (0: the paper's regressor)
 
     def output_length(self, steps: torch.Tensor | int):
         for k, s in zip(self.kernels, self.strides):
@@ -111,10 +122,35 @@ class EmotionRegressor(nn.Module):
         self.ff = nn.Sequential(nn.Linear(cfg.channels, cfg.channels), nn.ReLU(), nn.Dropout(cfg.dropout),
                                 nn.Linear(cfg.channels, cfg.channels))
         self.norm2 = nn.LayerNorm(cfg.channels)
-        self.out = nn.Linear(2 * cfg.channels, cfg.outputs)
+        pooled = 2 * cfg.channels
+        if cfg.stats_dim > 0:
+            self.register_buffer("stats_mean", torch.zeros(cfg.stats_dim))
+            self.register_buffer("stats_std", torch.ones(cfg.stats_dim))
+            self.stats_proj = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.stats_dim, cfg.channels),
+                                            nn.LeakyReLU(cfg.leaky_slope))
+            self.stats_linear = nn.Linear(cfg.stats_dim, cfg.outputs)
+            pooled += cfg.channels
+        self.out = nn.Linear(pooled, cfg.outputs)
 
-    def forward(self, h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """h (B, T', D), lengths (B,) -> (B, 3) activation, valence, dominance."""
+    def set_stats_normalisation(self, stats: torch.Tensor) -> None:
+        """Standardise the functionals with the training set's mean and sd per value. stats (N, K)."""
+        self.stats_mean.copy_(stats.mean(0))
+        self.stats_std.copy_(stats.std(0).clamp_min(1e-3))
+
+    @torch.no_grad()
+    def start_from_linear(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        """Make the whole regressor compute a given linear model of the standardised functionals, z = (stats -
+        mean) / std -> z @ weight.T + bias (weight (3, K), bias (3,)): the linear path takes it, and the output
+        layer starts at zero, so the sequence path adds nothing until training gives it weight."""
+        self.stats_mean.copy_(mean)
+        self.stats_std.copy_(std.clamp_min(1e-3))
+        self.stats_linear.weight.copy_(weight)
+        self.stats_linear.bias.copy_(bias)
+        self.out.weight.zero_()
+        self.out.bias.zero_()
+
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """h (B, T', D), lengths (B,)[, stats (B, K)] -> (B, 3) activation, valence, dominance."""
         if validating() and (lengths < self.cfg.min_steps()).any():
             raise ValueError(f"utterance shorter than the regressor's receptive field ({self.cfg.min_steps()} "
                              f"encoder steps) reached the model: lengths {lengths.tolist()}")
@@ -129,7 +165,15 @@ class EmotionRegressor(nn.Module):
         x = self.norm1(x + a)
         x = self.norm2(x + self.ff(x))  # (B, T2, 64)
         mean, var = masked_mean_var(x, mask)  # (B, 64) each
-        return self.out(torch.cat([mean, var], dim=-1))  # (B, 3)
+        pooled = [mean, var]
+        if self.cfg.stats_dim > 0:
+            if stats is None:
+                raise ValueError("this regressor was built with utterance stats (stats_dim "
+                                 f"{self.cfg.stats_dim}) but none were given")
+            z = (stats - self.stats_mean) / self.stats_std  # (B, K)
+            pooled.append(self.stats_proj(z))  # (B, 64)
+            return self.out(torch.cat(pooled, dim=-1)) + self.stats_linear(z)  # (B, 3)
+        return self.out(torch.cat(pooled, dim=-1))  # (B, 3)
 
 
 @dataclass
@@ -146,6 +190,10 @@ class EmotionModelConfig:
         r["kernels"], r["strides"] = tuple(r["kernels"]), tuple(r["strides"])
         return cls(EncoderConfig(**d["encoder"]), RegressorConfig(**r))
 
+    def min_frames(self) -> int:
+        """Fewest input frames that reach the regressor with one valid step."""
+        return (self.regressor.min_steps() - 1) * self.encoder.skip + self.encoder.stack
+
 
 class EmotionModel(nn.Module):
     """Acoustic encoder (pre-trained or from scratch) + emotion regressor."""
@@ -156,15 +204,14 @@ class EmotionModel(nn.Module):
         self.encoder = AcousticEncoder(cfg.encoder)
         self.regressor = EmotionRegressor(cfg.regressor)
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """feats (B, T, 40), lengths (B,) -> (B, 3)."""
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """feats (B, T, 40), lengths (B,)[, stats (B, K)] -> (B, 3)."""
         h, out_lengths = self.encoder(feats, lengths)  # (B, T', 384)
-        return self.regressor(h, out_lengths)
+        return self.regressor(h, out_lengths, stats)
 
     def min_frames(self) -> int:
         """Fewest input frames that reach the regressor with one valid step."""
-        e = self.cfg.encoder
-        return (self.cfg.regressor.min_steps() - 1) * e.skip + e.stack
+        return self.cfg.min_frames()
 
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

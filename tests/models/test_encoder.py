@@ -59,3 +59,27 @@ def test_specaugment_only_in_training_and_padding_does_not_leak():
     torch.testing.assert_close(a, c)  # p = 0: no masking
     with pytest.raises(ValueError, match="shorter than 3 frames"):
         enc(torch.randn(1, 2, 40), torch.tensor([2]))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+def test_fused_packed_path_equals_the_reversal_path_outputs_and_gradients(device):
+    """One set of parameters, two computations: the fused (cuDNN on CUDA) bidirectional stack over packed
+    sequences and the per-direction reversal give the same outputs and gradients on a padded batch."""
+    torch.manual_seed(0)
+    enc = AcousticEncoder(EncoderConfig(hidden=24, layers=3, specaug_p=0.0)).to(device).eval()
+    x = torch.randn(4, 83, 40, device=device)
+    L = torch.tensor([83, 40, 61, 7], device=device)
+    results = {}
+    for mode in ("never", "always"):
+        enc.lstm.fused = mode
+        enc.zero_grad()
+        h, n = enc(x, L)
+        mask = (torch.arange(h.shape[1], device=device)[None] < n[:, None]).unsqueeze(-1)
+        (h * mask * torch.linspace(-1, 1, h.shape[-1], device=device)).sum().backward()
+        results[mode] = (h * mask, {k: p.grad.clone() for k, p in enc.named_parameters()})
+    torch.testing.assert_close(results["always"][0], results["never"][0], atol=1e-5, rtol=1e-4)
+    for k, g in results["never"][1].items():
+        torch.testing.assert_close(results["always"][1][k], g, atol=1e-4, rtol=1e-3)
+    enc.lstm.fused = "auto"
+    assert enc.lstm.use_fused(x) == (device == "cuda")

@@ -74,3 +74,42 @@ def test_self_attention_equals_torch_multihead_attention():
     with torch.no_grad():
         want, _ = ref(x, x, x, key_padding_mask=~mask, need_weights=False)
         torch.testing.assert_close(ours(x, mask), want, atol=1e-6, rtol=1e-5)
+
+
+def test_utterance_stats_path_learns_what_the_sequence_lacks():
+    """Targets that depend only on the utterance functionals (the sequence is noise): the stats path fits
+    them, the paper's regressor cannot."""
+    torch.manual_seed(0)
+    B, K = 24, 84
+    stats = 10 + 3 * torch.randn(B, K)
+    y = torch.stack([stats[:, 0], stats[:, 5] - stats[:, 7], stats[:, 40]], 1) / 3 + 4  # (B, 3)
+    h, L = torch.randn(B, 40, 16), torch.full((B,), 40)
+    fits = {}
+    for k in (0, K):
+        reg = EmotionRegressor(RegressorConfig(input_dim=16, stats_dim=k, dropout=0.0))
+        if k:
+            reg.set_stats_normalisation(stats)
+            assert torch.allclose(reg.stats_mean, stats.mean(0))
+        with torch.no_grad():
+            reg.out.bias.copy_(y.mean(0))
+        opt = torch.optim.Adam(reg.parameters(), 1e-2)
+        for _ in range(300):
+            loss, c = ccc_loss(reg(h, L, stats if k else None), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        fits[k] = c.detach()
+    assert (fits[K] > 0.95).all()
+    with pytest.raises(ValueError, match="utterance stats"):
+        EmotionRegressor(RegressorConfig(input_dim=16, stats_dim=K))(h, L)
+
+
+def test_start_from_linear_computes_exactly_that_linear_model():
+    torch.manual_seed(1)
+    reg = EmotionRegressor(RegressorConfig(input_dim=16, stats_dim=6)).eval()
+    mean, std = torch.randn(6), torch.rand(6) + 0.5
+    w, b = torch.randn(3, 6), torch.tensor([4.0, 3.0, 5.0])
+    reg.start_from_linear(mean, std, w, b)
+    stats = torch.randn(5, 6)
+    h, L = torch.randn(5, 30, 16), torch.full((5,), 30)
+    torch.testing.assert_close(reg(h, L, stats), ((stats - mean) / std) @ w.T + b)

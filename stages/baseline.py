@@ -1,0 +1,32 @@
+"""Stage baseline: ridge regression on utterance functionals of unnormalised LFBE, regulariser chosen on
+Development; predictions on the test splits for `evaluate` to score beside the deep model."""
+
+import json
+
+import pandas as pd
+
+from sa2sr_core.baseline import BaselineConfig, fit_baseline, load_split, predictions_frame, summary
+from sa2sr_core.extract import split_dir
+from sa2sr_core.io import write_json, write_parquet
+from sa2sr_core.params import build, finetune_configs, load_params
+
+
+def main() -> None:
+    params = load_params()
+    b, corpus = params["baseline"], params["finetune"]["corpus"]
+    cfg = build(BaselineConfig, {k: v for k, v in b.items() if k in ("alphas",)})
+    ft_cfg, model_cfg = finetune_configs(params)
+    min_frames = model_cfg.min_frames()
+    train, dev = (load_split(split_dir(params, corpus, s), ft_cfg, min_frames) for s in ("train", "validation"))
+    model = fit_baseline(train, dev, cfg)
+    test = {s: load_split(split_dir(params, corpus, s), ft_cfg, min_frames) for s in params["evaluate"]["splits"]
+            if split_dir(params, corpus, s).is_dir()}
+    write_parquet(b["predictions"], pd.concat([predictions_frame(s, d, model.predict(d.x)) for s, d in test.items()],
+                                              ignore_index=True))
+    out = summary(model, train, test)
+    write_json(b["metrics"], out)
+    print(json.dumps({k: out[k] for k in ("alpha", "validation_ccc")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
