@@ -14,7 +14,7 @@ import torch
 from sa2sr_core.io import atomic_path
 
 #: Config keys that may change between a run and its resumption without changing its trajectory.
-RESUME_SAFE = ("max_epochs", "patience", "device")
+RESUME_SAFE = ("max_epochs", "patience", "device", "prefetch")
 
 
 def run_fingerprint(cfg, *extra) -> str:

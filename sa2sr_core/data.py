@@ -9,6 +9,8 @@ so ranks stay in step).
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -45,10 +47,55 @@ class Batch:
     def padding_fraction(self) -> float:
         return 1.0 - float(self.lengths.sum()) / max(1, self.feats.shape[0] * self.feats.shape[1])
 
-    def to(self, device) -> "Batch":
-        return Batch(self.utt_ids, *(t.to(device) for t in (self.feats, self.lengths, self.targets,
-                                                            self.target_lengths, self.sentiment, self.avd,
-                                                            self.stats)))
+    def _tensors(self) -> tuple[torch.Tensor, ...]:
+        return self.feats, self.lengths, self.targets, self.target_lengths, self.sentiment, self.avd, self.stats
+
+    def to(self, device, non_blocking: bool = False) -> "Batch":
+        return Batch(self.utt_ids, *(t.to(device, non_blocking=non_blocking) for t in self._tensors()))
+
+    def pin_memory(self) -> "Batch":
+        """Page-locked host copies, so that .to(cuda, non_blocking=True) overlaps the copy with compute."""
+        return Batch(self.utt_ids, *(t.pin_memory() for t in self._tensors()))
+
+
+_DONE = object()
+
+
+def prefetch(batches: Iterator[Batch], depth: int, pin: bool = False) -> Iterator[Batch]:
+    """Run `batches` (shard reading, batching, collation) in a background thread, at most `depth` batches ahead
+    of the consumer (memory stays bounded), pinning each batch when `pin`. depth 0: in the caller's thread.
+    An exception in the reader is raised in the consumer."""
+    if depth <= 0:
+        yield from batches
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop, errors = threading.Event(), []
+
+    def work():
+        try:
+            for b in batches:
+                if stop.is_set():
+                    return
+                q.put(b.pin_memory() if pin else b)
+        except BaseException as e:  # handed to the consumer
+            errors.append(e)
+        finally:
+            q.put(_DONE)
+
+    t = threading.Thread(target=work, name="sa2sr-prefetch", daemon=True)
+    t.start()
+    try:
+        while (b := q.get()) is not _DONE:
+            yield b
+    finally:
+        stop.set()
+        while t.is_alive():  # let a blocked reader finish its put and see the stop flag
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.01)
+    if errors:
+        raise errors[0]
 
 
 def collate(examples: list[Example]) -> Batch:

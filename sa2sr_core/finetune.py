@@ -110,6 +110,8 @@ def scan_emotion_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> Emoti
     """Utterances with usable AVD labels and enough frames; count the rest."""
     targets = {}
     skipped = {"missing_or_nan_label": 0, "label_outside_scale": 0, "too_short_for_regressor": 0}
+    if not shard_files(split_dir):
+        raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
     for path in shard_files(split_dir):
         for r in pq.read_table(path, columns=["utt_id", "num_frames", *DIMS]).to_pylist():
             avd = [r[d] for d in DIMS]

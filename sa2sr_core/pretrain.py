@@ -18,7 +18,7 @@ import torch.distributed as dist
 
 from sa2sr_core import checkpoint
 from sa2sr_core.checkpoint import run_fingerprint
-from sa2sr_core.data import Example, ShardDataset
+from sa2sr_core.data import Example, ShardDataset, prefetch
 from sa2sr_core.io import write_json
 from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
 from sa2sr_core.models.sa2sr import SA2SR, SENTIMENT_CLASSES, SA2SRConfig, greedy_decode
@@ -48,6 +48,7 @@ class PretrainConfig:
     final_lr_ratio: float = 0.05  # cosine: last update's rate / peak
     short_first_epochs: int = 0  # epochs whose batches go shortest first (SortaGrad), then random order
     shard_pool: int = 1  # shards read together and batched as one (memory: one pool)
+    prefetch: int = -1  # batches read and collated ahead in a background thread; -1: 4 on CUDA, 0 on CPU
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -187,6 +188,7 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
     ckpt_path = out_dir / "checkpoint.pt"
     st = checkpoint.resume(ckpt_path, fp, model, opt, log)
     amp = cfg.amp and device.type == "cuda"
+    depth = cfg.prefetch if cfg.prefetch >= 0 else (4 if device.type == "cuda" else 0)
     per_epoch = train_ds.count_batches(train_data.tokens.__contains__, world) if cfg.schedule != "constant" else 0
     step = int(st.history[-1].get("step", 0)) if st.history else 0
     for epoch in range(st.epoch, cfg.max_epochs):
@@ -195,13 +197,14 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
         ddp.train()
         t0, frames, pad_frames, nb = time.perf_counter(), 0, 0, 0
         sums = torch.zeros(3, device=device)  # ctc, sentiment, total: summed on the device, read once per epoch
-        for batch in train_ds.epoch(epoch, cfg.seed, shuffle=True, rank=rank, world=world,
-                                    short_first=epoch < cfg.short_first_epochs):
+        batches = train_ds.epoch(epoch, cfg.seed, shuffle=True, rank=rank, world=world,
+                                 short_first=epoch < cfg.short_first_epochs)
+        for batch in prefetch(batches, depth, pin=device.type == "cuda"):
             set_lr(opt, cfg.lr * lr_factor(step, per_epoch * cfg.max_epochs, cfg.warmup_steps, cfg.schedule,
                                            cfg.final_lr_ratio))
             frames += int(batch.lengths.sum())  # host tensors: no device synchronisation
             pad_frames += batch.feats.shape[0] * batch.feats.shape[1]
-            batch = batch.to(device)
+            batch = batch.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 _, losses = ddp(batch.feats, batch.lengths, batch.targets, batch.target_lengths, batch.sentiment)
             loss = losses["ctc"] + cfg.lambda_ * losses["sentiment"]  # eq. 1

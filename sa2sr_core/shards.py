@@ -96,31 +96,36 @@ def plan_shards(jobs: list[Job], out_dir: Path, max_seconds: float) -> list[Shar
     return [ShardPlan(out_dir / f"shard-{i:05d}.parquet", s) for i, s in enumerate(shards)]
 
 
-def _lfbe_array(feats: list[np.ndarray], num_bins: int) -> pa.Array:
-    """list<fixed_size_list<float32>[F]> built from flat buffers, no per-frame Python objects."""
+ARROW_DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
+
+
+def _lfbe_array(feats: list[np.ndarray], num_bins: int, dtype: str = "float32") -> pa.Array:
+    """list<fixed_size_list<float32|float16>[F]> built from flat buffers, no per-frame Python objects."""
     lengths = np.array([f.shape[0] for f in feats], dtype=np.int32)
     offsets = np.zeros(len(feats) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.concatenate([f.reshape(-1) for f in feats]) if feats else np.zeros(0, np.float32)
-    frames = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), num_bins)
+    frames = pa.FixedSizeListArray.from_arrays(pa.array(flat.astype(dtype, copy=False), type=ARROW_DTYPES[dtype]),
+                                               num_bins)
     return pa.ListArray.from_arrays(pa.array(offsets), frames)
 
 
-def shard_schema(num_bins: int) -> pa.Schema:
+def shard_schema(num_bins: int, dtype: str = "float32") -> pa.Schema:
     return pa.schema([
         ("utt_id", pa.string()), ("num_frames", pa.int32()),
-        ("lfbe", pa.list_(pa.list_(pa.float32(), num_bins))),
+        ("lfbe", pa.list_(pa.list_(ARROW_DTYPES[dtype], num_bins))),
         ("source_utt_id", pa.string()), ("speed", pa.float32()), ("speaker", pa.string()), ("text", pa.string()),
         *[(c, pa.float32()) for c in LABEL_COLUMNS],
         ("utt_stats", pa.list_(pa.float32(), num_functionals(num_bins))),
     ])
 
 
-def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: list[np.ndarray]) -> pa.Table:
+def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: list[np.ndarray],
+                dtype: str = "float32") -> pa.Table:
     cols = {
         "utt_id": pa.array([j.utt_id for j in jobs], pa.string()),
         "num_frames": pa.array([f.shape[0] for f in feats], pa.int32()),
-        "lfbe": _lfbe_array(feats, num_bins),
+        "lfbe": _lfbe_array(feats, num_bins, dtype),
         "source_utt_id": pa.array([j.source_utt_id for j in jobs], pa.string()),
         "speed": pa.array([j.speed for j in jobs], pa.float32()),
         "speaker": pa.array([j.speaker for j in jobs], pa.string()),
@@ -131,7 +136,7 @@ def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: 
     k = num_functionals(num_bins)
     flat = np.concatenate(stats).astype(np.float32) if stats else np.zeros(0, np.float32)
     cols["utt_stats"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), k)
-    return pa.Table.from_pydict(cols, schema=shard_schema(num_bins))
+    return pa.Table.from_pydict(cols, schema=shard_schema(num_bins, dtype))
 
 
 def extract_job(job: Job, cfg: FbankConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -160,7 +165,7 @@ def write_shard(plan: ShardPlan, cfg: FbankConfig) -> tuple[int, list[dict]]:
             done.append(job)
         except AudioError as e:
             rejects.append({"file": e.path, "utt_id": job.utt_id, "reason": e.reason})
-    table = build_table(done, feats, cfg.num_mel_bins, stats)
+    table = build_table(done, feats, cfg.num_mel_bins, stats, cfg.dtype)
     meta = {"fingerprint": plan.fingerprint(cfg), "rejects": rejects, "fbank": asdict(cfg)}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     with atomic_path(plan.path) as tmp:
@@ -227,10 +232,11 @@ def iter_shard_batches(split_dir: str | Path, columns: list[str] | None = None,
 
 
 def lfbe_from_batch(batch: pa.RecordBatch) -> list[np.ndarray]:
-    """The `lfbe` column of a batch as a list of (T, F) float32 arrays (views on Arrow memory)."""
+    """The `lfbe` column of a batch as a list of (T, F) float32 arrays (views on Arrow memory; float16 shards
+    are widened once per batch)."""
     col = batch.column(batch.schema.get_field_index("lfbe"))
     num_bins = col.type.value_type.list_size
-    flat = col.values.values.to_numpy(zero_copy_only=False).reshape(-1, num_bins)
+    flat = col.values.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, num_bins)
     offsets = col.offsets.to_numpy()
     return [flat[offsets[i]: offsets[i + 1]] for i in range(len(col))]
 

@@ -1,4 +1,5 @@
-"""Run by test_pretrain.test_ddp_two_processes_gloo under torchrun: tiny SA2SR training on gloo."""
+"""Run under torchrun by test_pretrain (2 processes, gloo, CPU) and test_gpu (nccl, CUDA): tiny SA2SR training.
+Arguments: train valid labels out [backend (gloo)] [device (cpu)]."""
 
 import json
 import sys
@@ -14,10 +15,11 @@ from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
 
 if __name__ == "__main__":
     train, valid, labels, out = sys.argv[1:5]
-    dist.init_process_group("gloo")
+    backend, device = (sys.argv[5:7] + ["gloo", "cpu"][len(sys.argv[5:7]):])
+    dist.init_process_group(backend)
     torch.set_num_threads(1)
     cfg = SA2SRConfig(encoder=EncoderConfig(hidden=16, layers=1), summarizer_hidden=8)
-    res = train_sa2sr(PretrainConfig(lr=3e-3, max_epochs=2, max_frames_per_batch=1500, device="cpu"), cfg, train,
+    res = train_sa2sr(PretrainConfig(lr=3e-3, max_epochs=2, max_frames_per_batch=1500, device=device), cfg, train,
                       valid, pd.read_parquet(labels), out, log=lambda *_: None)
     # each rank's own live parameters after training: DDP must have kept the replicas identical
     total = sum(float(p.double().sum()) for p in res["model"].parameters())

@@ -52,3 +52,24 @@ def test_stats_column_is_read_into_batches(split):
     b = next(iter(ds.epoch(0, 0, shuffle=False)))
     assert b.stats.shape == (len(b.utt_ids), 84)
     assert _ds(split).epoch(0, 0).__next__().stats.shape[1] == 0
+
+
+def test_prefetch_yields_the_same_batches_and_raises_reader_errors(split):
+    from sa2sr_core.data import prefetch
+
+    ds = _ds(split, pool=2)
+    want = [b.utt_ids for b in ds.epoch(1, 5)]
+    assert [b.utt_ids for b in prefetch(ds.epoch(1, 5), depth=2)] == want
+    it = prefetch(ds.epoch(1, 5), depth=1)
+    next(it)
+    it.close()  # a consumer that stops early does not leave the reader blocked
+
+    def broken():
+        yield next(iter(ds.epoch(0, 0)))
+        raise OSError("shard-00001.parquet: truncated")
+
+    got = []
+    with pytest.raises(OSError, match="truncated"):
+        for b in prefetch(broken(), depth=2):
+            got.append(b)
+    assert len(got) == 1

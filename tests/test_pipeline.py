@@ -44,6 +44,7 @@ def repo(tmp_path_factory):
     params["pretrain"].update(max_epochs=1, max_frames_per_batch=4000)
     params["pretrain"]["encoder"].update(hidden=16, layers=1)
     params["pretrain"]["summarizer_hidden"] = 8
+    params["finetune"].update(max_epochs=2)
     (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     _run(["git", "init", "-q"], d)
     _run(["dvc", "init", "-q"], d)
@@ -96,7 +97,11 @@ def test_dvc_repro_whole_pipeline(repo):
                           "--no-progress"], cwd=d, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert pd.read_csv(d / "p.csv")["status"].tolist() == ["ok"]
+    ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
+    assert ev["baseline"]["test1"]["n"] == ev["test1"]["n"]  # the baseline, scored on the same utterances
+    assert json.loads((d / params["baseline"]["metrics"]).read_text())["functionals"] == 84
     report = (d / params["report"]["path"]).read_text()
+    assert "baseline (ridge)" in report
     for section in ("## Data", "## Pseudo-labels", "## Table 1", "## Pre-training", "## Test CCC",
                     "## Frozen vs fine-tuned"):
         assert section in report

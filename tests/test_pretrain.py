@@ -68,6 +68,13 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path, 
     assert json.loads((tmp_path / "a" / "vocab.json").read_text())["chars"][:3] == ["<blank>", " ", "'"]
 
 
+def test_background_prefetch_gives_the_same_training(shards, tmp_path):
+    train, valid, labels = shards
+    a = train_sa2sr(_cfg(max_epochs=2, prefetch=0), TINY, train, valid, labels, tmp_path / "a", log=lambda *_: None)
+    b = train_sa2sr(_cfg(max_epochs=2, prefetch=3), TINY, train, valid, labels, tmp_path / "b", log=lambda *_: None)
+    assert [r["train_loss"] for r in a["history"]] == [r["train_loss"] for r in b["history"]]
+
+
 def test_changed_config_starts_afresh(shards, tmp_path):
     train, valid, labels = shards
     train_sa2sr(_cfg(max_epochs=1), TINY, train, valid, labels, tmp_path, log=lambda *_: None)

@@ -93,3 +93,22 @@ def test_parallel_workers_give_same_shards(tmp_path):
     assert ta.drop(["lfbe"]).equals(tb.drop(["lfbe"]))
     np.testing.assert_array_equal(ta["lfbe"].combine_chunks().flatten().flatten().to_numpy(),
                                   tb["lfbe"].combine_chunks().flatten().flatten().to_numpy())
+
+
+def test_float16_storage_halves_the_features_and_reads_back_as_float32(tmp_path):
+    m = _manifest(tmp_path, 4)
+    sizes, feats = {}, {}
+    for dtype in ("float32", "float16"):
+        cfg = FbankConfig(dtype=dtype)
+        extract_split(m, tmp_path / dtype, cfg, speeds=[], max_seconds=100.0)
+        f = next((tmp_path / dtype).glob("shard-*.parquet"))
+        assert pq.read_schema(f).field("lfbe").type.value_type.value_type == (pa.float16() if dtype == "float16"
+                                                                                else pa.float32())
+        sizes[dtype] = pq.ParquetFile(f).metadata.row_group(0).column(2).total_uncompressed_size
+        feats[dtype] = [x for b in iter_shard_batches(tmp_path / dtype) for x in lfbe_from_batch(b)]
+    assert sizes["float16"] < 0.6 * sizes["float32"]
+    for a, b in zip(feats["float32"], feats["float16"]):
+        assert b.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_allclose(b, a, atol=4e-3, rtol=1e-3)  # normalised LFBE: |x| < ~5, half precision
+    with pytest.raises(ValueError, match="dtype"):
+        FbankConfig(dtype="int8")

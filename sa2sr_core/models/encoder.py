@@ -47,21 +47,29 @@ def validating() -> bool:
 
 
 def spec_augment(x: torch.Tensor, lengths: torch.Tensor, cfg: EncoderConfig) -> torch.Tensor:
-    """Time and frequency masking (masked values set to 0, the per-utterance mean) with probability p."""
+    """Time and frequency masking (masked values set to 0, the per-utterance mean) with probability p per
+    utterance; vectorised over the batch on x's device, with no host synchronisation. Per masked utterance:
+    `freq_masks` bands of width w ~ U{0..freq_width} starting at f0 ~ U{0..max(1, F - w) - 1}, and
+    `time_masks` spans of width w ~ U{0..min(time_width, max(1, n // 5))} starting at t0 ~ U{0..max(1, n - w) - 1}
+    (n: the utterance's length). (B, T, F) -> (B, T, F)."""
     B, T, F = x.shape
-    x = x.clone()
-    apply = torch.rand(B, device=x.device) < cfg.specaug_p
-    for b in torch.nonzero(apply).flatten().tolist():
-        for _ in range(cfg.freq_masks):
-            w = int(torch.randint(0, cfg.freq_width + 1, ()))
-            f0 = int(torch.randint(0, max(1, F - w), ()))
-            x[b, :, f0: f0 + w] = 0.0
-        n = int(lengths[b])
-        for _ in range(cfg.time_masks):
-            w = int(torch.randint(0, min(cfg.time_width, max(1, n // 5)) + 1, ()))
-            t0 = int(torch.randint(0, max(1, n - w), ()))
-            x[b, t0: t0 + w, :] = 0.0
-    return x
+    dev = x.device
+    apply = torch.rand(B, device=dev) < cfg.specaug_p  # (B,)
+    f, t = torch.arange(F, device=dev), torch.arange(T, device=dev)
+    fmask = torch.zeros(B, F, dtype=torch.bool, device=dev)
+    for _ in range(cfg.freq_masks):
+        w = torch.randint(0, cfg.freq_width + 1, (B,), device=dev)
+        f0 = (torch.rand(B, device=dev) * (F - w).clamp_min(1)).long()
+        fmask |= (f >= f0[:, None]) & (f < (f0 + w)[:, None])  # (B, F)
+    n = lengths.to(dev)
+    tmask = torch.zeros(B, T, dtype=torch.bool, device=dev)
+    w_max = (n // 5).clamp_min(1).clamp_max(cfg.time_width)  # (B,)
+    for _ in range(cfg.time_masks):
+        w = (torch.rand(B, device=dev) * (w_max + 1)).long()
+        t0 = (torch.rand(B, device=dev) * (n - w).clamp_min(1)).long()
+        tmask |= (t >= t0[:, None]) & (t < (t0 + w)[:, None])  # (B, T)
+    mask = (fmask[:, None, :] | tmask[:, :, None]) & apply[:, None, None]  # (B, T, F)
+    return x.masked_fill(mask, 0.0)
 
 
 def stack_frames(x: torch.Tensor, stack: int, skip: int) -> torch.Tensor:

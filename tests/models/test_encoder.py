@@ -83,3 +83,45 @@ def test_fused_packed_path_equals_the_reversal_path_outputs_and_gradients(device
         torch.testing.assert_close(results["always"][1][k], g, atol=1e-4, rtol=1e-3)
     enc.lstm.fused = "auto"
     assert enc.lstm.use_fused(x) == (device == "cuda")
+
+
+def _loop_spec_augment(x, lengths, cfg):
+    """The earlier per-utterance implementation: the reference distribution."""
+    B, T, F = x.shape
+    x = x.clone()
+    apply = torch.rand(B) < cfg.specaug_p
+    for b in torch.nonzero(apply).flatten().tolist():
+        for _ in range(cfg.freq_masks):
+            w = int(torch.randint(0, cfg.freq_width + 1, ()))
+            f0 = int(torch.randint(0, max(1, F - w), ()))
+            x[b, :, f0: f0 + w] = 0.0
+        n = int(lengths[b])
+        for _ in range(cfg.time_masks):
+            w = int(torch.randint(0, min(cfg.time_width, max(1, n // 5)) + 1, ()))
+            t0 = int(torch.randint(0, max(1, n - w), ()))
+            x[b, t0: t0 + w, :] = 0.0
+    return x
+
+
+def test_vectorised_specaugment_has_the_loop_version_distribution():
+    from sa2sr_core.models.encoder import spec_augment
+
+    cfg = EncoderConfig()
+    torch.manual_seed(0)
+    B, T = 3000, 120
+    lengths = torch.randint(30, T + 1, (B,))
+    x = torch.ones(B, T, 40)
+    stats = {}
+    for name, fn in (("loop", _loop_spec_augment), ("vectorised", spec_augment)):
+        m = fn(x, lengths, cfg) == 0  # (B, T, F) masked cells
+        bins = m.all(1).float().sum(1)  # masked mel bins per utterance
+        frames = m.all(2).float().sum(1)  # masked frames per utterance
+        stats[name] = (m.any(2).any(1).float().mean(), bins.mean(), bins.std(), frames.mean(), frames.std(),
+                       m.all(1).float().mean(0))  # P(masked), bins, frames, per-bin mask rate
+    a, b = stats["loop"], stats["vectorised"]
+    assert abs(a[0] - b[0]) < 0.04  # P(utterance masked) ~ 0.5
+    for i in (1, 2, 3, 4):
+        assert abs(a[i] - b[i]) < 0.08 * a[i] + 0.1, (i, a[i], b[i])
+    assert (a[5] - b[5]).abs().max() < 0.05  # where in the spectrum the bands fall
+    y = spec_augment(torch.randn(4, 50, 40), torch.tensor([50, 40, 12, 3]), cfg)
+    assert y.shape == (4, 50, 40)
