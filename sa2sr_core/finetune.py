@@ -41,6 +41,7 @@ class FinetuneConfig:
     warmup_steps: int = 0  # linear learning-rate warm-up (updates)
     lr_plateau_patience: int = 2  # epochs without improvement before the rate is multiplied by lr_decay
     lr_decay: float = 0.5
+    min_delta: float = 0.0  # a Development mean CCC gain at or below this is not an improvement
     freeze_baseline_path: bool = False  # with utterance stats: keep the ridge-initialised linear path fixed
     max_frames_per_batch: int = 8000
     max_batch: int = 32
@@ -235,7 +236,7 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     st = checkpoint.resume(ckpt_path, fp, model, opt, log)
     # learning rate: linear warm-up, then the peak until Development stops improving for lr_plateau_patience
     # epochs, then lr_decay times lower after each such stretch; both follow from the history on resume
-    step = int(st.history[-1]["step"]) if st.history else 0
+    step = int(st.history[-1]["updates"]) if st.history else 0
     scale = float(st.history[-1]["lr_next"]) / cfg.lr if st.history else 1.0
     for epoch in range(st.epoch, cfg.max_epochs):
         if st.bad_epochs >= cfg.patience:
@@ -263,9 +264,9 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
         val = ccc_per_dim(preds, targets)
         row = {"epoch": epoch + 1, "train_loss_ccc": float(losses) / max(nb, 1), "val_ccc_activation": val["activation"],
                "val_ccc_valence": val["valence"], "val_ccc_dominance": val["dominance"], "val_ccc_mean": val["mean"],
-               "frames_per_s": frames / (time.perf_counter() - t0), "lr": opt.param_groups[0]["lr"], "step": step}
+               "frames_per_s": frames / (time.perf_counter() - t0), "lr": opt.param_groups[0]["lr"], "updates": step}
         st.epoch = epoch + 1
-        improved = st.best is None or row["val_ccc_mean"] > st.best["val_ccc_mean"]
+        improved = st.best is None or row["val_ccc_mean"] > st.best["val_ccc_mean"] + cfg.min_delta
         if improved:
             st.best, st.bad_epochs = dict(row), 0
             save_emotion_model(out_dir, model, extra or {})

@@ -190,7 +190,7 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
     amp = cfg.amp and device.type == "cuda"
     depth = cfg.prefetch if cfg.prefetch >= 0 else (4 if device.type == "cuda" else 0)
     per_epoch = train_ds.count_batches(train_data.tokens.__contains__, world) if cfg.schedule != "constant" else 0
-    step = int(st.history[-1].get("step", 0)) if st.history else 0
+    step = int(st.history[-1].get("updates", 0)) if st.history else 0
     for epoch in range(st.epoch, cfg.max_epochs):
         if st.bad_epochs >= cfg.patience:
             break
@@ -223,7 +223,7 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
                "val_loss_ctc": val["loss_ctc"], "val_loss_sentiment": val["loss_sentiment"],
                "cer": val["cer"], "auc": val["auc"], "war": val["war"], "M": val["M"],
                "padding_fraction": 1 - frames / max(pad_frames, 1), "frames_per_s": frames * world / train_s,
-               "lr": opt.param_groups[0]["lr"], "step": step}
+               "lr": opt.param_groups[0]["lr"], "updates": step}
         st.history.append(row)
         st.epoch = epoch + 1
         improved = st.best is None or row["M"] < st.best["M"]

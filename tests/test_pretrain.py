@@ -47,7 +47,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path, 
     resumed = train_sa2sr(_cfg(**sched), TINY, train, valid, labels, tmp_path / "b", log=logs.append)
     if sched:  # the rate followed the schedule: warm-up, then down towards the floor at the planned last update
         lrs = [r["lr"] for r in full["history"]]
-        steps = [r["step"] for r in full["history"]]
+        steps = [r["updates"] for r in full["history"]]
         assert steps == [steps[0] * (i + 1) for i in range(3)]  # the planned number of updates per epoch
         from sa2sr_core.schedule import lr_factor
         assert lrs == [pytest.approx(_cfg().lr * lr_factor(s - 1, steps[-1], 3, "cosine", 0.05)) for s in steps]
