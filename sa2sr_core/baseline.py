@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sa2sr_core.finetune import DIMS, FinetuneConfig, ccc_per_dim, read_stats, scan_emotion_split
+from sa2sr_core.finetune import DIMS, EmotionData, FinetuneConfig, ccc_per_dim, read_stats, scan_emotion_split
 from sa2sr_core.metrics import ccc
 
 
@@ -33,11 +33,15 @@ class SplitData:
     y: np.ndarray  # (N, 3) activation, valence, dominance
 
 
-def load_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> SplitData:
-    data = scan_emotion_split(split_dir, cfg, min_frames)
+def split_data(split_dir, data: EmotionData) -> SplitData:
+    """Functionals and targets of the utterances a scan of `split_dir` kept."""
     ids = list(data.targets)
     return SplitData(ids, read_stats(split_dir, ids).astype(np.float64),
                      np.stack([data.targets[u] for u in ids]).astype(np.float64))
+
+
+def load_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> SplitData:
+    return split_data(split_dir, scan_emotion_split(split_dir, cfg, min_frames))
 
 
 class Ridge:

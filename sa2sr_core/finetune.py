@@ -24,7 +24,7 @@ from sa2sr_core import checkpoint
 from sa2sr_core.checkpoint import run_fingerprint
 from sa2sr_core.pretrain import pick_device
 from sa2sr_core.schedule import lr_factor, set_lr
-from sa2sr_core.shards import shard_files
+from sa2sr_core.shards import shard_files, stats_from_batch
 
 DIMS = ("activation", "valence", "dominance")
 
@@ -98,12 +98,10 @@ def read_stats(split_dir, ids) -> np.ndarray:
         if "utt_stats" not in pq.read_schema(path).names:
             raise MissingStatsError(f"{path} has no utt_stats column (made by an older sa2sr): "
                                     f"re-run `dvc repro features`")
-        t = pq.read_table(path, columns=["utt_id", "utt_stats"])
-        k = t.schema.field("utt_stats").type.list_size
-        flat = t.column("utt_stats").combine_chunks().values.to_numpy(zero_copy_only=False).reshape(-1, k)
-        for u, row in zip(t.column("utt_id").to_pylist(), flat):
-            if u in want:
-                found[u] = row
+        for b in pq.read_table(path, columns=["utt_id", "utt_stats"]).to_batches():
+            for u, row in zip(b.column(0).to_pylist(), stats_from_batch(b)):
+                if u in want:
+                    found[u] = row
     return np.stack([found[u] for u in ids]).astype(np.float32)
 
 
@@ -111,9 +109,10 @@ def scan_emotion_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> Emoti
     """Utterances with usable AVD labels and enough frames; count the rest."""
     targets = {}
     skipped = {"missing_or_nan_label": 0, "label_outside_scale": 0, "too_short_for_regressor": 0}
-    if not shard_files(split_dir):
+    files = shard_files(split_dir)
+    if not files:
         raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
-    for path in shard_files(split_dir):
+    for path in files:
         for r in pq.read_table(path, columns=["utt_id", "num_frames", *DIMS]).to_pylist():
             avd = [r[d] for d in DIMS]
             if any(v is None or math.isnan(v) for v in avd):
@@ -180,15 +179,9 @@ def start_from_baseline(model: EmotionModel, train_dir, train_data: EmotionData,
                         log=print) -> dict:
     """Initialise the regressor's linear stats path to the `baseline` stage's model (ridge per dimension on the
     utterance functionals, regulariser chosen on Development); returns its Development CCC."""
-    from sa2sr_core.baseline import BaselineConfig, SplitData, fit_baseline
+    from sa2sr_core.baseline import BaselineConfig, fit_baseline, split_data
 
-    def split(d, data):
-        ids = list(data.targets)
-        return SplitData(ids, read_stats(d, ids).astype(np.float64),
-                         np.stack([data.targets[u] for u in ids]).astype(np.float64))
-
-    train, dev = split(train_dir, train_data), split(valid_dir, valid_data)
-    base = fit_baseline(train, dev, BaselineConfig())
+    base = fit_baseline(split_data(train_dir, train_data), split_data(valid_dir, valid_data), BaselineConfig())
     mu, sd = base.models[0].mu, base.models[0].sd  # the same standardisation for every dimension
     w = np.stack([m.w for m in base.models])  # (3, K)
     b = np.array([m.y0 for m in base.models])  # (3,)

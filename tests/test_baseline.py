@@ -52,3 +52,19 @@ def test_baseline_on_shards_scores_the_same_utterances_as_the_model(tmp_path):
     assert scored["test1"]["activation"]["ccc"] == pytest.approx(ccc(te.y[:, 0], m.predict(te.x)[:, 0]))
     # speaking rate and pitch range follow activation in these fixtures: the functionals carry it
     assert m.dev_ccc["activation"] > 0.5
+
+
+def test_shards_without_functionals_or_no_shards_are_named(tmp_path):
+    """Shards written before the utt_stats column, and a split with no shards, fail with what to do."""
+    import pyarrow.parquet as pq
+
+    from sa2sr_core.finetune import MissingStatsError
+
+    split, _ = speech_shards(tmp_path, 3, "train", words=4, avd=True)
+    path = next(split.glob("shard-*.parquet"))
+    pq.write_table(pq.read_table(path).drop(["utt_stats"]), path)
+    with pytest.raises(MissingStatsError, match=f"{path.name} has no utt_stats column.*dvc repro features"):
+        load_split(split, FinetuneConfig(), min_frames=25)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no feature shards under .*empty"):
+        load_split(tmp_path / "empty", FinetuneConfig(), min_frames=25)
