@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -34,10 +33,11 @@ import torch
 
 from sa2sr_core.functionals import num_functionals
 from sa2sr_core.io import atomic_path
-from sa2sr_core.models.sa2sr import SA2SR, SENTIMENT_CLASSES
+from sa2sr_core.models.sa2sr import SENTIMENT_CLASSES
 from sa2sr_core.params import load_params, pretrain_configs
 from sa2sr_core.pretrain import make_dataset, pick_device, scan_split, train_sa2sr
 from sa2sr_core.shards import Job, build_table
+from sa2sr_core.throughput import step_throughput
 
 FRAMES_960H_X3 = 1.04e9
 
@@ -70,36 +70,13 @@ def write_synthetic_shards(out: Path, hours: float, shard_seconds: float = 7200.
 
 def step_only(ds, model_cfg, device, steps: int, lam: float, fused: str, amp: bool) -> dict:
     """Forward, backward, clip, Adam on batches moved to the device beforehand."""
-    torch.manual_seed(0)
-    model = SA2SR(model_cfg).to(device)
-    model.encoder.lstm.fused = fused
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     batches = []
     for b in ds.epoch(0, 0):
-        batches.append(b.to(device))
+        batches.append(b)
         if len(batches) >= steps + 2:
             break
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    frames = padded = 0
-    for i, b in enumerate(batches):
-        if i == 2:  # two warm-up steps
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0, frames, padded = time.perf_counter(), 0, 0
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            _, losses = model(b.feats, b.lengths, b.targets, b.target_lengths, b.sentiment)
-        loss = losses["ctc"] + lam * losses["sentiment"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        frames += int(b.lengths.sum())
-        padded += b.feats.shape[0] * b.feats.shape[1]
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
-    return _report(frames / dt, 1 - frames / padded, len(batches) - 2, device)
+    r = step_throughput(model_cfg, batches, device, lam, amp, fused, warmup=2)
+    return _report(r["frames_per_s"], r["padding_fraction"], r["steps"], device)
 
 
 def _report(fps: float, padding: float, steps: int, device) -> dict:

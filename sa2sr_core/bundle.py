@@ -95,7 +95,7 @@ def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
 
 
 def model_card(config: dict, info: dict) -> str:
-    """README.md of a model directory. `info`: data (metrics/data.json), pretrain, finetune, eval metrics."""
+    """README.md of a model directory. `info`: data (prepare summaries per corpus), pretrain, finetune, eval metrics."""
     lab, feats, prov = config["labels"], config["features"], config["provenance"]
     ft = prov.get("finetune") or {}
     ev, data = info.get("eval") or {}, info.get("data") or {}

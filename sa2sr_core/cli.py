@@ -96,6 +96,34 @@ def tables(
     typer.echo(md)
 
 
+@app.command()
+def reproduce(
+    librispeech: Optional[Path] = typer.Option(None, help="LibriSpeech root (official layout); default: the demo."),
+    iemocap: Optional[Path] = typer.Option(None, help="IEMOCAP_full_release root; default: the demo."),
+    msp_podcast: Optional[Path] = typer.Option(None, "--msp-podcast", help="MSP-Podcast root; default: the demo."),
+    profile: str = typer.Option("paper", help="paper | quick | demo (params.yaml as it is) | <name> of profiles/<name>.yaml"),
+    seeds: int = typer.Option(3, help="Pre-training seeds per lambda (seed, seed + 1, ...), each fine-tuned once."),
+    out: Optional[Path] = typer.Option(None, help="Study directory (default: results/<profile>)."),
+    set_: list[str] = typer.Option([], "--set", help="Extra params override KEY=VALUE (dotted key), repeatable."),
+    estimate: bool = typer.Option(True, help="Measure this machine and say how long the paper profile takes."),
+) -> None:
+    """The paper's study in one command: Table 1 and Tables 2-4 (no pre-training; ASR features, lambda 0; SA2SR;
+    both frozen) with N pre-training seeds, as DVC experiments in this workspace; metrics and predictions of
+    every run under --out/runs/, Tables 1-4 with paired bootstrap intervals in --out/tables.md. Re-running
+    resumes: finished runs are skipped."""
+    from sa2sr_core.reproduce import ReproduceConfig, ReproduceError, parse_sets, reproduce as run
+
+    try:
+        cfg = ReproduceConfig(out=out or Path("results") / profile, profile=profile, seeds=seeds,
+                              corpora={"librispeech": librispeech, "iemocap": iemocap, "msp_podcast": msp_podcast},
+                              sets=parse_sets(set_))
+        res = run(cfg, Path("."), log=lambda m: typer.echo(m, err=True), estimate=estimate)
+    except (ReproduceError, FileNotFoundError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    typer.echo(Path(res["tables"]).read_text())
+
+
 def _default_model() -> Path:
     """The model the pipeline produced: params.yaml's package.model_dir when run in a project, else models/sa2sr."""
     from sa2sr_core.params import load_params

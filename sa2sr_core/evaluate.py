@@ -33,6 +33,17 @@ def score_predictions(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> 
                          n_boot, seed) for split, g in pred.groupby("split", sort=False)}
 
 
+def compact_scores(ev: dict) -> dict:
+    """eval.json -> {split: {dim: ccc}, baseline: {split: {dim: ccc}}}: the few numbers `dvc exp show` shows."""
+    def block(res: dict) -> dict:
+        return {s: {d: round(r[d]["ccc"], 4) for d in (*DIMS, "mean")} for s, r in res.items()
+                if isinstance(r, dict) and "mean" in r}
+    out = block(ev)
+    if isinstance(ev.get("baseline"), dict):
+        out["baseline"] = block(ev["baseline"])
+    return out
+
+
 def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, device="cpu", n_boot: int = 1000,
                     seed: int = 0) -> tuple[dict, pd.DataFrame]:
     """{split: {dim: {ccc, ci95}, mean: {...}, n, skipped}} and one predictions frame."""

@@ -16,22 +16,21 @@ def split_dir(params: dict, corpus: str, split: str) -> Path:
     return Path(params["data"]["features_dir"]) / corpus / split
 
 
-def extract_all(params: dict) -> dict:
-    """Extract the corpora named in data.feature_corpora; write the features rejects report; return a summary."""
+def extract_corpus(params: dict, corpus: str) -> dict:
+    """Extract every split of one corpus to data.features_dir/<corpus>/<split>/; write its rejects report
+    (<corpus>/rejects.csv); return {split: summary}."""
     cfg = fbank_config(params)
     fparams, data = params["features"], params["data"]
+    manifest = load_manifest(params, corpus)
     summary, rejects = {}, []
-    for corpus in data["feature_corpora"]:
-        manifest = load_manifest(params, corpus)
-        summary[corpus] = {}
-        for split, rows in manifest.groupby("split", sort=True):
-            speeds = cfg.speed_perturb if (corpus == data.get("speed_perturb_corpus") and split == "train") else []
-            res = extract_split(rows, split_dir(params, corpus, split), cfg, speeds,
-                                max_seconds=float(fparams.get("shard_max_seconds", 1800)),
-                                workers=int(fparams.get("workers", 1)), desc=f"features {corpus}/{split}")
-            rejects += [{"corpus": corpus, "split": split, **r} for r in res.pop("rejects")]
-            res["rejected"] = sum(1 for r in rejects if r["corpus"] == corpus and r["split"] == split)
-            summary[corpus][split] = res
-    write_csv(Path(data["features_dir"]) / "rejects.csv",
-              pd.DataFrame(rejects, columns=["corpus", "split", "file", "utt_id", "reason"]))
+    for split, rows in manifest.groupby("split", sort=True):
+        speeds = cfg.speed_perturb if (corpus == data.get("speed_perturb_corpus") and split == "train") else []
+        res = extract_split(rows, split_dir(params, corpus, split), cfg, speeds,
+                            max_seconds=float(fparams.get("shard_max_seconds", 1800)),
+                            workers=int(fparams.get("workers", 1)), desc=f"features {corpus}/{split}")
+        split_rejects = res.pop("rejects")
+        rejects += [{"split": split, **r} for r in split_rejects]
+        summary[split] = {**res, "rejected": len(split_rejects)}
+    write_csv(Path(data["features_dir"]) / corpus / "rejects.csv",
+              pd.DataFrame(rejects, columns=["split", "file", "utt_id", "reason"]))
     return summary

@@ -18,26 +18,35 @@ def labels_path(params: dict, corpus: str) -> Path:
     return Path(params["data"]["labels_dir"]) / f"{corpus}.parquet"
 
 
-def pseudo_label_all(params: dict, labeler=None) -> dict:
-    """Write data/labels/<corpus>.parquet for each corpus in labeler.corpora; return metrics/labels.json."""
-    section = dict(params.get("labeler", {}))
-    corpora = section.pop("corpora", ["librispeech", "iemocap"])
-    cfg = LabelerConfig(**section)
+def labeler_config(params: dict) -> LabelerConfig:
+    return LabelerConfig(**{k: v for k, v in (params.get("labeler") or {}).items() if k != "corpora"})
+
+
+def pseudo_label_corpus(params: dict, corpus: str, labeler=None) -> dict:
+    """Write data/labels/<corpus>.parquet; return the corpus's summary (labeller, per-class counts, ...)."""
+    cfg = labeler_config(params)
     labeler = labeler or load_labeler(cfg)
-    out = {"labeler": labeler.name, "model_requested": cfg.model, "sentence_case": cfg.sentence_case, "corpora": {}}
-    for corpus in corpora:
-        m = load_manifest(params, corpus)
-        cols, counts = label_texts(labeler, m["text"].tolist(), cfg.sentence_case)
-        df = pd.DataFrame({"utt_id": m["utt_id"].values, **cols})[LABEL_COLUMNS]
-        write_parquet(labels_path(params, corpus), df)
-        per_class = {c: int((df["sentiment"] == c).sum()) for c in CLASSES}
-        entry = {"utterances": len(df), "per_class": per_class, "input": counts}
-        if cfg.sentence_case:  # what sentence-casing ALL-CAPS transcripts changes, measured on this corpus
-            raw, _ = label_texts(labeler, m["text"].tolist(), sentence_case=False)
-            changed = np.array([a != b for a, b in zip(raw["sentiment"], cols["sentiment"])])
-            entry["sentence_case_effect"] = {
-                "labels_changed": int(changed.sum()), "fraction_changed": round(float(changed.mean()), 4),
-                "per_class_without_sentence_case": {c: int(sum(s == c for s in raw["sentiment"])) for c in CLASSES},
-            }
-        out["corpora"][corpus] = entry
+    m = load_manifest(params, corpus)
+    cols, counts = label_texts(labeler, m["text"].tolist(), cfg.sentence_case)
+    df = pd.DataFrame({"utt_id": m["utt_id"].values, **cols})[LABEL_COLUMNS]
+    write_parquet(labels_path(params, corpus), df)
+    out = {"labeler": labeler.name, "model_requested": cfg.model, "sentence_case": cfg.sentence_case,
+           "utterances": len(df), "per_class": {c: int((df["sentiment"] == c).sum()) for c in CLASSES},
+           "input": counts}
+    if cfg.sentence_case:  # what sentence-casing ALL-CAPS transcripts changes, measured on this corpus
+        raw, _ = label_texts(labeler, m["text"].tolist(), sentence_case=False)
+        changed = np.array([a != b for a, b in zip(raw["sentiment"], cols["sentiment"])])
+        out["sentence_case_effect"] = {
+            "labels_changed": int(changed.sum()), "fraction_changed": round(float(changed.mean()), 4),
+            "per_class_without_sentence_case": {c: int(sum(s == c for s in raw["sentiment"])) for c in CLASSES},
+        }
     return out
+
+
+def merge_label_summaries(per_corpus: dict[str, dict]) -> dict:
+    """{corpus: pseudo_label_corpus(...)} -> {labeler, model_requested, sentence_case, corpora: {corpus: counts}}."""
+    first = next(iter(per_corpus.values()), {})
+    head = ("labeler", "model_requested", "sentence_case")
+    names = sorted({v["labeler"] for v in per_corpus.values()})
+    return {**{k: first.get(k) for k in head}, "labeler": "/".join(names) if names else None,
+            "corpora": {c: {k: v for k, v in s.items() if k not in head} for c, s in per_corpus.items()}}

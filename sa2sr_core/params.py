@@ -41,12 +41,47 @@ def demo_config(params: dict) -> DemoConfig:
     return build(DemoConfig, params.get("demo"))
 
 
+def check_corpus(corpus: str) -> str:
+    if corpus not in CORPORA:
+        raise ValueError(f"unknown corpus {corpus!r}; expected one of {', '.join(CORPORA)}")
+    return corpus
+
+
+def demo_corpus_dir(params: dict, corpus: str) -> Path:
+    """Where stage demo_data@<corpus> writes (one DVC output per corpus: data.demo_dir/<corpus>)."""
+    return Path(params["data"]["demo_dir"]) / check_corpus(corpus)
+
+
 def corpus_root(params: dict, corpus: str) -> tuple[Path, bool]:
     """(root a reader is pointed at, whether it is the demo)."""
-    path = params["data"].get(corpus)
+    path = params["data"].get(check_corpus(corpus))
     if path:
         return Path(path), False
-    return Path(params["data"]["demo_dir"]) / DEMO_ROOTS[corpus], True
+    return demo_corpus_dir(params, corpus) / DEMO_ROOTS[corpus], True
+
+
+#: The per-corpus summaries the data stages write under data.summaries_dir (outputs, not DVC metrics).
+SUMMARY_KINDS = ("prepare", "features", "labels")
+
+
+def summary_path(params: dict, kind: str, corpus: str) -> Path:
+    if kind not in SUMMARY_KINDS:
+        raise ValueError(f"unknown summary {kind!r}; expected one of {SUMMARY_KINDS}")
+    return Path(params["data"]["summaries_dir"]) / f"{kind}_{check_corpus(corpus)}.json"
+
+
+def read_summaries(params: dict, kind: str, corpora=None) -> dict[str, dict]:
+    """{corpus: summary} of one kind, for the corpora given (default: those whose summary exists)."""
+    import json
+
+    corpora = corpora if corpora is not None else [c for c in CORPORA if summary_path(params, kind, c).is_file()]
+    out = {}
+    for c in corpora:
+        path = summary_path(params, kind, c)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: run `dvc repro` (stage {kind if kind != 'labels' else 'pseudo_label'}@{c})")
+        out[c] = json.loads(path.read_text())
+    return out
 
 
 def demo_corpora(params: dict) -> list[str]:
@@ -63,7 +98,7 @@ def pretrain_configs(params: dict):
     p = dict(params["pretrain"])
     enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **p.pop("encoder", {})})
     model = SA2SRConfig(encoder=enc, summarizer_hidden=p.pop("summarizer_hidden", 128))
-    for k in ("corpus", "model_dir", "live_dir", "metrics", "ddp_backend"):
+    for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend"):
         p.pop(k, None)
     cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])})
     return cfg, model
@@ -86,7 +121,7 @@ def finetune_configs(params: dict):
 
         reg["stats_dim"] = num_functionals(params["features"]["num_mel_bins"])
     model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}))
-    for k in ("corpus", "model_dir", "live_dir", "metrics"):
+    for k in ("corpus", "model_dir", "live_dir", "metrics", "summary"):
         p.pop(k, None)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))  # seed sweeps of fine-tuning alone
     return build(FinetuneConfig, {**p, "seed": seed}), model

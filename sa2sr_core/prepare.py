@@ -13,12 +13,17 @@ from sa2sr_core.corpora.msp_podcast import read_msp_podcast
 from sa2sr_core.params import CORPORA, corpus_root
 
 
+def reader_options(params: dict, corpus: str) -> dict:
+    """params `readers.<corpus>`: keyword options of that corpus's reader (e.g. IEMOCAP's held-out sessions)."""
+    return dict((params.get("readers") or {}).get(corpus) or {})
+
+
 def read_corpus(params: dict, corpus: str) -> CorpusRead:
     root, _ = corpus_root(params, corpus)
     if corpus == "librispeech":
         return read_librispeech(root)
     if corpus == "iemocap":
-        return read_iemocap(root, **params.get("iemocap", {}))
+        return read_iemocap(root, **reader_options(params, corpus))
     if corpus == "msp_podcast":
         return read_msp_podcast(root)
     raise ValueError(f"unknown corpus {corpus!r}; expected one of {CORPORA}")
@@ -32,16 +37,31 @@ def rejects_path(params: dict, corpus: str) -> Path:
     return Path(params["data"]["manifests_dir"]) / f"{corpus}_rejects.csv"
 
 
-def prepare_all(params: dict) -> dict:
-    """Write one manifest + rejects report per corpus; returns a summary for metrics/data.json."""
-    summary = {}
-    for corpus in CORPORA:
-        root, is_demo = corpus_root(params, corpus)
-        read = read_corpus(params, corpus)
-        df = write_manifest(read, manifest_path(params, corpus), rejects_path(params, corpus))
-        summary[corpus] = {"source": "demo" if is_demo else str(root), "splits": summarize(df),
-                           "rejects": len(read.rejects)}
-    return summary
+def subset_rows(rows: list[dict], cap: int) -> list[dict]:
+    """At most `cap` rows per split: those whose utt_id hashes lowest (the same subset on every machine and
+    whatever the corpus's file order; growing `cap` only adds utterances)."""
+    import hashlib
+    from collections import defaultdict
+
+    by_split: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_split[r["split"]].append(r)
+    key = lambda r: hashlib.sha1(r["utt_id"].encode()).hexdigest()  # noqa: E731
+    return [r for split in sorted(by_split) for r in sorted(by_split[split], key=key)[:cap]]
+
+
+def prepare_corpus(params: dict, corpus: str) -> dict:
+    """Write the corpus's manifest + rejects report; return its summary (source, splits, rejects)."""
+    root, is_demo = corpus_root(params, corpus)
+    if not root.is_dir():
+        raise FileNotFoundError(f"data.{corpus} = {root}: no such directory" if not is_demo else
+                                f"demo corpus {root} is missing: run `dvc repro demo_data@{corpus}`")
+    read = read_corpus(params, corpus)
+    cap = params["data"].get("max_utterances_per_split")
+    if cap:
+        read.rows = subset_rows(read.rows, int(cap))
+    df = write_manifest(read, manifest_path(params, corpus), rejects_path(params, corpus))
+    return {"source": "demo" if is_demo else str(root), "splits": summarize(df), "rejects": len(read.rejects)}
 
 
 def load_manifest(params: dict, corpus: str) -> pd.DataFrame:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from sa2sr_core.io import atomic_path
-from sa2sr_core.tables import DIMS, NAMES, data_table, render_tables, test_ccc_table
+from sa2sr_core.labels import merge_label_summaries
+from sa2sr_core.params import read_summaries
+from sa2sr_core.tables import DIMS, collect_study, data_table, paired_table, render_tables, test_ccc_table
 
 
 def read_curves(live_dir: str | Path) -> pd.DataFrame:
@@ -67,23 +68,13 @@ def _md_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def collect_runs(runs_dir: str | Path) -> dict[str, list[Path]]:
-    """results/<...>/<setting>_seed<k>.json -> {setting: [paths]} for the settings of Tables 2-4."""
-    runs: dict[str, list[Path]] = {}
-    for p in sorted(Path(runs_dir).glob("*.json")) if Path(runs_dir).is_dir() else []:
-        m = re.fullmatch(r"(.+)_seed\d+", p.stem)
-        if m and m.group(1) in NAMES:
-            runs.setdefault(m.group(1), []).append(p)
-    return runs
-
-
 def render_report(params: dict, report_path: str | Path) -> str:
     d, p = params["data"], params
     rel = lambda f: os.path.relpath(f, Path(report_path).parent)  # noqa: E731  links relative to the report
-    data = json.loads(Path(d["summary"]).read_text())
-    labels = json.loads(Path(d["labels_summary"]).read_text())
+    data = read_summaries(params, "prepare")
+    labels = merge_label_summaries(read_summaries(params, "labels"))
     corr = json.loads(Path(p["correlate"]["json"]).read_text())
-    pre_m = json.loads(Path(p["pretrain"]["metrics"]).read_text())
+    pre_m = json.loads(Path(p["pretrain"]["summary"]).read_text())
     ev = json.loads(Path(p["evaluate"]["metrics"]).read_text())
     pre, ft = read_curves(p["pretrain"]["live_dir"]), read_curves(p["finetune"]["live_dir"])
     plot_curves(pre, ft, p["report"]["curves"])
@@ -117,13 +108,19 @@ def render_report(params: dict, report_path: str | Path) -> str:
     out += ["", "## Fine-tuning (Development CCC per epoch)", "", _md_table(ft[show].round(4))]
     out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
     out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
-    runs = collect_runs(p["report"]["runs_dir"])
+    study = collect_study(p["report"]["runs_dir"])
+    runs = {k: [d / "eval.json" for d in v] for k, v in study.items() if k != "baseline"}
     out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]
     if runs:
-        out += [f"From {sum(map(len, runs.values()))} runs in `{p['report']['runs_dir']}` (scripts/table4_demo.sh; "
-                "mean ± sd over seeds, test1):", "", render_tables(runs, "test1")]
+        out += [f"From {sum(map(len, runs.values()))} runs in `{p['report']['runs_dir']}` (`sa2sr reproduce`; "
+                "mean ± sd over pre-training seeds, test1):", "", render_tables(runs, "test1")]
+        paired = paired_table(study, "test1")
+        if paired:
+            out += ["Paired differences on the same test utterances (mean CCC of A's runs minus B's, 95% bootstrap "
+                    "interval over utterances and seeds; * = excludes 0):", "", *paired]
     else:
-        out.append(f"No runs in `{p['report']['runs_dir']}` yet: `bash scripts/table4_demo.sh 1 2 3` makes them.")
+        out.append(f"No runs in `{p['report']['runs_dir']}` yet: `sa2sr reproduce --profile demo --seeds 3 "
+                   f"--out {p['report']['runs_dir']}` makes them.")
     out += ["", "## Plots", "", *(f"- [{rel(x)}]({rel(x)})" for x in
             (p["report"]["curves"], p["correlate"]["heatmap"], p["evaluate"]["scatter"])),
             "- `dvc plots show` renders the per-epoch curves of dvclive/pretrain and dvclive/finetune."]

@@ -186,7 +186,7 @@ def load_labeler(cfg: LabelerConfig):
                 f"labeler.fallback: vader") from None
         banner = "=" * 78
         log.warning("%s\nSENTIMENT MODEL %r COULD NOT BE LOADED (%s).\nFALLING BACK TO VADER: labels are "
-                    "VADER's, not RoBERTa's, and metrics/labels.json says so.\n%s", banner, cfg.model,
+                    "VADER's, not RoBERTa's, and data/summaries/labels_<corpus>.json says so.\n%s", banner, cfg.model,
                     e.__class__.__name__, banner)
         return VaderLabeler(cfg)
 

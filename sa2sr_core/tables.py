@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> st
 
 
 def data_table(data: dict) -> list[str]:
-    """metrics/data.json (corpus -> source, splits -> utterances / speakers / hours) as Markdown rows."""
+    """data/summaries/prepare_<corpus>.json, merged (corpus -> source, splits -> utterances / speakers / hours) as Markdown rows."""
     lines = ["| corpus | source | split | utterances | speakers | hours |", "|---|---|---|---:|---:|---:|"]
     for corpus, c in data.items():
         for split, x in c.get("splits", {}).items():
@@ -91,3 +92,82 @@ def test_ccc_table(ev: dict) -> list[str]:
                     f"{r[d]['ccc']:.3f} [{r[d]['ci95'][0]:.3f}, {r[d]['ci95'][1]:.3f}]" for d in (*DIMS, "mean")) + " |")
     return lines
 
+
+
+#: Paired comparisons (A vs B, same test utterances) shown under Tables 2-4.
+COMPARISONS = [("asr", "scratch"), ("sa2sr", "asr"), ("sa2sr_frozen", "asr_frozen"), ("sa2sr", "sa2sr_frozen"),
+               ("asr", "asr_frozen"), ("sa2sr", "baseline")]
+
+
+def collect_study(runs_dir: str | Path) -> dict[str, list[Path]]:
+    """Run directories of a study: <dir>/runs/<setting>_seed<k>/ (sa2sr reproduce) -> {setting: [dirs]}, and
+    the baseline's predictions under "baseline" when <dir>/baseline/ exists."""
+    runs: dict[str, list[Path]] = {}
+    root = Path(runs_dir)
+    for d in sorted((root / "runs").glob("*_seed*")) if (root / "runs").is_dir() else []:
+        m = re.fullmatch(r"(.+)_seed\d+", d.name)
+        if m and m.group(1) in NAMES and (d / "eval.json").is_file():
+            runs.setdefault(m.group(1), []).append(d)
+    if runs and (root / "baseline" / "predictions.parquet").is_file():
+        runs["baseline"] = [root / "baseline"]
+    return runs
+
+
+def paired_table(runs: dict[str, list[Path]], split: str = "test1", n_boot: int = 1000, seed: int = 0) -> list[str]:
+    """Markdown rows: per comparison, the seed-mean CCC difference per dimension with its paired bootstrap 95%
+    interval (sa2sr_core.significance), '*' where the interval excludes 0."""
+    import pandas as pd
+
+    from sa2sr_core.significance import aligned, paired_bootstrap
+
+    preds = {k: [pd.read_parquet(d / "predictions.parquet") for d in v if (d / "predictions.parquet").is_file()]
+             for k, v in runs.items()}
+    lines = ["| comparison (A − B) | runs A / B | " + " | ".join(f"Δ {d}" for d in DIMS) + " |", "|---|---|---|---|---|"]
+    for a, b in COMPARISONS:
+        if not preds.get(a) or not preds.get(b):
+            continue
+        truth, p = aligned(preds[a] + preds[b], split, f"{a} vs {b}")
+        res = paired_bootstrap(truth, p[: len(preds[a])], p[len(preds[a]):], n_boot, seed)
+        cells = [f"{r['diff']:+.3f} [{r['ci95'][0]:+.3f}, {r['ci95'][1]:+.3f}]{' *' if r['ci95'][0] > 0 or r['ci95'][1] < 0 else ''}"
+                 for r in (res[d] for d in DIMS)]
+        lines.append(f"| {NAMES[a]} − {NAMES[b]} | {len(preds[a])} / {len(preds[b])} | " + " | ".join(cells) + " |")
+    return lines if len(lines) > 2 else []
+
+
+def table1_section(t1_dir: Path) -> list[str]:
+    corr = json.loads((t1_dir / "correlation.json").read_text())
+    paper = corr.get("paper", {})
+    import pandas as pd
+
+    t = pd.read_csv(t1_dir / "table1.csv")
+    cols = list(t.columns)
+    lines = ["### Table 1: text sentiment × speech emotion (IEMOCAP)", "", "| " + " | ".join(cols) + " |",
+             "|" + "---|" * len(cols), *("| " + " | ".join(str(v) for v in row) + " |" for row in t.itertuples(index=False)),
+             "", f"Spearman {corr['spearman']:.3f} (p = {corr['p_value']:.1e}), Cramér's V {corr['cramers_v']:.3f}, "
+             f"n = {corr['n']} ({corr.get('data', '?')}, labeller {corr.get('labeler', '?')}); paper: Spearman "
+             f"{paper.get('spearman_reported_in_paper_text', '?')} in its text, "
+             f"{paper.get('spearman_from_paper_counts', float('nan')):.3f} from its Table 1 counts.", ""]
+    return lines
+
+
+def render_study(study_dir: str | Path, split: str = "test1") -> str:
+    """tables.md of `sa2sr reproduce`: Table 1, Tables 2-4 (mean ± sd over pre-training seeds, beside the paper)
+    and the paired differences."""
+    root = Path(study_dir)
+    runs = collect_study(root)
+    lines = [f"# SA2SR study: {root}", ""]
+    plan = root / "plan.json"
+    if plan.is_file():
+        p = json.loads(plan.read_text())
+        lines += [f"Profile `{p['profile']}`; overrides {json.dumps(p['shared_overrides'])}.", ""]
+    if (root / "table1").is_dir():
+        lines += table1_section(root / "table1")
+    evals = {k: [d / "eval.json" for d in v] for k, v in runs.items() if k != "baseline"}
+    lines += [f"Tables 2-4 ({split}): CCC, mean ± sd over pre-training seeds (each fine-tuned once).", "",
+              render_tables(evals, split)]
+    paired = paired_table(runs, split)
+    if paired:
+        lines += [f"### Paired differences ({split}, the same test utterances)", "",
+                  "Mean CCC of A's runs minus B's, 95% paired bootstrap interval (utterances resampled jointly, "
+                  "seeds resampled per setting; 1000 replicates); * = the interval excludes 0.", "", *paired, ""]
+    return "\n".join(lines)

@@ -7,7 +7,7 @@ import pandas as pd
 from sa2sr_core.correlation import correlate, paper_reference, plot_table
 from sa2sr_core.io import write_csv, write_json
 from sa2sr_core.labels import labels_path
-from sa2sr_core.params import corpus_root, load_params
+from sa2sr_core.params import corpus_root, load_params, summary_path
 from sa2sr_core.prepare import load_manifest
 
 
@@ -20,12 +20,13 @@ def main() -> None:
     table, result = correlate(df, merge_excited=p["merge_excited"], groups=p["groups"])
     _, is_demo = corpus_root(params, "iemocap")
     result["data"] = "demo" if is_demo else "IEMOCAP"
-    result["labeler"] = json.load(open(params["data"]["labels_summary"]))["labeler"]
+    result["labeler"] = json.loads(summary_path(params, "labels", "iemocap").read_text())["labeler"]
     result["paper"] = paper_reference(p["groups"])
     write_csv(p["table_csv"], table.reset_index())
     plot_table(table, p["heatmap"], f"IEMOCAP ({result['data']}): emotion x text sentiment "
                                     f"(Spearman {result['spearman']:.2f})")
     write_json(p["json"], result)
+    write_json(p["scores"], {k: result[k] for k in ("spearman", "p_value", "cramers_v", "n")})  # the DVC metric
     print(table)
     print(json.dumps({k: result[k] for k in ("spearman", "p_value", "cramers_v", "n")}, indent=1))
 

@@ -5,7 +5,7 @@ import json
 from sa2sr_core.extract import split_dir
 import pandas as pd
 
-from sa2sr_core.evaluate import evaluate_splits, plot_scatter, score_predictions
+from sa2sr_core.evaluate import compact_scores, evaluate_splits, plot_scatter, score_predictions
 from sa2sr_core.finetune import load_emotion_model
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.params import corpus_root, finetune_configs, load_params
@@ -31,6 +31,7 @@ def main() -> None:
     out = {"data": "demo" if is_demo else p["corpus"], "init": cfg.init, "freeze_encoder": cfg.freeze_encoder,
            "lambda": params["lambda"], **results, "baseline": baseline}
     write_json(e["metrics"], out)
+    write_json(e["scores"], compact_scores(out))  # the DVC metric: CCC per dimension, model and baseline
     write_parquet(e["predictions"], preds)
     first = next(iter(results))
     plot_scatter(preds, e["scatter"], f"{out['data']}: init={cfg.init}, frozen={cfg.freeze_encoder}, "

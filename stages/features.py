@@ -1,18 +1,19 @@
-"""Stage features: 40-dim LFBE (25 ms / 10 ms) Parquet shards under data.features_dir/<corpus>/<split>/."""
+"""Stage features@<corpus>: 40-dim LFBE (25 ms / 10 ms) Parquet shards under data.features_dir/<corpus>/<split>/."""
 
 import json
+import sys
 
-from sa2sr_core.extract import extract_all
+from sa2sr_core.extract import extract_corpus
 from sa2sr_core.io import write_json
-from sa2sr_core.params import load_params
+from sa2sr_core.params import load_params, summary_path
 
 
-def main() -> None:
+def main(corpus: str) -> None:
     params = load_params()
-    summary = extract_all(params)
-    write_json(params["data"]["features_summary"], summary)
-    print(json.dumps(summary, indent=1))
+    summary = extract_corpus(params, corpus)
+    write_json(summary_path(params, "features", corpus), summary)
+    print(json.dumps({corpus: summary}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

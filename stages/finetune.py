@@ -22,9 +22,11 @@ def main() -> None:
                         split_dir(params, p["corpus"], "validation"), p["model_dir"],
                         params["pretrain"]["model_dir"], extra)
     sel = res["selected"]
-    write_json(p["metrics"], {**{k: sel[k] for k in sel if k.startswith("val_")}, "epoch": sel["epoch"],
-                              "epochs_run": res["epochs_run"], "stopped_by": res["stopped_by"], "init": cfg.init,
-                              "freeze_encoder": cfg.freeze_encoder, "skipped": res["skipped"]})
+    metrics = {**{k: sel[k] for k in sel if k.startswith("val_")}, "init": cfg.init,
+               "freeze_encoder": cfg.freeze_encoder, "epoch": sel["epoch"], "epochs_run": res["epochs_run"],
+               "stopped_by": res["stopped_by"]}
+    write_json(p["metrics"], metrics)  # the DVC metric
+    write_json(p["summary"], {**metrics, "skipped": res["skipped"]})
     write_history(p["live_dir"], res["history"])
 
 

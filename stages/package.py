@@ -4,14 +4,16 @@ import json
 from pathlib import Path
 
 from sa2sr_core.bundle import package_model
-from sa2sr_core.params import load_params
+from sa2sr_core.params import load_params, read_summaries
 
 
 def main() -> None:
     params = load_params()
     card = {k: json.loads(Path(p).read_text()) for k, p in
-            {"data": params["data"]["summary"], "pretrain": params["pretrain"]["metrics"],
-             "finetune": params["finetune"]["metrics"], "eval": params["evaluate"]["metrics"]}.items()}
+            {"pretrain": params["pretrain"]["metrics"], "finetune": params["finetune"]["metrics"],
+             "eval": params["evaluate"]["metrics"]}.items()}
+    # the corpora this model was trained on (not IEMOCAP: a change there does not touch the model)
+    card["data"] = read_summaries(params, "prepare", sorted({params["pretrain"]["corpus"], params["finetune"]["corpus"]}))
     cfg = package_model(params["pretrain"]["model_dir"], params["finetune"]["model_dir"],
                         params["package"]["model_dir"], card)
     print(f"wrote {params['package']['model_dir']} (encoder shared with the SA2SR heads: {cfg.share_encoder})")

@@ -1,18 +1,19 @@
-"""Stage prepare: one manifest and one rejects report per corpus under data.manifests_dir."""
+"""Stage prepare@<corpus>: one corpus's manifest and rejects report under data.manifests_dir, and its summary."""
 
 import json
+import sys
 
 from sa2sr_core.io import write_json
-from sa2sr_core.params import load_params
-from sa2sr_core.prepare import prepare_all
+from sa2sr_core.params import load_params, summary_path
+from sa2sr_core.prepare import prepare_corpus
 
 
-def main() -> None:
+def main(corpus: str) -> None:
     params = load_params()
-    summary = prepare_all(params)
-    write_json(params["data"]["summary"], summary)
-    print(json.dumps(summary, indent=1))
+    summary = prepare_corpus(params, corpus)
+    write_json(summary_path(params, "prepare", corpus), summary)
+    print(json.dumps({corpus: summary}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

@@ -31,11 +31,12 @@ def main() -> None:
                          pd.read_parquet(labels_path(params, corpus)), out_dir, extra)
     if rank == 0:
         sel = result["selected"]
-        write_json(params["pretrain"]["metrics"], {
-            "epoch": sel["epoch"], "cer": sel["cer"], "auc": sel["auc"], "war": sel["war"], "M": sel["M"],
-            "selection": result["selection"], "lambda": cfg.lambda_, "epochs_run": result["epochs_run"],
-            "padding_fraction": sel["padding_fraction"], "frames_per_s": sel["frames_per_s"],
-            "skipped": result["skipped"]})
+        metrics = {"cer": sel["cer"], "auc": sel["auc"], "war": sel["war"], "M": sel["M"], "lambda": cfg.lambda_,
+                   "epoch": sel["epoch"], "epochs_run": result["epochs_run"]}
+        write_json(params["pretrain"]["metrics"], metrics)  # the DVC metric: what `dvc exp show` leads with
+        write_json(params["pretrain"]["summary"], {
+            **metrics, "selection": result["selection"], "padding_fraction": sel["padding_fraction"],
+            "frames_per_s": sel["frames_per_s"], "skipped": result["skipped"]})
         write_history(params["pretrain"]["live_dir"], result["history"])
     if dist.is_initialized():
         dist.destroy_process_group()

@@ -1,20 +1,22 @@
-"""Stage pseudo_label: negative/neutral/positive labels + probabilities for every transcript (paper §3.1, §4)."""
+"""Stage pseudo_label@<corpus>: negative/neutral/positive labels + probabilities for every transcript of one
+corpus (paper §3.1, §4), and its summary."""
 
 import json
 import logging
+import sys
 
 from sa2sr_core.io import write_json
-from sa2sr_core.labels import pseudo_label_all
-from sa2sr_core.params import load_params
+from sa2sr_core.labels import pseudo_label_corpus
+from sa2sr_core.params import load_params, summary_path
 
 
-def main() -> None:
+def main(corpus: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     params = load_params()
-    summary = pseudo_label_all(params)
-    write_json(params["data"]["labels_summary"], summary)
-    print(json.dumps(summary, indent=1))
+    summary = pseudo_label_corpus(params, corpus)
+    write_json(summary_path(params, "labels", corpus), summary)
+    print(json.dumps({corpus: summary}, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

@@ -36,7 +36,7 @@ def repo(tmp_path_factory):
     d = tmp_path_factory.mktemp("repo")
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, d / name)
-    for name in ("stages", "sa2sr_core", "results"):
+    for name in ("stages", "sa2sr_core", "results", "profiles"):
         shutil.copytree(ROOT / name, d / name, ignore=shutil.ignore_patterns("__pycache__"))
     params = yaml.safe_load((d / "params.yaml").read_text())
     params["demo"].update(TINY_DEMO)
@@ -57,13 +57,17 @@ def repo(tmp_path_factory):
 def test_dvc_repro_demo_to_features(repo):
     d, params = repo
     _run(["dvc", "repro", "features"], d)
-    data = json.loads((d / "metrics" / "data.json").read_text())
+    summaries = d / params["data"]["summaries_dir"]
+    data = {c: json.loads((summaries / f"prepare_{c}.json").read_text()) for c in ("librispeech", "msp_podcast")}
     assert data["librispeech"]["splits"]["train"]["utterances"] == 6
     assert data["msp_podcast"]["source"] == "demo"
-    for corpus in ("librispeech", "iemocap", "msp_podcast"):
+    for corpus in ("librispeech", "msp_podcast"):
         m = pd.read_parquet(d / params["data"]["manifests_dir"] / f"{corpus}.parquet")
         assert len(m) > 0 and m["utt_id"].is_unique
-    feats = json.loads((d / "metrics" / "features.json").read_text())
+    # features need only the corpora they read: IEMOCAP was neither synthesized nor read
+    assert not (d / params["data"]["manifests_dir"] / "iemocap.parquet").exists()
+    assert not (d / params["data"]["demo_dir"] / "iemocap").exists()
+    feats = {c: json.loads((summaries / f"features_{c}.json").read_text()) for c in ("librispeech", "msp_podcast")}
     assert feats["librispeech"]["train"]["utterances"] == 18  # 6 + two speed-perturbed copies each
     assert feats["msp_podcast"]["train"]["utterances"] == 6
     t = pq.read_table(d / params["data"]["features_dir"] / "librispeech" / "validation")
@@ -76,9 +80,9 @@ def test_dvc_repro_demo_to_features(repo):
 def test_dvc_repro_whole_pipeline(repo):
     d, params = repo
     _run(["dvc", "repro"], d)
-    labels = json.loads((d / "metrics" / "labels.json").read_text())
+    labels = json.loads((d / params["data"]["summaries_dir"] / "labels_librispeech.json").read_text())
     assert labels["labeler"] == "vader"  # no hub here: the fallback is declared, not hidden
-    assert sum(labels["corpora"]["librispeech"]["per_class"].values()) == 10
+    assert sum(labels["per_class"].values()) == 10
     corr = json.loads((d / "metrics" / "correlation.json").read_text())
     assert "spearman" in corr and corr["labeler"] == "vader" and corr["data"] == "demo"
     assert (d / "metrics" / "table1.png").read_bytes()[:4] == b"\x89PNG"
@@ -106,3 +110,66 @@ def test_dvc_repro_whole_pipeline(repo):
                     "## Frozen vs fine-tuned"):
         assert section in report
     assert (d / params["report"]["curves"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def _exp_show_columns(d):
+    import csv
+    import io
+
+    return next(csv.reader(io.StringIO(_run(["dvc", "exp", "show", "--csv", "--no-pager"], d))))
+
+
+def test_exp_show_leads_with_the_figures_that_matter(repo):
+    d, params = repo
+    cols = _exp_show_columns(d)
+    first_param = next(i for i, c in enumerate(cols) if c == "seed" or c.startswith(("demo.", "data.")))
+    metrics = cols[:first_param]
+    for c in ("cer", "auc", "lambda", "init", "freeze_encoder", "test1.activation", "test1.valence",
+              "test1.dominance", "baseline.test1.activation", "spearman"):
+        assert any(m == c or m.endswith(":" + c) for m in metrics), (c, metrics)  # "file:key" where a param has it
+    assert len(metrics) < 50, metrics  # data summaries are outputs, not metrics columns
+    assert not any("splits" in c or "per_class" in c or "skipped" in c for c in metrics), metrics
+
+
+def test_changing_iemocap_leaves_pretraining_and_finetuning_up_to_date(repo, tmp_path):
+    d, params = repo
+    real = tmp_path / "IEMOCAP_full_release"  # an IEMOCAP in its official layout, elsewhere on disk
+    shutil.copytree(d / params["data"]["demo_dir"] / "iemocap" / "IEMOCAP_full_release", real)
+    original = (d / "params.yaml").read_text()
+    try:
+        _run(["dvc", "repro"], d)
+        out = _run(["dvc", "status", "--json"], d)
+        assert json.loads(out) == {}
+        p = yaml.safe_load(original)
+        p["data"]["iemocap"] = str(real)
+        (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+        out = _run(["dvc", "repro"], d)
+        ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+        assert ran == {"demo_data@iemocap", "prepare@iemocap", "pseudo_label@iemocap", "correlate", "report"}, out
+        assert json.loads(_run(["dvc", "status", "--json"], d)) == {}
+        corr = json.loads((d / params["correlate"]["json"]).read_text())
+        assert corr["data"] == "IEMOCAP"
+    finally:
+        (d / "params.yaml").write_text(original)
+        _run(["dvc", "repro"], d)
+
+
+def test_reproduce_quick_on_the_demo(repo):
+    """`sa2sr reproduce --profile quick --seeds 2` through DVC: ten runs, the tables, and nothing on a re-run."""
+    d, params = repo
+    before = (d / "params.yaml").read_text()
+    cmd = [sys.executable, "-m", "sa2sr_core.cli", "reproduce", "--profile", "quick", "--seeds", "2",
+           "--out", "results/quick", "--no-estimate"]
+    out = _run(cmd, d)
+    study = d / "results" / "quick"
+    assert len(list((study / "runs").iterdir())) == 10
+    assert "Table 1" in out and "Table 4" in out and "Paired differences" in out
+    run = json.loads((study / "runs" / "asr_seed1" / "run.json").read_text())
+    assert run["overrides"]["lambda"] == 0 and run["overrides"]["seed"] == params["seed"] + 1
+    assert json.loads((study / "runs" / "asr_seed1" / "pretrain.json").read_text())["lambda"] == 0
+    assert (d / "params.yaml").read_text() == before
+    exps = _run(["git", "for-each-ref", "refs/exps"], d)
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    again = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "0 to run" in again.stderr
+    assert _run(["git", "for-each-ref", "refs/exps"], d) == exps

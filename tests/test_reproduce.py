@@ -1,0 +1,233 @@
+"""`sa2sr reproduce` without running DVC: profiles, the run plan, pre-flight checks of the corpora, resume,
+collection of the runs, and the paired bootstrap behind the tables."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sa2sr_core.cli import app
+from sa2sr_core.corpora.layout import check_layout
+from sa2sr_core.corpora.librispeech import CorpusLayoutError
+from sa2sr_core.metrics import ccc
+from sa2sr_core.prepare import subset_rows
+from sa2sr_core.reproduce import (ORDER, ReproduceConfig, ReproduceError, base_overrides, dvc_command, format_value,
+                                  load_profile, plan_runs, reproduce)
+from sa2sr_core.significance import ccc_columns, paired_bootstrap
+from sa2sr_core.tables import render_study
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("profile", ["paper", "quick"])
+def test_profiles_override_existing_params_only(profile):
+    prof = load_profile(profile, ROOT)
+    assert prof and base_overrides(ReproduceConfig(out=Path("x"), profile=profile), PARAMS, ROOT) == prof
+
+
+def test_paper_profile_has_the_papers_numbers():
+    p = load_profile("paper", ROOT)
+    assert (p["lambda"], p["pretrain.lr"], p["pretrain.beta1"], p["pretrain.beta2"], p["pretrain.patience"],
+            p["pretrain.schedule"]) == (200, 5e-5, 0.9, 0.999, 25, "constant")
+
+
+def test_unknown_profile_and_keys_are_named(tmp_path):
+    with pytest.raises(ReproduceError, match="no profile 'papr'"):
+        load_profile("papr", ROOT)
+    with pytest.raises(ReproduceError, match=r"--set: \['pretrain.lrr'\]"):
+        base_overrides(ReproduceConfig(out=tmp_path, profile="demo", sets={"pretrain.lrr": 1}), PARAMS, ROOT)
+
+
+def test_plan_trains_each_pretraining_once_and_ends_on_the_params_setting():
+    runs = plan_runs(ReproduceConfig(out=Path("x"), profile="demo", seeds=3), PARAMS, {})
+    assert len(runs) == 15 and len({r.key for r in runs}) == 15
+    # consecutive runs that share (lambda, seed) share one pre-training: 2 pre-trainings per seed
+    changes = sum(1 for a, b in zip(runs, runs[1:]) if (a.overrides["lambda"], a.overrides["seed"])
+                  != (b.overrides["lambda"], b.overrides["seed"]))
+    assert changes + 1 == 6
+    last = runs[-1]
+    assert last.key == "sa2sr_seed0" and last.overrides["seed"] == PARAMS["seed"]
+    assert last.overrides["lambda"] == PARAMS["lambda"] and last.overrides["finetune.freeze_encoder"] is False
+    assert [r.setting for r in runs[:5]] == list(ORDER)
+    assert {r.overrides["lambda"] for r in runs if r.setting.startswith("asr") or r.setting == "scratch"} == {0.0}
+    with pytest.raises(ReproduceError, match="lambda > 0"):
+        plan_runs(ReproduceConfig(out=Path("x"), seeds=1), PARAMS, {"lambda": 0})
+
+
+def test_dvc_command_values_read_back_as_yaml():
+    cmd = dvc_command("e", {"lambda": 200, "pretrain.lr": 5e-5, "data.iemocap": "/data/IEMOCAP full", "x": True,
+                            "y": None, "z": [0.9, 1.1], "s": "123"}, ("evaluate",))
+    sets = dict(c.split("=", 1) for c in cmd[cmd.index("-S") + 1::2] if "=" in c)
+    assert {k: yaml.safe_load(v) for k, v in sets.items()} == {
+        "lambda": 200, "pretrain.lr": 5e-5, "data.iemocap": "/data/IEMOCAP full", "x": True, "y": None,
+        "z": [0.9, 1.1], "s": "123"}
+    assert cmd[-1] == "evaluate" and format_value("constant") == "constant"
+
+
+def _libri(root: Path, subsets):
+    for s in subsets:
+        (root / "LibriSpeech" / s / "1" / "2").mkdir(parents=True)
+    return root
+
+
+def _msp(root: Path, splits):
+    (root / "Audios").mkdir(parents=True)
+    (root / "Labels").mkdir()
+    rows = [{"FileName": f"a{i}.wav", "EmoAct": 4, "EmoVal": 4, "EmoDom": 4, "SpkrID": 1, "Split_Set": s}
+            for i, s in enumerate(splits)]
+    pd.DataFrame(rows).to_csv(root / "Labels" / "labels_consensus.csv", index=False)
+    return root
+
+
+def test_layout_check_names_the_missing_split(tmp_path):
+    assert check_layout("librispeech", _libri(tmp_path / "ls", ["train-clean-100", "dev-clean"])) == {"train", "validation"}
+    with pytest.raises(CorpusLayoutError, match=r"no train split \(train-clean-100"):
+        check_layout("librispeech", _libri(tmp_path / "ls2", ["dev-clean", "test-clean"]))
+    with pytest.raises(CorpusLayoutError, match="has no test split: need one of Split_Set Test1, Split_Set Test2"):
+        check_layout("msp_podcast", _msp(tmp_path / "msp", ["Train", "Development"]))
+    assert check_layout("msp_podcast", _msp(tmp_path / "msp2", ["Train", "Development", "Test1"])) >= {"test1"}
+    with pytest.raises(CorpusLayoutError, match="does not exist"):
+        check_layout("iemocap", tmp_path / "nowhere")
+
+
+def test_cli_fails_before_any_training_naming_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    res = CliRunner().invoke(app, ["reproduce", "--librispeech", str(tmp_path / "LS"), "--out", str(tmp_path / "o"),
+                                   "--no-estimate"])
+    assert res.exit_code == 2 and f"LibriSpeech root {tmp_path / 'LS'} does not exist" in res.output
+    msp = _msp(tmp_path / "msp", ["Train", "Test1"])
+    res = CliRunner().invoke(app, ["reproduce", "--msp-podcast", str(msp), "--out", str(tmp_path / "o"),
+                                   "--no-estimate"])
+    assert res.exit_code == 2 and "no validation split (Split_Set Development)" in res.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_subset_is_a_fixed_hash_ordered_prefix():
+    rows = [{"utt_id": f"u{i}", "split": s} for i in range(50) for s in ("train", "test")]
+    a, b = subset_rows(rows, 10), subset_rows(list(reversed(rows)), 10)
+    assert len(a) == 20 and sorted(r["utt_id"] + r["split"] for r in a) == sorted(r["utt_id"] + r["split"] for r in b)
+    assert {r["utt_id"] for r in subset_rows(rows, 10) if r["split"] == "train"} <= \
+        {r["utt_id"] for r in subset_rows(rows, 20) if r["split"] == "train"}
+
+
+# --------------------------------------------------------------------------------------- paired bootstrap
+def test_ccc_columns_matches_ccc():
+    rng = np.random.default_rng(0)
+    t, p = rng.normal(size=(200, 3)), rng.normal(size=(200, 3))
+    p[:, 0] += t[:, 0]
+    np.testing.assert_allclose(ccc_columns(t, p), [ccc(t[:, j], p[:, j]) for j in range(3)], rtol=1e-12)
+
+
+def test_paired_bootstrap_finds_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(1)
+    t = rng.normal(size=(300, 3))
+    good = [t + rng.normal(scale=0.5, size=t.shape) for _ in range(3)]
+    bad = [t + rng.normal(scale=1.5, size=t.shape) for _ in range(3)]
+    res = paired_bootstrap(t, good, bad, n_boot=300)
+    for d in res.values():
+        assert d["diff"] > 0.2 and d["ci95"][0] > 0 and d["p_not_better"] < 0.01
+    same = paired_bootstrap(t, good, good, n_boot=300)
+    for d in same.values():
+        assert d["diff"] == pytest.approx(0) and d["ci95"][0] < 0 < d["ci95"][1]
+
+
+def test_seed_spread_widens_the_interval():
+    rng = np.random.default_rng(2)
+    t = rng.normal(size=(300, 3))
+    a = [t + rng.normal(scale=s, size=t.shape) for s in (0.4, 1.2, 0.4, 1.2)]  # seeds that disagree
+    b = [t + rng.normal(scale=0.8, size=t.shape)]
+    wide = paired_bootstrap(t, a, b, n_boot=400)["activation"]["ci95"]
+    narrow = paired_bootstrap(t, a[:1] * 4, b, n_boot=400)["activation"]["ci95"]
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+
+
+# ------------------------------------------------------------------- the loop, with a fake `dvc exp run`
+def _fake_project(tmp_path: Path) -> Path:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(ROOT / "params.yaml", proj / "params.yaml")
+    shutil.copytree(ROOT / "profiles", proj / "profiles")
+    return proj
+
+
+def _fake_runner(calls):
+    """Stands in for `dvc exp run`: applies the -S values, writes the outputs a run of the pipeline writes."""
+    def run(cmd, cwd):
+        calls.append(cmd)
+        params = yaml.safe_load((cwd / "params.yaml").read_text())
+        sets = {c.split("=", 1)[0]: yaml.safe_load(c.split("=", 1)[1]) for c in cmd[cmd.index("-S") + 1::2] if "=" in c}
+        good = 0.3 if sets["lambda"] == 0 else 0.1  # SA2SR runs predict better
+        rng = np.random.default_rng(sets["seed"])
+        t = np.random.default_rng(0).normal(size=(80, 3))
+        p = t + rng.normal(scale=good if sets["finetune.init"] == "pretrained" else 0.6, size=t.shape)
+        pred = pd.DataFrame({"utt_id": [f"u{i}" for i in range(80)], "split": "test1",
+                             **{f"true_{d}": t[:, j] for j, d in enumerate(("activation", "valence", "dominance"))},
+                             **{f"pred_{d}": p[:, j] for j, d in enumerate(("activation", "valence", "dominance"))}})
+        ev = {"data": "demo", "test1": {d: {"ccc": ccc(t[:, j], p[:, j]), "ci95": [0, 1]}
+                                        for j, d in enumerate(("activation", "valence", "dominance"))}}
+        ev["test1"]["mean"] = {"ccc": 0.5, "ci95": [0, 1]}
+        ev["test1"]["n"] = 80
+        files = {params["evaluate"]["metrics"]: json.dumps(ev), params["evaluate"]["scores"]: "{}",
+                 params["pretrain"]["summary"]: "{}", params["finetune"]["summary"]: "{}",
+                 params["correlate"]["json"]: json.dumps({"spearman": 0.6, "p_value": 1e-9, "cramers_v": 0.5, "n": 9,
+                                                          "paper": {"spearman_from_paper_counts": 0.5}}),
+                 params["correlate"]["table_csv"]: "speech_emotion,Negative\nSad,3\n", params["correlate"]["heatmap"]: "png"}
+        for f, text in files.items():
+            (cwd / f).parent.mkdir(parents=True, exist_ok=True)
+            (cwd / f).write_text(text)
+        for f in (params["evaluate"]["predictions"], params["baseline"]["predictions"]):
+            (cwd / f).parent.mkdir(parents=True, exist_ok=True)
+            pred.to_parquet(cwd / f)
+        (cwd / "params.yaml").write_text("changed by the run\n")
+    return run
+
+
+def test_reproduce_runs_collects_resumes_and_restores_params(tmp_path):
+    proj = _fake_project(tmp_path)
+    original = (proj / "params.yaml").read_text()
+    calls = []
+    cfg = ReproduceConfig(out=proj / "results" / "s", profile="quick", seeds=2)
+    res = reproduce(cfg, proj, runner=_fake_runner(calls), log=lambda m: None, estimate=False)
+    assert res["ran"] == 10 and len(calls) == 10
+    assert (proj / "params.yaml").read_text() == original
+    runs = sorted(p.name for p in (cfg.out / "runs").iterdir())
+    assert len(runs) == 10 and "scratch_seed1" in runs
+    assert {"eval.json", "predictions.parquet", "run.json"} <= {p.name for p in (cfg.out / "runs" / "sa2sr_seed0").iterdir()}
+    assert calls[0][:4] == ["dvc", "exp", "run", "-n"] and "data.max_utterances_per_split=300" in calls[0]
+    md = (cfg.out / "tables.md").read_text()
+    assert "Table 1" in md and "Table 3" in md and "Paired differences" in md
+    row = next(line for line in md.splitlines() if line.startswith("| SA2SR features − ASR features |"))
+    assert row.count("*") == 3  # the fake SA2SR runs are better on every dimension: intervals exclude 0
+    # a second call does nothing; after an interruption only the missing runs run
+    assert reproduce(cfg, proj, runner=_fake_runner(calls), log=lambda m: None, estimate=False)["ran"] == 0
+    shutil.rmtree(cfg.out / "runs" / "asr_seed1")
+    assert reproduce(cfg, proj, runner=_fake_runner(calls), log=lambda m: None, estimate=False)["ran"] == 1
+    assert render_study(cfg.out) == md
+    # the same directory with another plan is refused, not mixed
+    with pytest.raises(ReproduceError, match="holds a study with other settings"):
+        reproduce(ReproduceConfig(out=cfg.out, profile="demo", seeds=2), proj, runner=_fake_runner(calls),
+                  log=lambda m: None, estimate=False)
+
+
+def test_failed_run_keeps_finished_ones_and_restores_params(tmp_path):
+    proj = _fake_project(tmp_path)
+    original = (proj / "params.yaml").read_text()
+    calls, ok = [], _fake_runner([])
+
+    def flaky(cmd, cwd):
+        calls.append(cmd)
+        if len(calls) == 3:
+            raise ReproduceError("boom")
+        ok(cmd, cwd)
+    cfg = ReproduceConfig(out=tmp_path / "s", profile="quick", seeds=1)
+    with pytest.raises(ReproduceError, match="boom"):
+        reproduce(cfg, proj, runner=flaky, log=lambda m: None, estimate=False)
+    assert (proj / "params.yaml").read_text() == original
+    assert len(list((cfg.out / "runs").iterdir())) == 2
+    assert reproduce(cfg, proj, runner=ok, log=lambda m: None, estimate=False)["ran"] == 3
