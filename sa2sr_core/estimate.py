@@ -11,22 +11,17 @@ LIBRISPEECH_TRAIN_HOURS = {"train-clean-100": 100.6, "train-clean-360": 363.6, "
 FRAMES_PER_HOUR = 360_000  # 10 ms hop
 
 
-def train_hours(project: Path, params: dict, librispeech: str | None) -> tuple[float | None, str]:
-    """Hours of the pre-training train split, and where the figure comes from."""
+def train_hours(librispeech: str | None) -> tuple[float, str]:
+    """Hours of the pre-training train split (the subsets present under the given LibriSpeech root, else the
+    paper's full 960 h), and where the figure comes from."""
     if librispeech:
         from sa2sr_core.corpora.librispeech import find_librispeech_root
 
         base = find_librispeech_root(librispeech)
         present = [s for s in LIBRISPEECH_TRAIN_HOURS if (base / s).is_dir()]
-        return sum(LIBRISPEECH_TRAIN_HOURS[s] for s in present), f"LibriSpeech {' + '.join(present)}"
-    from sa2sr_core.params import summary_path
-
-    path = project / summary_path(params, "prepare", "librispeech")
-    if path.is_file():
-        import json
-
-        return json.loads(path.read_text())["splits"]["train"]["hours"], "the demo's train split"
-    return None, "unknown (no prepare summary yet)"
+        if present:
+            return sum(LIBRISPEECH_TRAIN_HOURS[s] for s in present), f"LibriSpeech {' + '.join(present)}"
+    return sum(LIBRISPEECH_TRAIN_HOURS.values()), "the paper's LibriSpeech 960 h"
 
 
 def estimate_paper_profile(project: Path, corpora: dict, log: Callable[[str], None] = print,
@@ -41,20 +36,16 @@ def estimate_paper_profile(project: Path, corpora: dict, log: Callable[[str], No
     device = pick_device(cfg.device)
     batches = synthetic_batches(model_cfg, cfg.max_frames_per_batch, cfg.max_batch, n=4)
     r = step_throughput(model_cfg, batches, device, cfg.lambda_, cfg.amp, warmup=1, max_seconds=max_seconds)
-    hours, source = train_hours(project, params, corpora.get("librispeech"))
+    hours, source = train_hours(corpora.get("librispeech"))
     copies = 1 + len(params["features"].get("speed_perturb") or [])
+    epoch_h = hours * FRAMES_PER_HOUR * copies / r["frames_per_s"] / 3600
     out = {"device": str(device), "step_frames_per_s": round(r["frames_per_s"]), "steps_timed": r["steps"],
            "max_frames_per_batch": cfg.max_frames_per_batch, "train_hours": hours, "train_hours_source": source,
-           "speed_perturb_copies": copies, "min_epochs": cfg.patience + 1}
-    if hours:
-        epoch_h = hours * FRAMES_PER_HOUR * copies / r["frames_per_s"] / 3600
-        out.update(hours_per_epoch=round(epoch_h, 2), hours_per_pretraining_at_least=round(epoch_h * out["min_epochs"], 1))
-        log(f"paper profile on this machine ({device}): the model step runs {r['frames_per_s']:,.0f} frames/s, so one "
-            f"pre-training epoch over {hours:.1f} h x {copies} ({source}, speed perturbation) takes about "
-            f"{epoch_h:.2f} h and one pre-training at least {out['hours_per_pretraining_at_least']:.1f} h (the paper "
-            f"stops after {cfg.patience} epochs without a better M: >= {out['min_epochs']} epochs); the study runs "
-            f"2 per seed. Data loading adds to this; N GPUs (torchrun) divide it by about N.")
-    else:
-        log(f"paper profile on this machine ({device}): the model step runs {r['frames_per_s']:,.0f} frames/s; the "
-            f"pre-training hours are {source}, so no time estimate yet")
+           "speed_perturb_copies": copies, "min_epochs": cfg.patience + 1, "hours_per_epoch": round(epoch_h, 2),
+           "hours_per_pretraining_at_least": round(epoch_h * (cfg.patience + 1), 1)}
+    log(f"paper profile on this machine ({device}): the model step runs {r['frames_per_s']:,.0f} frames/s, so one "
+        f"pre-training epoch over {hours:.1f} h x {copies} ({source}, with speed perturbation) takes about "
+        f"{epoch_h:.2f} h, and one pre-training at least {out['hours_per_pretraining_at_least']:.1f} h (the paper "
+        f"stops after {cfg.patience} epochs without a better M: >= {out['min_epochs']} epochs); the study runs 2 per "
+        f"seed. Data loading adds to this; N GPUs (torchrun) divide it by about N.")
     return out

@@ -231,3 +231,23 @@ def test_failed_run_keeps_finished_ones_and_restores_params(tmp_path):
     assert (proj / "params.yaml").read_text() == original
     assert len(list((cfg.out / "runs").iterdir())) == 2
     assert reproduce(cfg, proj, runner=ok, log=lambda m: None, estimate=False)["ran"] == 3
+
+
+def test_training_hours_come_from_the_subsets_present(tmp_path):
+    from sa2sr_core.estimate import train_hours
+
+    assert train_hours(None) == (pytest.approx(960.9), "the paper's LibriSpeech 960 h")
+    hours, source = train_hours(str(_libri(tmp_path, ["train-clean-100", "dev-clean"])))
+    assert hours == pytest.approx(100.6) and "train-clean-100" in source
+
+
+def test_step_throughput_counts_real_frames():
+    from sa2sr_core.models.encoder import EncoderConfig
+    from sa2sr_core.models.sa2sr import SA2SRConfig
+    from sa2sr_core.throughput import step_throughput, synthetic_batches
+
+    cfg = SA2SRConfig(encoder=EncoderConfig(input_dim=40, hidden=8, layers=1), summarizer_hidden=4)
+    batches = synthetic_batches(cfg, 6000, 8, n=4)
+    assert len(batches) == 4 and all(b.feats.shape[0] * b.feats.shape[1] <= 6000 for b in batches)
+    r = step_throughput(cfg, batches, "cpu", warmup=1)
+    assert r["steps"] == 3 and r["frames_per_s"] > 0 and 0 <= r["padding_fraction"] < 0.5
