@@ -98,7 +98,7 @@ def pretrain_configs(params: dict):
     p = dict(params["pretrain"])
     enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **p.pop("encoder", {})})
     model = SA2SRConfig(encoder=enc, summarizer_hidden=p.pop("summarizer_hidden", 128))
-    for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend"):
+    for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend", "launcher"):
         p.pop(k, None)
     cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])})
     return cfg, model

@@ -16,6 +16,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -216,7 +217,7 @@ def dvc_command(name: str, overrides: dict[str, Any], targets: tuple[str, ...]) 
 
 
 def run_subprocess(cmd: list[str], cwd: Path) -> None:
-    res = subprocess.run(cmd, cwd=cwd)
+    res = subprocess.run(cmd, cwd=cwd, stdout=sys.stderr)  # DVC's log on stderr; stdout is the tables
     if res.returncode != 0:
         raise ReproduceError(f"`{' '.join(cmd)}` failed (exit {res.returncode}); fix the cause and run the "
                              "same `sa2sr reproduce` again: finished runs are kept")
