@@ -262,11 +262,10 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
     check_plan(out, plan)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "plan.json", plan)
-    if estimate:
+    if estimate and not (out / "estimate.json").is_file():  # measured once per study
         from sa2sr_core.estimate import estimate_paper_profile
 
-        est = estimate_paper_profile(project, cfg.corpora, log)
-        write_json(out / "estimate.json", est)
+        write_json(out / "estimate.json", estimate_paper_profile(project, cfg.corpora, log))
     todo = [r for r in runs if not (out / "runs" / r.key).is_dir()]
     log(f"study {out}: {len(runs)} runs ({cfg.seeds} pre-training seed(s) x {len(SETTINGS)} settings), "
         f"{len(runs) - len(todo)} done, {len(todo)} to run")
