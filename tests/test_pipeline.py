@@ -37,7 +37,9 @@ def repo(tmp_path_factory):
     for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
         shutil.copy(ROOT / name, d / name)
     for name in ("stages", "sa2sr_core", "results", "profiles"):
-        shutil.copytree(ROOT / name, d / name, ignore=shutil.ignore_patterns("__pycache__"))
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, d / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (d / "results" / "demo").mkdir(parents=True, exist_ok=True)  # report.runs_dir: a dependency of `report`
     params = yaml.safe_load((d / "params.yaml").read_text())
     params["demo"].update(TINY_DEMO)
     params["features"]["workers"] = 1

@@ -251,3 +251,21 @@ def test_step_throughput_counts_real_frames():
     assert len(batches) == 4 and all(b.feats.shape[0] * b.feats.shape[1] <= 6000 for b in batches)
     r = step_throughput(cfg, batches, "cpu", warmup=1)
     assert r["steps"] == 3 and r["frames_per_s"] > 0 and 0 <= r["padding_fraction"] < 0.5
+
+
+def test_real_corpus_roots_reach_every_run_as_absolute_paths(tmp_path):
+    """Corpora in their official layouts (not the demo) pass the pre-flight and are set in every run."""
+    proj = _fake_project(tmp_path)
+    libri = _libri(tmp_path / "corpora", ["train-clean-100", "dev-clean"])
+    msp = _msp(tmp_path / "corpora" / "MSP-Podcast", ["Train", "Development", "Test1"])
+    iemo = tmp_path / "corpora" / "IEMOCAP_full_release" / "Session1" / "dialog" / "EmoEvaluation"
+    iemo.mkdir(parents=True)
+    calls, logs = [], []
+    cfg = ReproduceConfig(out=tmp_path / "s", profile="quick", seeds=1,
+                          corpora={"librispeech": str(libri), "iemocap": str(iemo.parents[2]), "msp_podcast": str(msp)})
+    reproduce(cfg, proj, runner=_fake_runner(calls), log=logs.append, estimate=False)
+    assert len(calls) == 5
+    for cmd in calls:
+        assert f"data.librispeech={libri.resolve()}" in cmd and f"data.msp_podcast={msp.resolve()}" in cmd
+        assert f"data.iemocap={iemo.parents[2].resolve()}" in cmd
+    assert any(m.startswith(f"msp_podcast: {msp}") for m in logs)
