@@ -269,3 +269,15 @@ def test_real_corpus_roots_reach_every_run_as_absolute_paths(tmp_path):
         assert f"data.librispeech={libri.resolve()}" in cmd and f"data.msp_podcast={msp.resolve()}" in cmd
         assert f"data.iemocap={iemo.parents[2].resolve()}" in cmd
     assert any(m.startswith(f"msp_podcast: {msp}") for m in logs)
+
+
+def test_the_paper_profile_is_measured_once_per_study(tmp_path, monkeypatch):
+    import sa2sr_core.estimate as est
+
+    proj = _fake_project(tmp_path)
+    measured = []
+    monkeypatch.setattr(est, "estimate_paper_profile", lambda *a, **k: measured.append(1) or {"step_frames_per_s": 1})
+    cfg = ReproduceConfig(out=tmp_path / "s", profile="quick", seeds=1)
+    for _ in range(2):
+        reproduce(cfg, proj, runner=_fake_runner([]), log=lambda m: None, estimate=True)
+    assert measured == [1] and json.loads((cfg.out / "estimate.json").read_text()) == {"step_frames_per_s": 1}
