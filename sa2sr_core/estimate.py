@@ -40,7 +40,7 @@ def estimate_paper_profile(project: Path, corpora: dict, log: Callable[[str], No
     copies = 1 + len(params["features"].get("speed_perturb") or [])
     epoch_h = hours * FRAMES_PER_HOUR * copies / r["frames_per_s"] / 3600
     out = {"device": str(device), "step_frames_per_s": round(r["frames_per_s"]), "steps_timed": r["steps"],
-           "max_frames_per_batch": cfg.max_frames_per_batch, "train_hours": hours, "train_hours_source": source,
+           "max_frames_per_batch": cfg.max_frames_per_batch, "train_hours": round(hours, 1), "train_hours_source": source,
            "speed_perturb_copies": copies, "min_epochs": cfg.patience + 1, "hours_per_epoch": round(epoch_h, 2),
            "hours_per_pretraining_at_least": round(epoch_h * (cfg.patience + 1), 1)}
     log(f"paper profile on this machine ({device}): the model step runs {r['frames_per_s']:,.0f} frames/s, so one "
