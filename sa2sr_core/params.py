@@ -84,11 +84,6 @@ def read_summaries(params: dict, kind: str, corpora=None) -> dict[str, dict]:
     return out
 
 
-def demo_corpora(params: dict) -> list[str]:
-    """Corpora whose path is null, so they come from the demo."""
-    return [c for c in CORPORA if not params["data"].get(c)]
-
-
 def pretrain_configs(params: dict):
     """(PretrainConfig, SA2SRConfig) from params `pretrain`, top-level `lambda` and `seed`."""
     from sa2sr_core.models.encoder import EncoderConfig

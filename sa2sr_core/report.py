@@ -12,7 +12,7 @@ import pandas as pd
 from sa2sr_core.io import atomic_path
 from sa2sr_core.labels import merge_label_summaries
 from sa2sr_core.params import read_summaries
-from sa2sr_core.tables import DIMS, collect_study, data_table, paired_table, render_tables, test_ccc_table
+from sa2sr_core.tables import DIMS, collect_study, data_table, paired_table, render_tables, study_evals, test_ccc_table
 
 
 def read_curves(live_dir: str | Path) -> pd.DataFrame:
@@ -109,7 +109,7 @@ def render_report(params: dict, report_path: str | Path) -> str:
     out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
     out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
     study = collect_study(p["report"]["runs_dir"])
-    runs = {k: [d / "eval.json" for d in v] for k, v in study.items() if k != "baseline"}
+    runs = study_evals(study)
     out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]
     if runs:
         out += [f"From {sum(map(len, runs.values()))} runs in `{p['report']['runs_dir']}` (`sa2sr reproduce`; "

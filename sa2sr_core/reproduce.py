@@ -41,7 +41,7 @@ PROFILES_DIR = "profiles"
 
 
 class ReproduceError(RuntimeError):
-    """Bad input to `sa2sr reproduce`, said before any training starts."""
+    """Bad input to `sa2sr reproduce` (said before any training starts), or a run of the study that failed."""
 
 
 @dataclass

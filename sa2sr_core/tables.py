@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 DIMS = ("activation", "valence", "dominance")
 #: Paper values (MSP-Podcast test set, CCC).
@@ -93,7 +94,6 @@ def test_ccc_table(ev: dict) -> list[str]:
     return lines
 
 
-
 #: Paired comparisons (A vs B, same test utterances) shown under Tables 2-4.
 COMPARISONS = [("asr", "scratch"), ("sa2sr", "asr"), ("sa2sr_frozen", "asr_frozen"), ("sa2sr", "sa2sr_frozen"),
                ("asr", "asr_frozen"), ("sa2sr", "baseline")]
@@ -113,11 +113,14 @@ def collect_study(runs_dir: str | Path) -> dict[str, list[Path]]:
     return runs
 
 
+def study_evals(study: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """collect_study(...) -> {setting: [eval.json per run]} for render_tables (the baseline is not a setting)."""
+    return {k: [d / "eval.json" for d in v] for k, v in study.items() if k != "baseline"}
+
+
 def paired_table(runs: dict[str, list[Path]], split: str = "test1", n_boot: int = 1000, seed: int = 0) -> list[str]:
     """Markdown rows: per comparison, the seed-mean CCC difference per dimension with its paired bootstrap 95%
     interval (sa2sr_core.significance), '*' where the interval excludes 0."""
-    import pandas as pd
-
     from sa2sr_core.significance import aligned, paired_bootstrap
 
     preds = {k: [pd.read_parquet(d / "predictions.parquet") for d in v if (d / "predictions.parquet").is_file()]
@@ -137,8 +140,6 @@ def paired_table(runs: dict[str, list[Path]], split: str = "test1", n_boot: int 
 def table1_section(t1_dir: Path) -> list[str]:
     corr = json.loads((t1_dir / "correlation.json").read_text())
     paper = corr.get("paper", {})
-    import pandas as pd
-
     t = pd.read_csv(t1_dir / "table1.csv")
     cols = list(t.columns)
     lines = ["### Table 1: text sentiment × speech emotion (IEMOCAP)", "", "| " + " | ".join(cols) + " |",
@@ -162,9 +163,8 @@ def render_study(study_dir: str | Path, split: str = "test1") -> str:
         lines += [f"Profile `{p['profile']}`; overrides {json.dumps(p['shared_overrides'])}.", ""]
     if (root / "table1").is_dir():
         lines += table1_section(root / "table1")
-    evals = {k: [d / "eval.json" for d in v] for k, v in runs.items() if k != "baseline"}
     lines += [f"Tables 2-4 ({split}): CCC, mean ± sd over pre-training seeds (each fine-tuned once).", "",
-              render_tables(evals, split)]
+              render_tables(study_evals(runs), split)]
     paired = paired_table(runs, split)
     if paired:
         lines += [f"### Paired differences ({split}, the same test utterances)", "",

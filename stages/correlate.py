@@ -26,9 +26,10 @@ def main() -> None:
     plot_table(table, p["heatmap"], f"IEMOCAP ({result['data']}): emotion x text sentiment "
                                     f"(Spearman {result['spearman']:.2f})")
     write_json(p["json"], result)
-    write_json(p["scores"], {k: result[k] for k in ("spearman", "p_value", "cramers_v", "n")})  # the DVC metric
+    scores = {k: result[k] for k in ("spearman", "p_value", "cramers_v", "n")}
+    write_json(p["scores"], scores)  # the DVC metric
     print(table)
-    print(json.dumps({k: result[k] for k in ("spearman", "p_value", "cramers_v", "n")}, indent=1))
+    print(json.dumps(scores, indent=1))
 
 
 if __name__ == "__main__":

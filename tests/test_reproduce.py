@@ -17,7 +17,7 @@ from sa2sr_core.corpora.librispeech import CorpusLayoutError
 from sa2sr_core.metrics import ccc
 from sa2sr_core.prepare import subset_rows
 from sa2sr_core.reproduce import (ORDER, ReproduceConfig, ReproduceError, base_overrides, dvc_command, format_value,
-                                  load_profile, plan_runs, reproduce)
+                                  load_profile, parse_sets, plan_runs, reproduce)
 from sa2sr_core.significance import ccc_columns, paired_bootstrap
 from sa2sr_core.tables import render_study
 
@@ -42,6 +42,14 @@ def test_unknown_profile_and_keys_are_named(tmp_path):
         load_profile("papr", ROOT)
     with pytest.raises(ReproduceError, match=r"--set: \['pretrain.lrr'\]"):
         base_overrides(ReproduceConfig(out=tmp_path, profile="demo", sets={"pretrain.lrr": 1}), PARAMS, ROOT)
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "broken.yaml").write_text("- lambda: 200\n")
+    with pytest.raises(ReproduceError, match="broken.yaml: expected a mapping"):
+        load_profile("broken", tmp_path)
+    with pytest.raises(ReproduceError, match="--set 'lambda': expected KEY=VALUE"):
+        parse_sets(["lambda"])
+    with pytest.raises(ReproduceError, match="--seeds 0: need at least one"):
+        plan_runs(ReproduceConfig(out=tmp_path, seeds=0), PARAMS, {})
 
 
 def test_plan_trains_each_pretraining_once_and_ends_on_the_params_setting():
