@@ -42,6 +42,7 @@ class FinetuneConfig:
     lr_plateau_patience: int = 2  # epochs without improvement before the rate is multiplied by lr_decay
     lr_decay: float = 0.5
     min_delta: float = 0.0  # a Development mean CCC gain at or below this is not an improvement
+    encoder_lr_scale: float = 1.0  # a pre-trained encoder learns at lr x this (1.0: one rate for all, the paper)
     freeze_baseline_path: bool = False  # with utterance stats: keep the ridge-initialised linear path fixed
     max_frames_per_batch: int = 8000
     max_batch: int = 32
@@ -192,6 +193,18 @@ def start_from_baseline(model: EmotionModel, train_dir, train_data: EmotionData,
     return base.dev_ccc
 
 
+def param_groups(model: EmotionModel, cfg: FinetuneConfig) -> list[dict]:
+    """Trainable parameters as optimizer groups: the regressor first (its rate is the one logged), then a
+    pre-trained encoder at `encoder_lr_scale` times the rate (a randomly initialised one learns at the full rate)."""
+    enc_ids = {id(p) for p in model.encoder.parameters()}
+    head = [p for p in model.parameters() if p.requires_grad and id(p) not in enc_ids]
+    enc = [p for p in model.encoder.parameters() if p.requires_grad]
+    groups = [{"params": head, "lr_scale": 1.0}]
+    if enc:
+        groups.append({"params": enc, "lr_scale": cfg.encoder_lr_scale if cfg.init == "pretrained" else 1.0})
+    return groups
+
+
 def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
                   pretrained_dir=None, extra: dict | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None, log=print) -> dict:
@@ -220,7 +233,7 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     model.to(device)
     train_ds = make_emotion_dataset(train_dir, train_data, cfg, uses_stats(model))
     valid_ds = make_emotion_dataset(valid_dir, valid_data, cfg, uses_stats(model))
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+    opt = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr)
     pre_fp = None  # content, not mtime: `dvc checkout` restores files with new mtimes
     if cfg.init == "pretrained":
         pre_fp = hashlib.sha1((Path(pretrained_dir) / "model.safetensors").read_bytes()).hexdigest()

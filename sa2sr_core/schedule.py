@@ -30,4 +30,4 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int = 0, kind: str = "c
 
 def set_lr(opt, lr: float) -> None:
     for g in opt.param_groups:
-        g["lr"] = lr
+        g["lr"] = lr * g.get("lr_scale", 1.0)  # a group may learn at a fixed fraction of the rate

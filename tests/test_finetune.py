@@ -64,6 +64,25 @@ def test_resume_matches_uninterrupted(emo, tmp_path):
     assert [strip(r) for r in res["history"]] == [strip(r) for r in full["history"]]
 
 
+def test_pretrained_encoder_learns_at_its_own_rate(emo, tmp_path):
+    train, valid, _, pre = emo
+    want = {k[len("encoder."):]: v for k, v in load_file(pre / "model.safetensors").items() if k.startswith("encoder.")}
+    head0 = train_emotion(_cfg(max_epochs=1, encoder_lr_scale=0.0), MODEL, train, valid, tmp_path / "a", pre, **QUIET)
+    m = load_emotion_model(tmp_path / "a")
+    assert all(torch.equal(m.encoder.state_dict()[k], want[k]) for k in want)  # rate 0: the encoder stays put
+    first = next(iter(want))
+    full = train_emotion(_cfg(max_epochs=1), MODEL, train, valid, tmp_path / "b", pre, **QUIET)
+    assert not torch.equal(load_emotion_model(tmp_path / "b").encoder.state_dict()[first], want[first])
+    assert head0["history"][0]["lr"] == full["history"][0]["lr"]  # the logged rate is the regressor's
+    # a randomly initialised encoder ("No pre-training") always learns at the full rate
+    train_emotion(_cfg(max_epochs=1, init="scratch", encoder_lr_scale=0.0), MODEL, train, valid, tmp_path / "c",
+                  None, **QUIET)
+    torch.manual_seed(3)
+    from sa2sr_core.models.regressor import EmotionModel
+    init = EmotionModel(MODEL).encoder.state_dict()
+    assert not torch.equal(load_emotion_model(tmp_path / "c").encoder.state_dict()[first], init[first])
+
+
 def test_missing_or_incompatible_pretrained_model(emo, tmp_path):
     train, valid, _, pre = emo
     with pytest.raises(PretrainedModelError, match="model.safetensors is missing|config.json is missing"):
