@@ -55,6 +55,9 @@ class FinetuneConfig:
     def __post_init__(self):
         if self.init not in ("pretrained", "scratch"):
             raise ValueError(f"finetune.init must be 'pretrained' or 'scratch', got {self.init!r}")
+        if not self.encoder_lr_scale >= 0:  # also rejects NaN
+            raise ValueError(f"finetune.encoder_lr_scale must be >= 0 (0 keeps the pre-trained encoder fixed), "
+                             f"got {self.encoder_lr_scale!r}")
 
 
 class PretrainedModelError(ValueError):

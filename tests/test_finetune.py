@@ -81,6 +81,9 @@ def test_pretrained_encoder_learns_at_its_own_rate(emo, tmp_path):
     from sa2sr_core.models.regressor import EmotionModel
     init = EmotionModel(MODEL).encoder.state_dict()
     assert not torch.equal(load_emotion_model(tmp_path / "c").encoder.state_dict()[first], init[first])
+    for bad in (-0.1, float("nan")):
+        with pytest.raises(ValueError, match="finetune.encoder_lr_scale must be >= 0"):
+            _cfg(encoder_lr_scale=bad)
 
 
 def test_missing_or_incompatible_pretrained_model(emo, tmp_path):
