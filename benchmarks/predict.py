@@ -10,6 +10,7 @@ part of the work). Model: --model DIR (default models/sa2sr); without one, a ran
 the paper's size (5 x BiLSTM(192)), which costs the same to run.
 
 Usage: python benchmarks/predict.py [--files 120] [--model models/sa2sr]
+       python benchmarks/predict.py --files 3 --model none   # smoke test
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import torch
 
 from sa2sr_core.bundle import load_model
 from sa2sr_core.corpora.espeak import Espeak, Prosody
-from sa2sr_core.corpora.sentences import SENTIMENTS, make_sentence
+from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.features import FbankConfig
 from sa2sr_core.models.encoder import EncoderConfig
 from sa2sr_core.models.predictor import Predictor, PredictorConfig
@@ -40,7 +41,7 @@ def make_audio(root: Path, n: int) -> float:
     rng, eng, total = random.Random(0), Espeak.get(), 0.0
     voices = ["en-us", "en", "en-gb-scotland", "en-029"]
     for i in range(n):
-        wav = eng.synthesize(make_sentence(rng, SENTIMENTS[i % 3], rng.randint(1, 3)), voices[i % 4],
+        wav = eng.synthesize(make_sentence(rng, SENTIMENT_CLASSES[i % 3], rng.randint(1, 3)), voices[i % 4],
                              Prosody(rate=rng.randint(150, 210), volume=100, pitch=rng.randint(35, 65), range=50))
         sf.write(root / f"u{i:04d}.wav", wav, eng.sample_rate)
         total += len(wav) / eng.sample_rate

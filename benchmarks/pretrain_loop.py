@@ -26,46 +26,15 @@ import json
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import torch
 
-from sa2sr_core.functionals import num_functionals
-from sa2sr_core.io import atomic_path
-from sa2sr_core.models.sa2sr import SENTIMENT_CLASSES
+from sa2sr_core.device import pick_device
 from sa2sr_core.params import load_params, pretrain_configs
-from sa2sr_core.pretrain import make_dataset, pick_device, scan_split, train_sa2sr
-from sa2sr_core.shards import Job, build_table
-from sa2sr_core.throughput import step_throughput
+from sa2sr_core.pretrain import make_dataset, scan_split, train_sa2sr
+from sa2sr_core.throughput import step_throughput, write_synthetic_shards
 
 FRAMES_960H_X3 = 1.04e9
-
-
-def write_synthetic_shards(out: Path, hours: float, shard_seconds: float = 7200.0, dtype: str = "float32",
-                           seed: int = 0) -> pd.DataFrame:
-    """Shards of random utterances (2-17 s, LibriSpeech-like) in the features stage's schema; returns labels."""
-    rng = np.random.default_rng(seed)
-    letters = np.array(list("abcdefghijklmnopqrstuvwxyz     '"))
-    out.mkdir(parents=True, exist_ok=True)
-    total, shard, labels, i = 0.0, 0, [], 0
-    while total < hours * 3600:
-        jobs, feats, stats, acc = [], [], [], 0.0
-        while acc < shard_seconds and total + acc < hours * 3600:
-            dur = float(rng.uniform(2.0, 17.0))
-            text = "".join(rng.choice(letters, size=int(dur * 14))).strip() or "a"
-            uid = f"syn{seed}-{i:08d}"
-            jobs.append(Job(uid, uid, "", 1.0, "s", text.upper(), None, None, None, dur))
-            feats.append(rng.standard_normal((int(dur * 100) - 2, 40)).astype(np.float32))
-            stats.append(rng.standard_normal(num_functionals(40)).astype(np.float32))
-            labels.append({"utt_id": uid, "sentiment": SENTIMENT_CLASSES[i % 3]})
-            acc += dur
-            i += 1
-        with atomic_path(out / f"shard-{shard:05d}.parquet") as tmp:
-            pq.write_table(build_table(jobs, feats, 40, stats, dtype), tmp, compression="lz4", row_group_size=256)
-        total += acc
-        shard += 1
-    return pd.DataFrame(labels)
 
 
 def step_only(ds, model_cfg, device, steps: int, lam: float, fused: str, amp: bool) -> dict:
@@ -118,7 +87,7 @@ def main() -> None:
         ds = make_dataset(split, data, cfg)
         res = train_sa2sr(cfg, model_cfg, split, valid, labels, Path(tmp) / "model", log=lambda *_: None)
         row = res["history"][0]
-        loop = _report(row["frames_per_s"], row["padding_fraction"], int(row["step"]), device)
+        loop = _report(row["frames_per_s"], row["padding_fraction"], int(row["updates"]), device)
         fast = "auto" if device.type == "cuda" else "never"
         other = "never" if device.type == "cuda" else "always"
         report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

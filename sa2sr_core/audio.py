@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
 
+from sa2sr_core.errors import Sa2srError
+
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".sph")
 
 
-class AudioError(ValueError):
+class AudioError(Sa2srError):
     """An audio file that cannot be used; the message names the file and the problem."""
 
     def __init__(self, path: str | Path, reason: str):
@@ -104,3 +107,29 @@ def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 1)
     if not np.isfinite(mono).all():
         raise AudioError(path, "audio contains NaN or infinite samples")
     return mono
+
+
+def stream_audio(path: str | Path, sample_rate: int = 16000, block_s: float = 10.0,
+                 info: AudioInfo | None = None) -> Iterator[np.ndarray]:
+    """Mono float32 chunks of `path` at `sample_rate`, decoded and resampled block by block (memory: one block,
+    whatever the file's length). Raises AudioError naming the file on any decoding problem, and at the end if
+    the file held fewer samples than its header declares. `info`: the file's probe_audio result, if known."""
+    import soxr
+
+    info = info or probe_audio(path)  # missing, empty, not audio, truncated WAV -> AudioError
+    stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+    read = 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            while True:
+                block = f.read(int(block_s * info.sample_rate), dtype="float32", always_2d=True)
+                read += len(block)
+                last = len(block) == 0
+                mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
+                yield stream.resample_chunk(np.ascontiguousarray(mono), last=last)
+                if last:
+                    break
+    except Exception as e:
+        raise AudioError(path, f"decoding failed, file may be truncated or corrupt ({e})") from None
+    if read < info.num_samples:
+        raise AudioError(path, f"truncated: header says {info.num_samples} samples, decoded {read}")

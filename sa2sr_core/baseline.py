@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sa2sr_core.finetune import DIMS, EmotionData, FinetuneConfig, ccc_per_dim, read_stats, scan_emotion_split
+from sa2sr_core.emotion_data import EmotionData, ccc_per_dim, read_stats, scan_emotion_split
 from sa2sr_core.metrics import ccc
+from sa2sr_core.names import DIMS
 
 
 @dataclass
@@ -40,7 +41,8 @@ def split_data(split_dir, data: EmotionData) -> SplitData:
                      np.stack([data.targets[u] for u in ids]).astype(np.float64))
 
 
-def load_split(split_dir, cfg: FinetuneConfig, min_frames: int) -> SplitData:
+def load_split(split_dir, cfg, min_frames: int) -> SplitData:
+    """The utterances of `split_dir` the deep model would use (cfg: the label scale, e.g. a FinetuneConfig)."""
     return split_data(split_dir, scan_emotion_split(split_dir, cfg, min_frames))
 
 

@@ -20,8 +20,9 @@ from safetensors.torch import load_file, save_file
 from sa2sr_core.io import atomic_dir, write_json
 from sa2sr_core.models.predictor import Predictor, PredictorConfig
 from sa2sr_core.models.regressor import EmotionModelConfig
-from sa2sr_core.models.sa2sr import SENTIMENT_CLASSES, SA2SRConfig
-from sa2sr_core.tables import DIMS, data_table, test_ccc_table
+from sa2sr_core.models.sa2sr import SA2SRConfig
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+from sa2sr_core.tables import data_table, test_ccc_table
 from sa2sr_core.vocab import CHARS
 
 FORMAT = "sa2sr-model/1"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_path
 
 #: Config keys that may change between a run and its resumption without changing its trajectory.
@@ -35,6 +36,10 @@ def set_rng_state(s: dict) -> None:
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
+class CheckpointError(Sa2srError):
+    """A resume checkpoint that cannot be read."""
+
+
 @dataclass
 class TrainState:
     """Where a run stands after `epoch` finished epochs."""
@@ -49,7 +54,16 @@ def resume(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.opti
     """Restore model, optimiser and RNG from `path` if it was made by this run; else a fresh state."""
     if not path.exists():
         return TrainState()
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        keys = ("fingerprint", "model", "optimizer", "rng", "epoch", "best", "history", "bad_epochs")
+        if not isinstance(ckpt, dict) or any(k not in ckpt for k in keys):
+            raise ValueError("not an sa2sr training checkpoint")
+    except Exception as e:  # truncated, corrupt, or some other file: never guess, never overwrite it
+        reason = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+        raise CheckpointError(f"{path} cannot be read as a training checkpoint ({reason}). It is this run's "
+                              f"resume point: restore it, or delete it to start this training afresh "
+                              f"(rm {path})") from None
     if ckpt.get("fingerprint") != fingerprint:
         log(f"{path} was made with another config or data: starting afresh")
         return TrainState()

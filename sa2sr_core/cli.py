@@ -111,14 +111,15 @@ def reproduce(
     both frozen) with N pre-training seeds, as DVC experiments in this workspace; metrics and predictions of
     every run under --out/runs/, Tables 1-4 with paired bootstrap intervals in --out/tables.md. Re-running
     resumes: finished runs are skipped."""
-    from sa2sr_core.reproduce import ReproduceConfig, ReproduceError, parse_sets, reproduce as run
+    from sa2sr_core.errors import Sa2srError
+    from sa2sr_core.reproduce import ReproduceConfig, parse_sets, reproduce as run
 
     try:
         cfg = ReproduceConfig(out=out or Path("results") / profile, profile=profile, seeds=seeds,
                               corpora={"librispeech": librispeech, "iemocap": iemocap, "msp_podcast": msp_podcast},
                               sets=parse_sets(set_))
         res = run(cfg, Path("."), log=lambda m: typer.echo(m, err=True), estimate=estimate)
-    except (ReproduceError, FileNotFoundError) as e:
+    except (Sa2srError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
     typer.echo(Path(res["tables"]).read_text())
@@ -164,7 +165,7 @@ def predict(
     column; all good files are still scored), 2 on a usage or model error."""
     from sa2sr_core.io import write_csv
     from sa2sr_core.predict import PredictConfig, predict_files
-    from sa2sr_core.pretrain import pick_device
+    from sa2sr_core.device import pick_device
 
     dev = pick_device(device)
     net, config = _load_model_or_exit(model, dev)

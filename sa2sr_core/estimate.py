@@ -26,9 +26,8 @@ def train_hours(librispeech: str | None) -> tuple[float, str]:
 
 def estimate_paper_profile(project: Path, corpora: dict, log: Callable[[str], None] = print,
                            max_seconds: float = 20.0) -> dict:
-    from sa2sr_core.params import load_params, pretrain_configs
-    from sa2sr_core.pretrain import pick_device
-    from sa2sr_core.reproduce import load_profile, with_overrides
+    from sa2sr_core.device import pick_device
+    from sa2sr_core.params import load_params, load_profile, pretrain_configs, with_overrides
     from sa2sr_core.throughput import step_throughput, synthetic_batches
 
     params = with_overrides(load_params(project / "params.yaml"), load_profile("paper", project))

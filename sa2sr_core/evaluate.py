@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sa2sr_core.finetune import DIMS, FinetuneConfig, ccc_per_dim, make_emotion_dataset, predict_split, \
-    scan_emotion_split, uses_stats
+from sa2sr_core.emotion_data import ccc_per_dim, make_emotion_dataset, scan_emotion_split
+from sa2sr_core.finetune import FinetuneConfig, predict_split, uses_stats
 from sa2sr_core.io import atomic_path
 from sa2sr_core.metrics import bootstrap_ci, ccc
+from sa2sr_core.names import DIMS
 
 
 def mean_ccc(t: np.ndarray, p: np.ndarray) -> float:

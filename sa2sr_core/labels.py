@@ -9,7 +9,8 @@ import pandas as pd
 
 from sa2sr_core.io import write_parquet
 from sa2sr_core.prepare import load_manifest
-from sa2sr_core.sentiment import CLASSES, LabelerConfig, label_texts, load_labeler
+from sa2sr_core.names import SENTIMENT_CLASSES
+from sa2sr_core.sentiment import LabelerConfig, label_texts, load_labeler
 
 LABEL_COLUMNS = ["utt_id", "sentiment", "p_negative", "p_neutral", "p_positive", "status"]
 
@@ -31,14 +32,14 @@ def pseudo_label_corpus(params: dict, corpus: str, labeler=None) -> dict:
     df = pd.DataFrame({"utt_id": m["utt_id"].values, **cols})[LABEL_COLUMNS]
     write_parquet(labels_path(params, corpus), df)
     out = {"labeler": labeler.name, "model_requested": cfg.model, "sentence_case": cfg.sentence_case,
-           "utterances": len(df), "per_class": {c: int((df["sentiment"] == c).sum()) for c in CLASSES},
+           "utterances": len(df), "per_class": {c: int((df["sentiment"] == c).sum()) for c in SENTIMENT_CLASSES},
            "input": counts}
     if cfg.sentence_case:  # what sentence-casing ALL-CAPS transcripts changes, measured on this corpus
         raw, _ = label_texts(labeler, m["text"].tolist(), sentence_case=False)
         changed = np.array([a != b for a, b in zip(raw["sentiment"], cols["sentiment"])])
         out["sentence_case_effect"] = {
             "labels_changed": int(changed.sum()), "fraction_changed": round(float(changed.mean()), 4),
-            "per_class_without_sentence_case": {c: int(sum(s == c for s in raw["sentiment"])) for c in CLASSES},
+            "per_class_without_sentence_case": {c: int(sum(s == c for s in raw["sentiment"])) for c in SENTIMENT_CLASSES},
         }
     return out
 

@@ -1,44 +1,240 @@
-"""params.yaml -> typed configs. Stages and the CLI read parameters only through here."""
+"""params.yaml -> typed configs, checked before any work starts; dotted overrides and profiles. Stages and the
+CLI read parameters only through here."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import types
+import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 import yaml
 
 from sa2sr_core.corpora.demo import DEMO_ROOTS, DemoConfig
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.features import FbankConfig
 
 T = TypeVar("T")
 CORPORA = ("librispeech", "iemocap", "msp_podcast")
+PROFILES_DIR = "profiles"
+_Path, _OptPath = str, Union[str, None]
+
+#: Expected types of the params.yaml keys that no config dataclass checks (the dataclass sections check theirs).
+PLAIN_TYPES: dict[str, Any] = {
+    "seed": int, "lambda": float,
+    **{f"data.{c}": _OptPath for c in CORPORA},
+    **{f"data.{k}": _Path for k in ("demo_dir", "manifests_dir", "features_dir", "labels_dir", "summaries_dir",
+                                      "speed_perturb_corpus")},
+    "data.max_utterances_per_split": Union[int, None], "data.feature_corpora": list[str],
+    "readers.librispeech": dict, "readers.msp_podcast": dict,
+    "readers.iemocap.validation_session": int, "readers.iemocap.test_session": int,
+    "features.shard_max_seconds": float, "features.workers": int,
+    "labeler.corpora": list[str],
+    "correlate.merge_excited": bool, "correlate.groups": dict[str, int],
+    **{f"correlate.{k}": _Path for k in ("table_csv", "heatmap", "json", "scores")},
+    **{f"pretrain.{k}": _Path for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend",
+                                          "launcher")},
+    "pretrain.summarizer_hidden": int,
+    **{f"finetune.{k}": _Path for k in ("corpus", "model_dir", "live_dir", "metrics", "summary")},
+    "finetune.seed_offset": int, "finetune.regressor.utterance_stats": bool,
+    "evaluate.splits": list[str], "evaluate.bootstrap": int,
+    **{f"evaluate.{k}": _Path for k in ("metrics", "scores", "predictions", "scatter")},
+    "package.model_dir": _Path, "report.path": _Path, "report.curves": _Path, "report.runs_dir": _Path,
+    "baseline.predictions": _Path, "baseline.metrics": _Path,
+}
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+class ParamsError(Sa2srError):
+    """A parameter that is unknown, of the wrong type or out of range; the message names its key."""
+
+
+def load_params(path: str | Path = "params.yaml", validate: bool = True) -> dict[str, Any]:
+    """params.yaml as a dict; validate: every key of every section is checked (type, range) first."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run from the project root (where params.yaml is)")
-    return yaml.safe_load(path.read_text()) or {}
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
+    if validate:
+        validate_params(params, str(path))
+    return params
 
 
-def build(cls: type[T], section: dict | None) -> T:
-    """Build dataclass `cls` from a params section; unknown keys are an error, not silently ignored."""
+# ------------------------------------------------------------------------------------------------ types
+def _type_name(tp: Any) -> str:
+    if get_origin_union(tp):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    origin = typing.get_origin(tp)
+    if origin in (list, tuple):
+        return f"a list of {_type_name(typing.get_args(tp)[0])}" if typing.get_args(tp) else "a list"
+    if origin is dict or tp is dict:
+        return "a mapping"
+    return {float: "a number", int: "an integer", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def get_origin_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType)
+
+
+def conforms(value: Any, tp: Any) -> bool:
+    """Whether a YAML value fits an annotation (an int is a float; a bool is neither)."""
+    if tp is Any:
+        return True
+    if get_origin_union(tp):
+        return any(conforms(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp in (int, float):
+        return isinstance(value, (int, float) if tp is float else int) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (list, tuple) or tp in (list, tuple):
+        return isinstance(value, (list, tuple)) and all(conforms(v, args[0]) for v in value) if args else \
+            isinstance(value, (list, tuple))
+    if origin is dict or tp is dict:
+        return isinstance(value, dict) and (not args or all(conforms(v, args[1]) for v in value.values()))
+    if dataclasses.is_dataclass(tp):
+        return isinstance(value, dict)
+    return True  # an annotation this check does not know: the dataclass judges
+
+
+def check_type(key: str, value: Any, tp: Any) -> None:
+    if not conforms(value, tp):
+        hint = ""
+        if isinstance(value, str) and float in (tp, *typing.get_args(tp)):
+            try:
+                float(value)
+                hint = f" (YAML reads {value} as text: write it with a decimal point, e.g. 1.0e-3)"
+            except ValueError:
+                pass
+        raise ParamsError(f"params.yaml: {key} must be {_type_name(tp)}, got {value!r} "
+                          f"({type(value).__name__}){hint}")
+
+
+def build(cls: type[T], section: dict | None, where: str | None = None) -> T:
+    """Build dataclass `cls` from a params section: unknown keys, values of the wrong type and values out of
+    range are errors naming `where.key`, not silently ignored."""
+    where = where or cls.__name__
+    if section is not None and not isinstance(section, dict):
+        raise ParamsError(f"params.yaml: {where} must be a mapping, got {section!r}")
     section = dict(section or {})
+    hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(section) - names)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} parameters {unknown}; known: {sorted(names)}")
-    return cls(**section)
+        raise ParamsError(f"params.yaml: unknown {where} parameters {unknown}; known: {sorted(names)}")
+    for k, v in section.items():
+        check_type(f"{where}.{k.rstrip('_')}", v, hints[k])
+    try:
+        return cls(**section)
+    except (TypeError, ValueError) as e:
+        raise ParamsError(f"params.yaml: {where}: {e}") from None
+
+
+def validate_params(params: dict, source: str = "params.yaml") -> None:
+    """Check every section before any work starts: the plain keys' types, then each config dataclass."""
+    for key, tp in PLAIN_TYPES.items():
+        try:
+            value = get_dotted(params, key)
+        except KeyError:
+            continue
+        check_type(key, value, tp)
+    if "features" in params:
+        fbank_config(params)
+    if "demo" in params:
+        demo_config(params)
+    if "labeler" in params:
+        from sa2sr_core.sentiment import LabelerConfig
+
+        build(LabelerConfig, {k: v for k, v in params["labeler"].items() if k != "corpora"}, "labeler")
+    if "baseline" in params:
+        baseline_config(params)
+    if all(k in params for k in ("pretrain", "features", "lambda", "seed")):
+        pretrain_configs(params)
+        if "finetune" in params:
+            finetune_configs(params)
+
+
+# ------------------------------------------------------------------------------------ overrides, profiles
+def get_dotted(params: dict, key: str) -> Any:
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def set_dotted(params: dict, key: str, value: Any) -> None:
+    *head, last = key.split(".")
+    node = params
+    for part in head:
+        node = node[part]
+    node[last] = value
+
+
+def with_overrides(params: dict, overrides: dict[str, Any]) -> dict:
+    out = copy.deepcopy(params)
+    for k, v in overrides.items():
+        set_dotted(out, k, v)
+    return out
+
+
+def load_profile(name: str, project: Path = Path(".")) -> dict[str, Any]:
+    """profiles/<name>.yaml (flat `dotted.key: value` overrides of params.yaml); `demo` is params.yaml as is."""
+    if name == "demo":
+        return {}
+    path = project / PROFILES_DIR / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (project / PROFILES_DIR).glob("*.yaml"))
+        raise ParamsError(f"no profile {name!r}: {path} does not exist; profiles: {['demo', *known]}")
+    prof = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(prof, dict):
+        raise ParamsError(f"{path}: expected a mapping of dotted params keys to values")
+    return prof
+
+
+def check_overrides(params: dict, overrides: dict[str, Any], where: str) -> None:
+    """Every overridden key exists in params.yaml, and params with the overrides pass validate_params."""
+    unknown = []
+    for key in overrides:
+        try:
+            get_dotted(params, key)
+        except KeyError:
+            unknown.append(key)
+    if unknown:
+        raise ParamsError(f"{where}: {unknown} are not keys of params.yaml")
+    try:
+        validate_params(with_overrides(params, overrides))
+    except ParamsError as e:
+        raise ParamsError(f"{where}: {e}") from None
 
 
 def fbank_config(params: dict) -> FbankConfig:
     keys = {f.name for f in dataclasses.fields(FbankConfig)}
-    return build(FbankConfig, {k: v for k, v in params["features"].items() if k in keys})
+    return build(FbankConfig, {k: v for k, v in params["features"].items() if k in keys}, "features")
 
 
 def demo_config(params: dict) -> DemoConfig:
-    return build(DemoConfig, params.get("demo"))
+    return build(DemoConfig, params.get("demo"), "demo")
+
+
+def baseline_config(params: dict):
+    from sa2sr_core.baseline import BaselineConfig
+
+    return build(BaselineConfig, {k: v for k, v in (params.get("baseline") or {}).items()
+                                  if k not in ("predictions", "metrics")}, "baseline")
 
 
 def check_corpus(corpus: str) -> str:
@@ -91,11 +287,14 @@ def pretrain_configs(params: dict):
     from sa2sr_core.pretrain import PretrainConfig
 
     p = dict(params["pretrain"])
-    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **p.pop("encoder", {})})
+    check_type("lambda", params["lambda"], float)
+    check_type("seed", params["seed"], int)
+    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **p.pop("encoder", {})},
+                "pretrain.encoder")
     model = SA2SRConfig(encoder=enc, summarizer_hidden=p.pop("summarizer_hidden", 128))
     for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend", "launcher"):
         p.pop(k, None)
-    cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])})
+    cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])}, "pretrain")
     return cfg, model
 
 
@@ -106,7 +305,8 @@ def finetune_configs(params: dict):
     from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
 
     p = dict(params["finetune"])
-    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **params["pretrain"].get("encoder", {})})
+    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **params["pretrain"].get("encoder", {})},
+                "pretrain.encoder")
     reg = dict(p.pop("regressor", {}))
     for k in ("kernels", "strides"):
         if k in reg:
@@ -115,8 +315,8 @@ def finetune_configs(params: dict):
         from sa2sr_core.functionals import num_functionals
 
         reg["stats_dim"] = num_functionals(params["features"]["num_mel_bins"])
-    model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}))
+    model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}, "finetune.regressor"))
     for k in ("corpus", "model_dir", "live_dir", "metrics", "summary"):
         p.pop(k, None)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))  # seed sweeps of fine-tuning alone
-    return build(FinetuneConfig, {**p, "seed": seed}), model
+    return build(FinetuneConfig, {**p, "seed": seed}, "finetune"), model

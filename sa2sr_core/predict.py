@@ -22,18 +22,17 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import torch
 
-from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
+from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio, stream_audio
 from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
-from sa2sr_core.tables import DIMS
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
 from sa2sr_core.vocab import decode
 
-COLUMNS = ("path", "status", "duration_s", "windows", *DIMS, "p_negative", "p_neutral", "p_positive", "transcript",
-           *(f"{d}_raw" for d in DIMS))
+PROBS = tuple(f"p_{c}" for c in SENTIMENT_CLASSES)
+COLUMNS = ("path", "status", "duration_s", "windows", *DIMS, *PROBS, "transcript", *(f"{d}_raw" for d in DIMS))
 
 
 @dataclass
@@ -84,31 +83,14 @@ def iter_windows(path: Path, sample_rate: int, window_s: float, search_s: float,
     if info.duration_s <= window_s + search_s:
         yield load_audio(path, sample_rate)
         return
-    import soxr
-
     win, search, frame = int(window_s * sample_rate), int(search_s * sample_rate), int(0.025 * sample_rate)
-    stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
-    buf, read = np.zeros(0, np.float32), 0
-    try:
-        with sf.SoundFile(str(path)) as f:
-            while True:
-                block = f.read(int(block_s * info.sample_rate), dtype="float32", always_2d=True)
-                read += len(block)
-                last = len(block) == 0
-                mono = block.mean(axis=1) if block.shape[1] > 1 else block[:, 0]
-                buf = np.concatenate([buf, stream.resample_chunk(np.ascontiguousarray(mono), last=last)])
-                while len(buf) >= win + search:
-                    cut = _quietest_cut(buf, win - search, win, frame)
-                    yield _checked(path, buf[:cut])
-                    buf = buf[cut:]
-                if last:
-                    break
-    except AudioError:
-        raise
-    except Exception as e:
-        raise AudioError(path, f"decoding failed, file may be truncated or corrupt ({e})") from None
-    if read < info.num_samples:
-        raise AudioError(path, f"truncated: header says {info.num_samples} samples, decoded {read}")
+    buf = np.zeros(0, np.float32)
+    for chunk in stream_audio(path, sample_rate, block_s, info):
+        buf = np.concatenate([buf, chunk])
+        while len(buf) >= win + search:
+            cut = _quietest_cut(buf, win - search, win, frame)
+            yield _checked(path, buf[:cut])
+            buf = buf[cut:]
     if len(buf) > win:  # split the rest in two near its middle
         cut = _quietest_cut(buf, len(buf) // 2 - search // 2, len(buf) // 2 + search // 2, frame)
         yield _checked(path, buf[:cut])
@@ -206,10 +188,10 @@ def _row(r: _FileResult, scale: tuple[float, float]) -> dict:
         probs = np.average(np.stack([p[2] for p in r.parts]), axis=0, weights=w)
         row.update({d: float(np.clip(v, *scale)) for d, v in zip(DIMS, avd)})
         row.update({f"{d}_raw": float(v) for d, v in zip(DIMS, avd)})
-        row.update({f"p_{c}": float(v) for c, v in zip(("negative", "neutral", "positive"), probs)})
+        row.update({f"p_{c}": float(v) for c, v in zip(SENTIMENT_CLASSES, probs)})
         row["transcript"] = " ".join(t for t in (p[3] for p in r.parts) if t)
     else:
-        row.update({d: math.nan for d in (*DIMS, "p_negative", "p_neutral", "p_positive", *(f"{d}_raw" for d in DIMS))})
+        row.update({d: math.nan for d in (*DIMS, *PROBS, *(f"{d}_raw" for d in DIMS))})
         row["transcript"] = ""
     return row
 

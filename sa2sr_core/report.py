@@ -12,7 +12,8 @@ import pandas as pd
 from sa2sr_core.io import atomic_path
 from sa2sr_core.labels import merge_label_summaries
 from sa2sr_core.params import read_summaries
-from sa2sr_core.tables import DIMS, collect_study, data_table, paired_table, render_tables, study_evals, test_ccc_table
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+from sa2sr_core.tables import collect_study, data_table, paired_table, render_tables, study_evals, test_ccc_table
 
 
 def read_curves(live_dir: str | Path) -> pd.DataFrame:
@@ -92,7 +93,7 @@ def render_report(params: dict, report_path: str | Path) -> str:
     for c, v in labels["corpora"].items():
         n = v["utterances"]
         out.append(f"| {c} | {n} | " + " | ".join(f"{v['per_class'][k]} ({v['per_class'][k] / max(n, 1):.0%})"
-                                                  for k in ("negative", "neutral", "positive")) + " |")
+                                                  for k in SENTIMENT_CLASSES) + " |")
     t1 = pd.read_csv(p["correlate"]["table_csv"]).set_index("speech_emotion")
     out += ["", "## Table 1: text sentiment x speech emotion (IEMOCAP)", "", _md_table(t1, "{}"), "",
             f"Spearman {corr['spearman']:.3f} (p = {corr['p_value']:.1e}), Cramér's V {corr['cramers_v']:.3f}, "

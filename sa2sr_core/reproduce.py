@@ -11,7 +11,6 @@ params.yaml's own setting.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shutil
@@ -23,8 +22,9 @@ from typing import Any, Callable
 
 import yaml
 
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json, write_text
-from sa2sr_core.params import CORPORA, load_params
+from sa2sr_core.params import CORPORA, check_overrides, load_params, load_profile, with_overrides
 
 #: Setting -> (pre-training: "asr" = lambda 0, "sa2sr" = the profile's lambda), fine-tuning init, frozen encoder.
 SETTINGS = {
@@ -37,10 +37,9 @@ SETTINGS = {
 #: Run order within one pre-training seed: the lambda = 0 group, then SA2SR; each group's fine-tunings share
 #: its pre-training. The last run is SA2SR fine-tuned: params.yaml's own setting.
 ORDER = ("scratch", "asr_frozen", "asr", "sa2sr_frozen", "sa2sr")
-PROFILES_DIR = "profiles"
 
 
-class ReproduceError(RuntimeError):
+class ReproduceError(Sa2srError):
     """Bad input to `sa2sr reproduce` (said before any training starts), or a run of the study that failed."""
 
 
@@ -66,55 +65,6 @@ class Run:
 
 
 # ---------------------------------------------------------------------------------------------- overrides
-def get_dotted(params: dict, key: str) -> Any:
-    node = params
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(key)
-        node = node[part]
-    return node
-
-
-def set_dotted(params: dict, key: str, value: Any) -> None:
-    *head, last = key.split(".")
-    node = params
-    for part in head:
-        node = node[part]
-    node[last] = value
-
-
-def with_overrides(params: dict, overrides: dict[str, Any]) -> dict:
-    out = copy.deepcopy(params)
-    for k, v in overrides.items():
-        set_dotted(out, k, v)
-    return out
-
-
-def load_profile(name: str, project: Path = Path(".")) -> dict[str, Any]:
-    """profiles/<name>.yaml (flat `dotted.key: value` overrides of params.yaml); `demo` is params.yaml as is."""
-    if name == "demo":
-        return {}
-    path = project / PROFILES_DIR / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (project / PROFILES_DIR).glob("*.yaml"))
-        raise ReproduceError(f"no profile {name!r}: {path} does not exist; profiles: {['demo', *known]}")
-    prof = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(prof, dict):
-        raise ReproduceError(f"{path}: expected a mapping of dotted params keys to values")
-    return prof
-
-
-def check_overrides(params: dict, overrides: dict[str, Any], where: str) -> None:
-    unknown = []
-    for key in overrides:
-        try:
-            get_dotted(params, key)
-        except KeyError:
-            unknown.append(key)
-    if unknown:
-        raise ReproduceError(f"{where}: {unknown} are not keys of params.yaml")
-
-
 def format_value(v: Any) -> str:
     """A value for `dvc exp run -S key=value` (parsed as YAML by DVC)."""
     if isinstance(v, str):

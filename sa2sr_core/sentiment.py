@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sa2sr_core.names import SENTIMENT_CLASSES
+
 log = logging.getLogger(__name__)
-CLASSES = ("negative", "neutral", "positive")
 
 
 @dataclass
@@ -38,15 +39,15 @@ class LabelMappingError(ValueError):
 
 
 def class_order(id2label: dict) -> list[int]:
-    """Model output index for each of CLASSES, from the model config's id2label.
+    """Model output index for each of SENTIMENT_CLASSES, from the model config's id2label.
 
     Accepts names negative/neutral/positive (any case, any order) and the older LABEL_0/1/2 convention,
     whose index order is negative, neutral, positive. Anything else is an error naming the labels found.
     """
     names = {int(i): str(n).strip().lower() for i, n in id2label.items()}
-    if sorted(names.values()) == sorted(CLASSES):
+    if sorted(names.values()) == sorted(SENTIMENT_CLASSES):
         inv = {n: i for i, n in names.items()}
-        return [inv[c] for c in CLASSES]
+        return [inv[c] for c in SENTIMENT_CLASSES]
     if sorted(names.values()) == ["label_0", "label_1", "label_2"]:
         inv = {n: i for i, n in names.items()}
         return [inv["label_0"], inv["label_1"], inv["label_2"]]
@@ -123,7 +124,7 @@ class RobertaLabeler:
         self.model.to(self.device).eval()
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """texts -> (probabilities (N, 3) in CLASSES order, truncated flags (N,))."""
+        """texts -> (probabilities (N, 3) in SENTIMENT_CLASSES order, truncated flags (N,))."""
         import torch
 
         enc = self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
@@ -132,7 +133,7 @@ class RobertaLabeler:
         limit = self.cfg.max_length
         ids = [x if len(x) <= limit else x[: limit - 1] + [x[-1]] for x in enc]  # keep </s>
         order = np.argsort([len(x) for x in ids], kind="stable")[::-1]  # longest first: OOM shows at once
-        probs = np.zeros((len(texts), len(CLASSES)), np.float32)
+        probs = np.zeros((len(texts), len(SENTIMENT_CLASSES)), np.float32)
         pad = self.tokenizer.pad_token_id
         i = 0
         with torch.inference_mode():
@@ -146,7 +147,7 @@ class RobertaLabeler:
                     x[r, : len(ids[j])] = torch.tensor(ids[j])
                     mask[r, : len(ids[j])] = 1
                 logits = self.model(input_ids=x.to(self.device), attention_mask=mask.to(self.device)).logits
-                p = torch.softmax(logits.float(), dim=-1)[:, self.order]  # (B, 3) in CLASSES order
+                p = torch.softmax(logits.float(), dim=-1)[:, self.order]  # (B, 3) in SENTIMENT_CLASSES order
                 probs[batch] = p.cpu().numpy()
                 i += n
         return probs, truncated
@@ -205,7 +206,7 @@ def label_texts(labeler, texts: list[str | None], sentence_case: bool = True) ->
         truncated[idx] = tr
         status[idx] = "ok"
     status[truncated] = "truncated"
-    sentiment = [CLASSES[int(np.argmax(p))] if s != "empty" else None for p, s in zip(probs, status)]
+    sentiment = [SENTIMENT_CLASSES[int(np.argmax(p))] if s != "empty" else None for p, s in zip(probs, status)]
     non_ascii = sum(1 for t in clean if t is not None and not t.isascii())
     cols = {"sentiment": sentiment, "p_negative": probs[:, 0], "p_neutral": probs[:, 1], "p_positive": probs[:, 2],
             "status": list(status)}

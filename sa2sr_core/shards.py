@@ -30,10 +30,10 @@ from sa2sr_core.audio import AudioError, load_audio
 from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats, speed_perturb
 from sa2sr_core.functionals import num_functionals
 from sa2sr_core.io import atomic_path
+from sa2sr_core.names import DIMS
 
 META_KEY = b"sa2sr"
 SCHEMA_VERSION = 2  # 2: utt_stats column; part of every shard's fingerprint, so older shards are re-extracted
-LABEL_COLUMNS = ("activation", "valence", "dominance")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def shard_schema(num_bins: int, dtype: str = "float32") -> pa.Schema:
         ("utt_id", pa.string()), ("num_frames", pa.int32()),
         ("lfbe", pa.list_(pa.list_(ARROW_DTYPES[dtype], num_bins))),
         ("source_utt_id", pa.string()), ("speed", pa.float32()), ("speaker", pa.string()), ("text", pa.string()),
-        *[(c, pa.float32()) for c in LABEL_COLUMNS],
+        *[(c, pa.float32()) for c in DIMS],
         ("utt_stats", pa.list_(pa.float32(), num_functionals(num_bins))),
     ])
 
@@ -131,7 +131,7 @@ def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: 
         "speaker": pa.array([j.speaker for j in jobs], pa.string()),
         "text": pa.array([j.text for j in jobs], pa.string()),
     }
-    for c in LABEL_COLUMNS:
+    for c in DIMS:
         cols[c] = pa.array([getattr(j, c) for j in jobs], pa.float32())
     k = num_functionals(num_bins)
     flat = np.concatenate(stats).astype(np.float32) if stats else np.zeros(0, np.float32)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-DIMS = ("activation", "valence", "dominance")
+from sa2sr_core.names import DIMS
 
 
 def ccc_columns(t: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-DIMS = ("activation", "valence", "dominance")
+from sa2sr_core.names import DIMS
+
 #: Paper values (MSP-Podcast test set, CCC).
 PAPER = {
     "scratch": (0.603, 0.304, 0.511),

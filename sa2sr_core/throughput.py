@@ -1,16 +1,24 @@
-"""Training-step throughput of the SA2SR model on a device: how many real input frames per second forward,
-backward, clipping and Adam get through. Used by `sa2sr reproduce` to say how long the paper profile takes on
-this machine, and by benchmarks/pretrain_loop.py as the ceiling the data loop is compared against."""
+"""Training-step throughput of the SA2SR model on a device: how many real input frames per second the training
+loop's own update (forward, backward, clipping, Adam: `training.train_step`) gets through. Used by
+`sa2sr reproduce` to say how long the paper profile takes on this machine, and by the benchmarks."""
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
 import torch
 
 from sa2sr_core.data import Example, collate, plan_batches
+from sa2sr_core.functionals import num_functionals
+from sa2sr_core.io import atomic_path
+from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig
+from sa2sr_core.pretrain import sa2sr_loss
+from sa2sr_core.shards import Job, build_table
+from sa2sr_core.training import timed_steps
 
 
 def synthetic_batches(model_cfg: SA2SRConfig, max_frames: int, max_batch: int, n: int, seed: int = 0):
@@ -29,10 +37,37 @@ def synthetic_batches(model_cfg: SA2SRConfig, max_frames: int, max_batch: int, n
     return batches
 
 
+def write_synthetic_shards(out: Path, hours: float, shard_seconds: float = 7200.0, dtype: str = "float32",
+                           seed: int = 0) -> pd.DataFrame:
+    """Shards of random utterances (2-17 s, LibriSpeech-like) in the features stage's schema; returns labels."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz     '"))
+    out.mkdir(parents=True, exist_ok=True)
+    total, shard, labels, i = 0.0, 0, [], 0
+    while total < hours * 3600:
+        jobs, feats, stats, acc = [], [], [], 0.0
+        while acc < shard_seconds and total + acc < hours * 3600:
+            dur = float(rng.uniform(2.0, 17.0))
+            text = "".join(rng.choice(letters, size=int(dur * 14))).strip() or "a"
+            uid = f"syn{seed}-{i:08d}"
+            jobs.append(Job(uid, uid, "", 1.0, "s", text.upper(), None, None, None, dur))
+            feats.append(rng.standard_normal((int(dur * 100) - 2, 40)).astype(np.float32))
+            stats.append(rng.standard_normal(num_functionals(40)).astype(np.float32))
+            labels.append({"utt_id": uid, "sentiment": SENTIMENT_CLASSES[i % 3]})
+            acc += dur
+            i += 1
+        with atomic_path(out / f"shard-{shard:05d}.parquet") as tmp:
+            pq.write_table(build_table(jobs, feats, 40, stats, dtype), tmp, compression="lz4", row_group_size=256)
+        total += acc
+        shard += 1
+    return pd.DataFrame(labels)
+
+
 def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, amp: bool = False,
-                    fused: str = "auto", warmup: int = 2, max_seconds: float | None = None) -> dict:
-    """Frames/s of the model step on batches moved to `device` beforehand (the first `warmup` are not timed);
-    stops early after max_seconds of timed steps."""
+                    fused: str = "auto", warmup: int = 2, max_seconds: float | None = None,
+                    grad_clip: float = 5.0) -> dict:
+    """Frames/s of the training loop's own update (`training.train_step` with eq. 1) on batches moved to `device`
+    beforehand (the first `warmup` are not timed); stops early after max_seconds of timed steps."""
     device = torch.device(device)
     torch.manual_seed(0)
     model = SA2SR(model_cfg).to(device)
@@ -43,28 +78,7 @@ def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, a
         raise ValueError(f"need more than {warmup} batches (the first {warmup} warm up), got {len(batches)}")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    frames = padded = steps = 0
-    t0 = time.perf_counter()
-    for i, b in enumerate(batches):
-        if i == warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0, frames, padded, steps = time.perf_counter(), 0, 0, 0
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
-            _, losses = model(b.feats, b.lengths, b.targets, b.target_lengths, b.sentiment)
-        loss = losses["ctc"] + lam * losses["sentiment"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        frames += int(b.lengths.sum())
-        padded += b.feats.shape[0] * b.feats.shape[1]
-        steps += i >= warmup
-        if max_seconds and i >= warmup and time.perf_counter() - t0 > max_seconds:
-            break
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    dt = time.perf_counter() - t0
+    r = timed_steps(model, opt, sa2sr_loss(lam), batches, grad_clip, amp and device.type == "cuda", warmup,
+                    max_seconds)
     mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
-    return {"frames_per_s": frames / dt, "padding_fraction": 1 - frames / max(padded, 1), "steps": steps,
-            "peak_gpu_memory_gib": None if mem is None else round(mem, 1)}
+    return {**r, "peak_gpu_memory_gib": None if mem is None else round(mem, 1)}

@@ -5,16 +5,17 @@ import json
 
 import pandas as pd
 
-from sa2sr_core.baseline import BaselineConfig, fit_baseline, load_split, predictions_frame, summary
+from sa2sr_core.baseline import fit_baseline, load_split, predictions_frame, summary
+from sa2sr_core.errors import run_main
 from sa2sr_core.extract import split_dir
 from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.params import build, finetune_configs, load_params
+from sa2sr_core.params import baseline_config, finetune_configs, load_params
 
 
 def main() -> None:
     params = load_params()
     b, corpus = params["baseline"], params["finetune"]["corpus"]
-    cfg = build(BaselineConfig, {k: v for k, v in b.items() if k in ("alphas",)})
+    cfg = baseline_config(params)
     ft_cfg, model_cfg = finetune_configs(params)
     min_frames = model_cfg.min_frames()
     train, dev = (load_split(split_dir(params, corpus, s), ft_cfg, min_frames) for s in ("train", "validation"))
@@ -29,4 +30,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

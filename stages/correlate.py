@@ -5,6 +5,7 @@ import json
 import pandas as pd
 
 from sa2sr_core.correlation import correlate, paper_reference, plot_table
+from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_csv, write_json
 from sa2sr_core.labels import labels_path
 from sa2sr_core.params import corpus_root, load_params, summary_path
@@ -33,4 +34,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

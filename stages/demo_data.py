@@ -4,6 +4,7 @@ null; when the corpus has a path, write only a note saying so (the stage re-runs
 import sys
 
 from sa2sr_core.corpora.demo import build_demo
+from sa2sr_core.errors import run_main
 from sa2sr_core.io import atomic_dir
 from sa2sr_core.params import demo_config, demo_corpus_dir, load_params
 
@@ -21,4 +22,4 @@ def main(corpus: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_main(main, sys.argv[1])

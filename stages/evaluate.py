@@ -2,12 +2,14 @@
 
 import json
 
+from sa2sr_core.errors import run_main
 from sa2sr_core.extract import split_dir
 import pandas as pd
 
 from sa2sr_core.evaluate import compact_scores, evaluate_splits, plot_scatter, score_predictions
 from sa2sr_core.finetune import load_emotion_model
 from sa2sr_core.io import write_json, write_parquet
+from sa2sr_core.names import DIMS
 from sa2sr_core.params import corpus_root, finetune_configs, load_params
 
 
@@ -36,10 +38,10 @@ def main() -> None:
     first = next(iter(results))
     plot_scatter(preds, e["scatter"], f"{out['data']}: init={cfg.init}, frozen={cfg.freeze_encoder}, "
                                       f"lambda={params['lambda']} — mean CCC {first} {results[first]['mean']['ccc']:.2f}")
-    print(json.dumps({name: {s: {d: round(r[d]["ccc"], 3) for d in ("activation", "valence", "dominance", "mean")}
+    print(json.dumps({name: {s: {d: round(r[d]["ccc"], 3) for d in (*DIMS, "mean")}
                              for s, r in res.items()} for name, res in (("model", results), ("baseline", baseline))},
                      indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from sa2sr_core.bundle import package_model
+from sa2sr_core.errors import run_main
 from sa2sr_core.params import load_params, read_summaries
 
 
@@ -20,4 +21,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

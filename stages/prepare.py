@@ -3,6 +3,7 @@
 import json
 import sys
 
+from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
 from sa2sr_core.params import load_params, summary_path
 from sa2sr_core.prepare import prepare_corpus
@@ -16,4 +17,4 @@ def main(corpus: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_main(main, sys.argv[1])

@@ -9,8 +9,10 @@ from dataclasses import asdict
 import pandas as pd
 import torch.distributed as dist
 
+from sa2sr_core.errors import run_main
 from sa2sr_core.extract import split_dir
 from sa2sr_core.io import write_json
+from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.labels import labels_path
 from sa2sr_core.params import fbank_config, load_params, pretrain_configs
 from sa2sr_core.pretrain import train_sa2sr
@@ -26,7 +28,7 @@ def main() -> None:
         dist.init_process_group(backend=params["pretrain"].get("ddp_backend", "gloo"))
     rank = dist.get_rank() if dist.is_initialized() else 0
     extra = {"features": asdict(fbank_config(params)), "normalization": {"type": params["features"]["normalize"]},
-             "sentiment_classes": ["negative", "neutral", "positive"], "pretrain": asdict(cfg)}
+             "sentiment_classes": list(SENTIMENT_CLASSES), "pretrain": asdict(cfg)}
     result = train_sa2sr(cfg, model_cfg, split_dir(params, corpus, "train"), split_dir(params, corpus, "validation"),
                          pd.read_parquet(labels_path(params, corpus)), out_dir, extra)
     if rank == 0:
@@ -43,4 +45,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

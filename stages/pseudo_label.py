@@ -5,6 +5,7 @@ import json
 import logging
 import sys
 
+from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
 from sa2sr_core.labels import pseudo_label_corpus
 from sa2sr_core.params import load_params, summary_path
@@ -19,4 +20,4 @@ def main(corpus: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    run_main(main, sys.argv[1])

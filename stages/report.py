@@ -1,5 +1,6 @@
 """Stage report: metrics/report.md, the one page a researcher reads after `dvc repro`."""
 
+from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_text
 from sa2sr_core.params import load_params
 from sa2sr_core.report import render_report
@@ -13,4 +14,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -11,7 +11,8 @@ import soundfile as sf
 
 from sa2sr_core.audio import resample
 from sa2sr_core.corpora.espeak import Espeak, Prosody
-from sa2sr_core.corpora.sentences import SENTIMENTS, make_sentence
+from sa2sr_core.corpora.sentences import make_sentence
+from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.features import FbankConfig
 from sa2sr_core.shards import extract_split
 
@@ -24,7 +25,7 @@ def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words
     eng = Espeak.get()
     rows, labels = [], []
     for i in range(n):
-        sentiment = SENTIMENTS[i % 3]
+        sentiment = SENTIMENT_CLASSES[i % 3]
         text = make_sentence(rng, sentiment, 3)
         if words:
             text = " ".join(text.split()[:words])

@@ -3,7 +3,8 @@ import pytest
 
 from sa2sr_core.baseline import BaselineConfig, Ridge, SplitData, fit_baseline, load_split, predictions_frame
 from sa2sr_core.evaluate import score_predictions
-from sa2sr_core.finetune import FinetuneConfig, read_stats
+from sa2sr_core.emotion_data import read_stats
+from sa2sr_core.finetune import FinetuneConfig
 from sa2sr_core.metrics import ccc
 from tests.helpers import speech_shards
 
@@ -58,7 +59,7 @@ def test_shards_without_functionals_or_no_shards_are_named(tmp_path):
     """Shards written before the utt_stats column, and a split with no shards, fail with what to do."""
     import pyarrow.parquet as pq
 
-    from sa2sr_core.finetune import MissingStatsError
+    from sa2sr_core.emotion_data import MissingStatsError
 
     split, _ = speech_shards(tmp_path, 3, "train", words=4, avd=True)
     path = next(split.glob("shard-*.parquet"))

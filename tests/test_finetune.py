@@ -6,8 +6,8 @@ import torch
 from safetensors.torch import load_file
 
 from sa2sr_core.evaluate import evaluate_splits
-from sa2sr_core.finetune import FinetuneConfig, PretrainedModelError, load_emotion_model, scan_emotion_split, \
-    train_emotion
+from sa2sr_core.emotion_data import scan_emotion_split
+from sa2sr_core.finetune import FinetuneConfig, PretrainedModelError, load_emotion_model, train_emotion
 from sa2sr_core.metrics import bootstrap_ci, ccc
 from sa2sr_core.models.encoder import EncoderConfig
 from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
@@ -175,7 +175,8 @@ def test_stats_model_starts_from_the_ridge_baseline(emo):
     """Before any update, the regressor with utterance stats predicts exactly what the baseline stage's ridge
     (fitted on Train, regulariser chosen on Development) predicts."""
     from sa2sr_core.baseline import BaselineConfig, fit_baseline, load_split
-    from sa2sr_core.finetune import make_emotion_dataset, predict_split, start_from_baseline
+    from sa2sr_core.emotion_data import make_emotion_dataset
+    from sa2sr_core.finetune import predict_split, start_from_baseline
     from sa2sr_core.models.regressor import EmotionModel
 
     train, valid, test, _ = emo

@@ -16,8 +16,9 @@ from sa2sr_core.corpora.layout import check_layout
 from sa2sr_core.corpora.librispeech import CorpusLayoutError
 from sa2sr_core.metrics import ccc
 from sa2sr_core.prepare import subset_rows
+from sa2sr_core.params import ParamsError, load_profile
 from sa2sr_core.reproduce import (ORDER, ReproduceConfig, ReproduceError, base_overrides, dvc_command, format_value,
-                                  load_profile, parse_sets, plan_runs, reproduce)
+                                  parse_sets, plan_runs, reproduce)
 from sa2sr_core.significance import ccc_columns, paired_bootstrap
 from sa2sr_core.tables import render_study
 
@@ -38,13 +39,15 @@ def test_paper_profile_has_the_papers_numbers():
 
 
 def test_unknown_profile_and_keys_are_named(tmp_path):
-    with pytest.raises(ReproduceError, match="no profile 'papr'"):
+    with pytest.raises(ParamsError, match="no profile 'papr'"):
         load_profile("papr", ROOT)
-    with pytest.raises(ReproduceError, match=r"--set: \['pretrain.lrr'\]"):
+    with pytest.raises(ParamsError, match=r"--set: \['pretrain.lrr'\]"):
         base_overrides(ReproduceConfig(out=tmp_path, profile="demo", sets={"pretrain.lrr": 1}), PARAMS, ROOT)
+    with pytest.raises(ParamsError, match=r"--set: params.yaml: pretrain.lr must be a number, got 'fast'"):
+        base_overrides(ReproduceConfig(out=tmp_path, profile="demo", sets={"pretrain.lr": "fast"}), PARAMS, ROOT)
     (tmp_path / "profiles").mkdir()
     (tmp_path / "profiles" / "broken.yaml").write_text("- lambda: 200\n")
-    with pytest.raises(ReproduceError, match="broken.yaml: expected a mapping"):
+    with pytest.raises(ParamsError, match="broken.yaml: expected a mapping"):
         load_profile("broken", tmp_path)
     with pytest.raises(ReproduceError, match="--set 'lambda': expected KEY=VALUE"):
         parse_sets(["lambda"])

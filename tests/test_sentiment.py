@@ -3,11 +3,12 @@ import pytest
 
 from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.hf_local import build_local_roberta
-from sa2sr_core.sentiment import (CLASSES, LabelerConfig, LabelMappingError, RobertaLabeler, VaderLabeler,
+from sa2sr_core.names import SENTIMENT_CLASSES
+from sa2sr_core.sentiment import (LabelerConfig, LabelMappingError, RobertaLabeler, VaderLabeler,
                                   class_order, label_texts, load_labeler, prepare_text)
 import random
 
-TEXTS = [make_sentence(random.Random(i), CLASSES[i % 3]) for i in range(60)]
+TEXTS = [make_sentence(random.Random(i), SENTIMENT_CLASSES[i % 3]) for i in range(60)]
 NEW = {0: "negative", 1: "neutral", 2: "positive"}
 OLD = {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
 SHUFFLED = {0: "Positive", 1: "NEGATIVE", 2: "neutral"}
@@ -27,7 +28,7 @@ def test_real_transformers_path_and_label_mapping(tmp_path, id2label, winner, ex
     assert cols["status"][4] == "truncated"
     p = np.stack([cols["p_negative"], cols["p_neutral"], cols["p_positive"]], 1)[[0, 3, 4]]
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
-    assert (p.argmax(1) == CLASSES.index(expected)).all()
+    assert (p.argmax(1) == SENTIMENT_CLASSES.index(expected)).all()
 
 
 def test_batching_does_not_change_outputs(tmp_path):

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from sa2sr_core.audio import resample
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
+from sa2sr_core.names import SENTIMENT_CLASSES
 
 ACCENTS = ["en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd"]
 MALE = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
@@ -109,7 +110,7 @@ def _latent(rng: random.Random) -> tuple[float, float, float]:
 
 
 def _text_for(rng: random.Random, v: float, agreement: float) -> str:
-    sentiment = _sentiment_of(v) if rng.random() < agreement else rng.choice(["negative", "neutral", "positive"])
+    sentiment = _sentiment_of(v) if rng.random() < agreement else rng.choice(SENTIMENT_CLASSES)
     return make_sentence(rng, sentiment, 1 + min(2, int(abs(v) * 3)))
 
 
@@ -157,7 +158,7 @@ def build_librispeech(out: Path, synth: DemoSynth, spks: dict[str, list[Speaker]
             chapter = f"{int(spk.sid) * 10 + i % 2}"
             cdir = out / "LibriSpeech" / subset / spk.sid / chapter
             cdir.mkdir(parents=True, exist_ok=True)
-            sentiment = rng.choice(["negative", "neutral", "positive"])
+            sentiment = rng.choice(SENTIMENT_CLASSES)
             text = make_sentence(rng, sentiment, rng.randint(1, 3))
             v = {"negative": -0.6, "neutral": 0.0, "positive": 0.6}[sentiment]
             utt = f"{spk.sid}-{chapter}-{i:04d}"

@@ -11,11 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from sa2sr_core.io import write_csv, write_parquet
+from sa2sr_core.names import DIMS
 
 #: Columns of every manifest, in order. Labels a corpus does not have are null.
 COLUMNS = [
     "utt_id", "corpus", "path", "speaker", "split", "subset", "duration_s", "sample_rate", "num_channels",
-    "text", "emotion", "activation", "valence", "dominance",
+    "text", "emotion", *DIMS,
 ]
 #: Canonical split names; corpus-specific partition names are kept in `subset`.
 SPLITS = ("train", "validation", "test", "test1", "test2", "test3")
@@ -46,7 +47,7 @@ class CorpusRead:
     def manifest(self) -> pd.DataFrame:
         """The rows as a validated DataFrame (duplicate ids already moved to rejects)."""
         df = pd.DataFrame(self.rows, columns=COLUMNS)
-        for col in ("activation", "valence", "dominance", "duration_s"):
+        for col in (*DIMS, "duration_s"):
             df[col] = df[col].astype("float64")
         for col in ("sample_rate", "num_channels"):
             df[col] = df[col].astype("int64")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+from sa2sr_core.names import SENTIMENT_CLASSES
+
 NAMES = """anna ben carla david elena frank grace henry irene jack karen leo maria nathan olivia peter
 rachel simon tina victor walter yvonne zachary hannah oscar laura martin nora paul sophie thomas
 ursula vincent wendy albert bella charles diana edward fiona george helen isaac julia kevin lucy""".split()
@@ -59,7 +61,6 @@ NEGATIVE = {
         """it was the worst day and we hated it|what a terrible and awful disaster|we were furious and miserable"""
         .split("|")),
 }
-SENTIMENTS = ("negative", "neutral", "positive")
 
 
 def vocabulary() -> set[str]:
@@ -78,8 +79,8 @@ def vocabulary() -> set[str]:
 
 def make_sentence(rng: random.Random, sentiment: str, strength: int = 2) -> str:
     """One sentence (lower case, no punctuation) expressing `sentiment` with `strength` in 1..3."""
-    if sentiment not in SENTIMENTS:
-        raise ValueError(f"sentiment must be one of {SENTIMENTS}, got {sentiment!r}")
+    if sentiment not in SENTIMENT_CLASSES:
+        raise ValueError(f"sentiment must be one of {SENTIMENT_CLASSES}, got {sentiment!r}")
     name, noun = rng.choice(NAMES), rng.choice(NOUNS)
     place, time = rng.choice(PLACES), rng.choice(TIMES)
     if sentiment == "neutral":

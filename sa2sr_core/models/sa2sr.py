@@ -15,9 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from sa2sr_core.models.encoder import AcousticEncoder, BiLSTM, EncoderConfig
+from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.vocab import CHARS
-
-SENTIMENT_CLASSES = ("negative", "neutral", "positive")
 
 
 @dataclass

@@ -12,7 +12,8 @@ from sa2sr_core.corpora.iemocap import read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import speaker_overlap
 from sa2sr_core.corpora.msp_podcast import read_msp_podcast
-from sa2sr_core.corpora.sentences import SENTIMENTS, make_sentence, vocabulary
+from sa2sr_core.corpora.sentences import make_sentence, vocabulary
+from sa2sr_core.names import SENTIMENT_CLASSES
 
 TINY = DemoConfig(librispeech={"train-clean-100": 8, "dev-clean": 3, "test-clean": 3},
                   librispeech_speakers={"train-clean-100": 2, "dev-clean": 1, "test-clean": 1},
@@ -74,7 +75,7 @@ def test_sentences_carry_the_requested_sentiment():
     rng, vader = random.Random(0), SentimentIntensityAnalyzer()
     agree = 0
     for i in range(300):
-        s = SENTIMENTS[i % 3]
+        s = SENTIMENT_CLASSES[i % 3]
         score = vader.polarity_scores(make_sentence(rng, s, rng.randint(1, 3)))["compound"]
         found = "positive" if score >= 0.05 else "negative" if score <= -0.05 else "neutral"
         agree += found == s
