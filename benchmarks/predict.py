@@ -29,6 +29,7 @@ import torch
 from sa2sr_core.bundle import load_model
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
+from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.features import FbankConfig
 from sa2sr_core.models.encoder import EncoderConfig
 from sa2sr_core.models.predictor import Predictor, PredictorConfig

@@ -10,21 +10,15 @@ alone, so no test split takes part in any choice. Utterances are filtered exactl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from sa2sr_core.config import BaselineConfig
 from sa2sr_core.emotion_data import EmotionData, ccc_per_dim, read_stats, scan_emotion_split
 from sa2sr_core.metrics import ccc
 from sa2sr_core.names import DIMS
-
-
-@dataclass
-class BaselineConfig:
-    """params.yaml `baseline`."""
-
-    alphas: list[float] = field(default_factory=lambda: [10.0 ** k for k in np.arange(-2, 4.01, 0.5)])
 
 
 @dataclass

@@ -7,13 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from sa2sr_core.io import write_csv
-from sa2sr_core.params import fbank_config
-from sa2sr_core.prepare import load_manifest
+from sa2sr_core.params import fbank_config, load_manifest, split_dir
 from sa2sr_core.shards import extract_split
-
-
-def split_dir(params: dict, corpus: str, split: str) -> Path:
-    return Path(params["data"]["features_dir"]) / corpus / split
 
 
 def extract_corpus(params: dict, corpus: str) -> dict:

@@ -6,7 +6,6 @@ waveform on the 16-bit integer scale (Kaldi's convention: float samples in [-1, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -14,43 +13,8 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 
 from sa2sr_core.audio import resample
+from sa2sr_core.config import FbankConfig
 from sa2sr_core.functionals import utterance_functionals
-
-
-@dataclass
-class FbankConfig:
-    """LFBE settings (params.yaml `features`); saved with every shard and model."""
-
-    sample_rate: int = 16000
-    num_mel_bins: int = 40
-    frame_length_ms: float = 25.0
-    frame_shift_ms: float = 10.0
-    normalize: str = "utterance"  # "utterance": per-sample mean/variance normalisation (paper §4.2); "none"
-    speed_perturb: list[float] = field(default_factory=lambda: [0.9, 1.1])
-    silence_peak: float = 1e-4  # a waveform whose peak stays below this is rejected as silent
-    dtype: str = "float32"  # LFBE storage in the shards: float32 | float16 (half the disk and read bandwidth)
-
-    def __post_init__(self):
-        if self.dtype not in ("float32", "float16"):
-            raise ValueError(f"features.dtype must be 'float32' or 'float16', got {self.dtype!r}")
-        if self.normalize not in ("utterance", "none"):
-            raise ValueError(f"features.normalize must be 'utterance' or 'none', got {self.normalize!r}")
-        if any(not 0.5 <= s <= 2.0 or s == 1.0 for s in self.speed_perturb):
-            raise ValueError(f"features.speed_perturb factors must be in [0.5, 2] and not 1.0: {self.speed_perturb}")
-
-    @property
-    def window_samples(self) -> int:
-        return int(self.sample_rate * self.frame_length_ms / 1000)
-
-    @property
-    def hop_samples(self) -> int:
-        return int(self.sample_rate * self.frame_shift_ms / 1000)
-
-    def num_frames(self, num_samples: int) -> int:
-        """Kaldi's snip_edges=True frame count: 1 + (N - window) // hop, 0 if shorter than one window."""
-        if num_samples < self.window_samples:
-            return 0
-        return 1 + (num_samples - self.window_samples) // self.hop_samples
 
 
 def speed_perturb(samples: np.ndarray, factor: float, sample_rate: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -14,39 +14,14 @@ import torch
 from safetensors.torch import load_file
 
 from sa2sr_core import checkpoint
-from sa2sr_core.baseline import BaselineConfig, fit_baseline, split_data
+from sa2sr_core.baseline import fit_baseline, split_data
 from sa2sr_core.checkpoint import run_fingerprint
+from sa2sr_core.config import BaselineConfig, FinetuneConfig
 from sa2sr_core.data import Batch, ShardDataset
 from sa2sr_core.emotion_data import EmotionData, ccc_per_dim, make_emotion_dataset, scan_emotion_split
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, ccc_loss
-from sa2sr_core.training import Setup, Task, TrainingConfig, fit
-
-
-@dataclass
-class FinetuneConfig(TrainingConfig):
-    """params.yaml `finetune` (+ `seed`); the loop's keys are TrainingConfig's, with fine-tuning's defaults."""
-
-    lr: float = 5e-4
-    max_epochs: int = 40
-    patience: int = 6
-    lr_plateau_patience: int = 2
-    max_frames_per_batch: int = 8000
-    max_batch: int = 32
-    init: str = "pretrained"  # pretrained | scratch
-    freeze_encoder: bool = False
-    encoder_lr_scale: float = 1.0  # a pre-trained encoder learns at lr x this (1.0: one rate for all, the paper)
-    freeze_baseline_path: bool = False  # with utterance stats: keep the ridge-initialised linear path fixed
-    scale_min: float = 1.0  # label scale of the corpus (MSP-Podcast: 1-7)
-    scale_max: float = 7.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.init not in ("pretrained", "scratch"):
-            raise ValueError(f"finetune.init must be 'pretrained' or 'scratch', got {self.init!r}")
-        if not self.encoder_lr_scale >= 0:  # also rejects NaN
-            raise ValueError(f"finetune.encoder_lr_scale must be >= 0 (0 keeps the pre-trained encoder fixed), "
-                             f"got {self.encoder_lr_scale!r}")
+from sa2sr_core.training import Setup, Task, fit
 
 
 class PretrainedModelError(Sa2srError):

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sa2sr_core.io import write_parquet
-from sa2sr_core.prepare import load_manifest
+from sa2sr_core.params import labels_path, load_manifest
 from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.sentiment import LabelerConfig, label_texts, load_labeler
 
 LABEL_COLUMNS = ["utt_id", "sentiment", "p_negative", "p_neutral", "p_positive", "status"]
-
-
-def labels_path(params: dict, corpus: str) -> Path:
-    return Path(params["data"]["labels_dir"]) / f"{corpus}.parquet"
 
 
 def labeler_config(params: dict) -> LabelerConfig:

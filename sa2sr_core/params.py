@@ -12,12 +12,15 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
-from sa2sr_core.corpora.demo import DEMO_ROOTS, DemoConfig
+from sa2sr_core.config import (BaselineConfig, DemoConfig, EmotionModelConfig, EncoderConfig, FbankConfig,
+                               FinetuneConfig, LabelerConfig, PretrainConfig, RegressorConfig, SA2SRConfig)
 from sa2sr_core.errors import Sa2srError
-from sa2sr_core.features import FbankConfig
+from sa2sr_core.functionals import num_functionals
 
 T = TypeVar("T")
 CORPORA = ("librispeech", "iemocap", "msp_podcast")
+#: Each corpus's root folder in its official layout (the demo writes data.demo_dir/<corpus>/<root>).
+DEMO_ROOTS = {"librispeech": "LibriSpeech", "iemocap": "IEMOCAP_full_release", "msp_podcast": "MSP-Podcast"}
 PROFILES_DIR = "profiles"
 _Path, _OptPath = str, Union[str, None]
 
@@ -110,6 +113,12 @@ def conforms(value: Any, tp: Any) -> bool:
 
 
 def check_type(key: str, value: Any, tp: Any) -> None:
+    """ParamsError naming `key`, its expected type and the value, unless the value fits `tp`."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is dict and args and isinstance(value, dict):
+        for k, v in value.items():  # name the entry, not only the mapping
+            check_type(f"{key}.{k}", v, args[1])
+        return
     if not conforms(value, tp):
         hint = ""
         if isinstance(value, str) and float in (tp, *typing.get_args(tp)):
@@ -155,8 +164,6 @@ def validate_params(params: dict, source: str = "params.yaml") -> None:
     if "demo" in params:
         demo_config(params)
     if "labeler" in params:
-        from sa2sr_core.sentiment import LabelerConfig
-
         build(LabelerConfig, {k: v for k, v in params["labeler"].items() if k != "corpora"}, "labeler")
     if "baseline" in params:
         baseline_config(params)
@@ -230,9 +237,7 @@ def demo_config(params: dict) -> DemoConfig:
     return build(DemoConfig, params.get("demo"), "demo")
 
 
-def baseline_config(params: dict):
-    from sa2sr_core.baseline import BaselineConfig
-
+def baseline_config(params: dict) -> BaselineConfig:
     return build(BaselineConfig, {k: v for k, v in (params.get("baseline") or {}).items()
                                   if k not in ("predictions", "metrics")}, "baseline")
 
@@ -254,6 +259,34 @@ def corpus_root(params: dict, corpus: str) -> tuple[Path, bool]:
     if path:
         return Path(path), False
     return demo_corpus_dir(params, corpus) / DEMO_ROOTS[corpus], True
+
+
+def manifest_path(params: dict, corpus: str) -> Path:
+    return Path(params["data"]["manifests_dir"]) / f"{corpus}.parquet"
+
+
+def rejects_path(params: dict, corpus: str) -> Path:
+    return Path(params["data"]["manifests_dir"]) / f"{corpus}_rejects.csv"
+
+
+def load_manifest(params: dict, corpus: str):
+    """The corpus's manifest (stage prepare@<corpus>) as a DataFrame."""
+    import pandas as pd
+
+    path = manifest_path(params, corpus)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest {path} not found: run `dvc repro prepare` first")
+    return pd.read_parquet(path)
+
+
+def split_dir(params: dict, corpus: str, split: str) -> Path:
+    """Where a split's feature shards are (stage features@<corpus>)."""
+    return Path(params["data"]["features_dir"]) / corpus / split
+
+
+def labels_path(params: dict, corpus: str) -> Path:
+    """The corpus's pseudo-labels (stage pseudo_label@<corpus>)."""
+    return Path(params["data"]["labels_dir"]) / f"{corpus}.parquet"
 
 
 #: The per-corpus summaries the data stages write under data.summaries_dir (outputs, not DVC metrics).
@@ -280,12 +313,8 @@ def read_summaries(params: dict, kind: str, corpora=None) -> dict[str, dict]:
     return out
 
 
-def pretrain_configs(params: dict):
+def pretrain_configs(params: dict) -> tuple[PretrainConfig, SA2SRConfig]:
     """(PretrainConfig, SA2SRConfig) from params `pretrain`, top-level `lambda` and `seed`."""
-    from sa2sr_core.models.encoder import EncoderConfig
-    from sa2sr_core.models.sa2sr import SA2SRConfig
-    from sa2sr_core.pretrain import PretrainConfig
-
     p = dict(params["pretrain"])
     check_type("lambda", params["lambda"], float)
     check_type("seed", params["seed"], int)
@@ -298,12 +327,8 @@ def pretrain_configs(params: dict):
     return cfg, model
 
 
-def finetune_configs(params: dict):
+def finetune_configs(params: dict) -> tuple[FinetuneConfig, EmotionModelConfig]:
     """(FinetuneConfig, EmotionModelConfig) from params `finetune`, `pretrain.encoder` and `seed`."""
-    from sa2sr_core.finetune import FinetuneConfig
-    from sa2sr_core.models.encoder import EncoderConfig
-    from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
-
     p = dict(params["finetune"])
     enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **params["pretrain"].get("encoder", {})},
                 "pretrain.encoder")
@@ -312,8 +337,6 @@ def finetune_configs(params: dict):
         if k in reg:
             reg[k] = tuple(reg[k])
     if reg.pop("utterance_stats", False):  # the functionals normalisation removed, beside the sequence
-        from sa2sr_core.functionals import num_functionals
-
         reg["stats_dim"] = num_functionals(params["features"]["num_mel_bins"])
     model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}, "finetune.regressor"))
     for k in ("corpus", "model_dir", "live_dir", "metrics", "summary"):

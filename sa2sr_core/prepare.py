@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import pandas as pd
 
 from sa2sr_core.corpora.iemocap import read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import CorpusRead, summarize, write_manifest
 from sa2sr_core.corpora.msp_podcast import read_msp_podcast
-from sa2sr_core.params import CORPORA, corpus_root
+from sa2sr_core.params import CORPORA, corpus_root, manifest_path, rejects_path
 
 
 def reader_options(params: dict, corpus: str) -> dict:
@@ -27,14 +25,6 @@ def read_corpus(params: dict, corpus: str) -> CorpusRead:
     if corpus == "msp_podcast":
         return read_msp_podcast(root)
     raise ValueError(f"unknown corpus {corpus!r}; expected one of {CORPORA}")
-
-
-def manifest_path(params: dict, corpus: str) -> Path:
-    return Path(params["data"]["manifests_dir"]) / f"{corpus}.parquet"
-
-
-def rejects_path(params: dict, corpus: str) -> Path:
-    return Path(params["data"]["manifests_dir"]) / f"{corpus}_rejects.csv"
 
 
 def subset_rows(rows: list[dict], cap: int) -> list[dict]:
@@ -64,8 +54,3 @@ def prepare_corpus(params: dict, corpus: str) -> dict:
     return {"source": "demo" if is_demo else str(root), "splits": summarize(df), "rejects": len(read.rejects)}
 
 
-def load_manifest(params: dict, corpus: str) -> pd.DataFrame:
-    path = manifest_path(params, corpus)
-    if not path.is_file():
-        raise FileNotFoundError(f"manifest {path} not found: run `dvc repro prepare` first")
-    return pd.read_parquet(path)

@@ -15,6 +15,7 @@ import torch
 
 from sa2sr_core import checkpoint
 from sa2sr_core.checkpoint import run_fingerprint
+from sa2sr_core.config import PretrainConfig
 from sa2sr_core.data import Batch, Example, ShardDataset
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import write_json
@@ -22,16 +23,8 @@ from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
 from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig, greedy_decode
 from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.shards import shard_files
-from sa2sr_core.training import LossFn, Setup, Task, TrainingConfig, fit
+from sa2sr_core.training import LossFn, Setup, Task, fit
 from sa2sr_core.vocab import CHARS, ctc_min_frames, decode, encode, normalize_for_ctc
-
-
-@dataclass
-class PretrainConfig(TrainingConfig):
-    """params.yaml `pretrain` (+ top-level `lambda` and `seed`); the loop's keys are TrainingConfig's."""
-
-    lambda_: float = 200.0
-    shard_pool: int = 1  # shards read together and batched as one (memory: one pool)
 
 
 class MissingLabelsError(Sa2srError):

@@ -70,7 +70,7 @@ def _md_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
 
 
 def render_report(params: dict, report_path: str | Path) -> str:
-    d, p = params["data"], params
+    p = params
     rel = lambda f: os.path.relpath(f, Path(report_path).parent)  # noqa: E731  links relative to the report
     data = read_summaries(params, "prepare")
     labels = merge_label_summaries(read_summaries(params, "labels"))

@@ -9,29 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
+from sa2sr_core.config import LabelerConfig
 from sa2sr_core.names import SENTIMENT_CLASSES
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LabelerConfig:
-    """params.yaml `labeler`."""
-
-    model: str = "cardiffnlp/twitter-roberta-base-sentiment-latest"  # hub id or local directory
-    fallback: str = "vader"  # vader | none
-    max_tokens_per_batch: int = 4096  # padded tokens per forward pass (length-sorted dynamic batching)
-    max_length: int = 512
-    sentence_case: bool = True  # ALL-CAPS transcripts (LibriSpeech) -> sentence case before labelling
-    device: str = "auto"
-
-    def __post_init__(self):
-        if self.fallback not in ("vader", "none"):
-            raise ValueError(f"labeler.fallback must be 'vader' or 'none', got {self.fallback!r}")
 
 
 class LabelMappingError(ValueError):

@@ -26,41 +26,11 @@ import torch.distributed as dist
 from sa2sr_core import checkpoint
 from sa2sr_core.data import Batch, ShardDataset, prefetch
 from sa2sr_core.device import pick_device
-from sa2sr_core.schedule import SCHEDULES, lr_factor, set_lr
+from sa2sr_core.config import TrainingConfig
+from sa2sr_core.schedule import lr_factor, set_lr
 
 #: loss_fn(net, batch) -> (the loss to minimise, {name: term to log}); "loss" logs as train_loss, x as train_loss_x
 LossFn = Callable[[torch.nn.Module, Batch], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-@dataclass
-class TrainingConfig:
-    """What the loop reads; `pretrain` and `finetune` (params.yaml) extend it and set their own defaults."""
-
-    lr: float = 1e-3  # peak learning rate
-    beta1: float = 0.9  # Adam
-    beta2: float = 0.999
-    max_epochs: int = 3  # a ceiling: runs stop by patience
-    patience: int = 25  # epochs without a better selection score before stopping
-    min_delta: float = 0.0  # a gain of the selection score at or below this is not an improvement
-    schedule: str = "constant"  # constant | cosine (sa2sr_core.schedule)
-    warmup_steps: int = 0  # linear warm-up updates
-    final_lr_ratio: float = 0.05  # cosine: last update's rate / peak
-    lr_plateau_patience: int = 0  # bad epochs after which the rate is multiplied by lr_decay (0: never)
-    lr_decay: float = 0.5
-    short_first_epochs: int = 0  # epochs whose batches go shortest first (SortaGrad), then random order
-    max_frames_per_batch: int = 16000  # padded frames (B x longest) per batch
-    max_batch: int = 64
-    grad_clip: float = 5.0
-    amp: bool = False  # bf16 autocast on CUDA
-    prefetch: int = -1  # batches read and collated ahead in a background thread; -1: 4 on CUDA, 0 on CPU
-    seed: int = 1234
-    device: str = "auto"
-
-    def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.lr_plateau_patience < 0:
-            raise ValueError(f"lr_plateau_patience must be >= 0 (0: never), got {self.lr_plateau_patience}")
 
 
 @dataclass

@@ -7,9 +7,8 @@ import pandas as pd
 
 from sa2sr_core.baseline import fit_baseline, load_split, predictions_frame, summary
 from sa2sr_core.errors import run_main
-from sa2sr_core.extract import split_dir
 from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.params import baseline_config, finetune_configs, load_params
+from sa2sr_core.params import baseline_config, finetune_configs, load_params, split_dir
 
 
 def main() -> None:

@@ -7,9 +7,7 @@ import pandas as pd
 from sa2sr_core.correlation import correlate, paper_reference, plot_table
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_csv, write_json
-from sa2sr_core.labels import labels_path
-from sa2sr_core.params import corpus_root, load_params, summary_path
-from sa2sr_core.prepare import load_manifest
+from sa2sr_core.params import corpus_root, labels_path, load_manifest, load_params, summary_path
 
 
 def main() -> None:

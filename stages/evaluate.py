@@ -3,14 +3,13 @@
 import json
 
 from sa2sr_core.errors import run_main
-from sa2sr_core.extract import split_dir
 import pandas as pd
 
 from sa2sr_core.evaluate import compact_scores, evaluate_splits, plot_scatter, score_predictions
 from sa2sr_core.finetune import load_emotion_model
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.names import DIMS
-from sa2sr_core.params import corpus_root, finetune_configs, load_params
+from sa2sr_core.params import corpus_root, finetune_configs, load_params, split_dir
 
 
 def main() -> None:

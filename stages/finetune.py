@@ -3,11 +3,10 @@
 from dataclasses import asdict
 
 from sa2sr_core.errors import run_main
-from sa2sr_core.extract import split_dir
 from sa2sr_core.finetune import train_emotion
 from sa2sr_core.io import write_json
 from sa2sr_core.names import DIMS
-from sa2sr_core.params import baseline_config, fbank_config, finetune_configs, load_params
+from sa2sr_core.params import baseline_config, fbank_config, finetune_configs, load_params, split_dir
 from sa2sr_core.tracking import write_history
 
 

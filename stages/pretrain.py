@@ -10,11 +10,9 @@ import pandas as pd
 import torch.distributed as dist
 
 from sa2sr_core.errors import run_main
-from sa2sr_core.extract import split_dir
 from sa2sr_core.io import write_json
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.labels import labels_path
-from sa2sr_core.params import fbank_config, load_params, pretrain_configs
+from sa2sr_core.params import fbank_config, labels_path, load_params, pretrain_configs, split_dir
 from sa2sr_core.pretrain import train_sa2sr
 from sa2sr_core.tracking import write_history
 

@@ -104,6 +104,7 @@ def test_predict_on_the_device_matches_the_cpu_and_export_of_a_device_trained_mo
     assert max(diff.values()) < 1e-4
 
 
+@pytest.mark.slow
 def test_torchrun_one_process(run, tmp_path):
     _, train, valid, _, labels, _, _ = run
     labels.to_parquet(tmp_path / "labels.parquet")

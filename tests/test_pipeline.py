@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # every test here runs `dvc repro` or `sa2sr reproduce`
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_DEMO = {
     "librispeech": {"train-clean-100": 6, "dev-clean": 2, "test-clean": 2},
@@ -154,6 +156,35 @@ def test_changing_iemocap_leaves_pretraining_and_finetuning_up_to_date(repo, tmp
     finally:
         (d / "params.yaml").write_text(original)
         _run(["dvc", "repro"], d)
+
+
+def test_editing_a_module_outdates_exactly_the_stages_that_run_it(repo):
+    d, _ = repo
+    assert json.loads(_run(["dvc", "status", "--json"], d)) == {}
+    module = d / "sa2sr_core" / "baseline.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# an edit\n")
+        status = json.loads(_run(["dvc", "status", "--json"], d))
+        assert set(status) == {"finetune", "baseline", "evaluate"}, status  # their downstream follows on repro
+    finally:
+        module.write_text(original)
+    assert json.loads(_run(["dvc", "status", "--json"], d)) == {}
+
+
+def test_a_truncated_checkpoint_ends_the_stage_in_one_named_line(repo):
+    d, params = repo
+    ckpt = d / params["pretrain"]["model_dir"] / "checkpoint.pt"
+    data = ckpt.read_bytes()
+    try:
+        ckpt.write_bytes(data[:1000])
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+        res = subprocess.run([sys.executable, "stages/pretrain.py"], cwd=d, env=env, capture_output=True, text=True)
+        assert res.returncode == 2
+        lines = [ln for ln in res.stderr.splitlines() if ln.startswith("error:") or "Traceback" in ln]
+        assert len(lines) == 1 and f"{ckpt.relative_to(d)} cannot be read as a training checkpoint" in lines[0]
+    finally:
+        ckpt.write_bytes(data)
 
 
 def test_reproduce_quick_on_the_demo(repo):

@@ -83,6 +83,23 @@ def test_changed_config_starts_afresh(shards, tmp_path):
     assert any("starting afresh" in m for m in logs)
 
 
+def test_an_unreadable_checkpoint_is_named_and_kept(shards, tmp_path):
+    from sa2sr_core.checkpoint import CheckpointError
+
+    train, valid, labels = shards
+    train_sa2sr(_cfg(max_epochs=1), TINY, train, valid, labels, tmp_path, log=lambda *_: None)
+    ckpt = tmp_path / "checkpoint.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2])  # a truncated file, as a full disk or a bad copy leaves it
+    with pytest.raises(CheckpointError, match=rf"{ckpt} cannot be read as a training checkpoint .* delete it to "
+                                              rf"start this training afresh \(rm {ckpt}\)"):
+        train_sa2sr(_cfg(max_epochs=2), TINY, train, valid, labels, tmp_path, log=lambda *_: None)
+    assert ckpt.read_bytes() == data[: len(data) // 2]  # never overwritten: the user decides
+    torch.save({"something": "else"}, ckpt)
+    with pytest.raises(CheckpointError, match="not an sa2sr training checkpoint"):
+        train_sa2sr(_cfg(max_epochs=2), TINY, train, valid, labels, tmp_path, log=lambda *_: None)
+
+
 def test_missing_labels_are_named(shards):
     train, _, labels = shards
     with pytest.raises(MissingLabelsError, match=r"3 utterances .*'train-000'"):
@@ -105,6 +122,7 @@ def test_bad_transcripts_are_skipped_and_counted(tmp_path):
     assert len(data.tokens) == 1
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(shards, tmp_path):
     train, valid, labels = shards
     labels.to_parquet(tmp_path / "labels.parquet")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from sa2sr_core.audio import resample
+from sa2sr_core.config import DemoConfig
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.names import SENTIMENT_CLASSES
@@ -32,21 +33,6 @@ ACCENTS = ["en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc",
 MALE = ["m1", "m2", "m3", "m4", "m5", "m6", "m7"]
 FEMALE = ["f1", "f2", "f3", "f4", "f5"]
 SAMPLE_RATE = 16000
-
-
-@dataclass
-class DemoConfig:
-    """Sizes and shape of the demo corpus (params.yaml `demo`)."""
-
-    seed: int = 1234
-    librispeech: dict = field(default_factory=lambda: {"train-clean-100": 400, "dev-clean": 60, "test-clean": 60})
-    librispeech_speakers: dict = field(default_factory=lambda: {"train-clean-100": 8, "dev-clean": 2, "test-clean": 2})
-    iemocap_per_speaker: int = 30
-    msp_podcast: dict = field(default_factory=lambda: {"Train": 480, "Development": 120, "Test1": 120, "Test2": 60})
-    msp_speakers: dict = field(default_factory=lambda: {"Train": 12, "Development": 3, "Test1": 3, "Test2": 2})
-    text_agreement: float = 0.7
-    label_noise: float = 0.25
-    noise_db: float = -45.0
 
 
 @dataclass(frozen=True)
@@ -230,7 +216,6 @@ def build_msp_podcast(out: Path, synth: DemoSynth, spks: dict[str, list[Speaker]
 
 BUILDERS = {"librispeech": build_librispeech, "iemocap": build_iemocap, "msp_podcast": build_msp_podcast}
 #: Where each demo corpus lands under the demo directory (the path a reader is pointed at).
-DEMO_ROOTS = {"librispeech": "LibriSpeech", "iemocap": "IEMOCAP_full_release", "msp_podcast": "MSP-Podcast"}
 
 README = """# sa2sr demo corpus
 

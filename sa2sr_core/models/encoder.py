@@ -8,36 +8,12 @@ frames 2t, 2t+1, 2t+2 into one 120-dim vector, so T' = (T - 3) // 2 + 1 steps at
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-
-@dataclass
-class EncoderConfig:
-    input_dim: int = 40
-    stack: int = 3  # frames stacked into one step
-    skip: int = 2  # stride between stacked steps
-    hidden: int = 192  # LSTM units per direction
-    layers: int = 5
-    dropout: float = 0.0
-    specaug_p: float = 0.5  # probability that an utterance is masked (training only)
-    freq_masks: int = 2
-    freq_width: int = 8  # max bins per frequency mask (of 40)
-    time_masks: int = 2
-    time_width: int = 20  # max frames per time mask (10 ms frames)
-
-    @property
-    def output_dim(self) -> int:
-        return 2 * self.hidden
-
-    def output_length(self, frames: torch.Tensor | int):
-        """T -> T' = (T - stack) // skip + 1, clamped at 0."""
-        if isinstance(frames, torch.Tensor):
-            return torch.clamp((frames - self.stack) // self.skip + 1, min=0)
-        return max(0, (frames - self.stack) // self.skip + 1)
+from sa2sr_core.config import EncoderConfig
 
 
 def validating() -> bool:

@@ -22,38 +22,13 @@ alone and padded inside a batch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sa2sr_core.models.encoder import AcousticEncoder, EncoderConfig, validating
-
-
-@dataclass
-class RegressorConfig:
-    input_dim: int = 384
-    channels: int = 64
-    kernels: tuple[int, ...] = (6, 3)
-    strides: tuple[int, ...] = (3, 2)
-    heads: int = 4
-    leaky_slope: float = 0.3
-    dropout: float = 0.1
-    outputs: int = 3
-    stats_dim: int = 0  # utterance functionals beside the sequence (0: the paper's regressor)
-
-    def output_length(self, steps: torch.Tensor | int):
-        for k, s in zip(self.kernels, self.strides):
-            steps = (steps - k) // s + 1
-        return steps
-
-    def min_steps(self) -> int:
-        """Fewest encoder steps giving one valid output step (the conv stack's receptive field)."""
-        n = 1
-        for k, s in reversed(list(zip(self.kernels, self.strides))):
-            n = (n - 1) * s + k
-        return n
+from sa2sr_core.config import EmotionModelConfig, RegressorConfig
+from sa2sr_core.models.encoder import AcousticEncoder, validating
 
 
 def lengths_to_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
@@ -174,25 +149,6 @@ class EmotionRegressor(nn.Module):
             pooled.append(self.stats_proj(z))  # (B, 64)
             return self.out(torch.cat(pooled, dim=-1)) + self.stats_linear(z)  # (B, 3)
         return self.out(torch.cat(pooled, dim=-1))  # (B, 3)
-
-
-@dataclass
-class EmotionModelConfig:
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    regressor: RegressorConfig = field(default_factory=RegressorConfig)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "EmotionModelConfig":
-        r = dict(d["regressor"])
-        r["kernels"], r["strides"] = tuple(r["kernels"]), tuple(r["strides"])
-        return cls(EncoderConfig(**d["encoder"]), RegressorConfig(**r))
-
-    def min_frames(self) -> int:
-        """Fewest input frames that reach the regressor with one valid step."""
-        return (self.regressor.min_steps() - 1) * self.encoder.skip + self.encoder.stack
 
 
 class EmotionModel(nn.Module):

@@ -9,31 +9,13 @@ cross-entropy against the text-sentiment pseudo-label, averaged over the batch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from sa2sr_core.models.encoder import AcousticEncoder, BiLSTM, EncoderConfig
-from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.vocab import CHARS
 
-
-@dataclass
-class SA2SRConfig:
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    vocab_size: int = len(CHARS)
-    summarizer_hidden: int = 128  # the recurrent sequence summariser of the sentiment classifier
-    num_sentiments: int = len(SENTIMENT_CLASSES)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "SA2SRConfig":
-        d = dict(d)
-        d["encoder"] = EncoderConfig(**d["encoder"])
-        return cls(**d)
+from sa2sr_core.config import SA2SRConfig
+from sa2sr_core.models.encoder import AcousticEncoder, BiLSTM
 
 
 class SentimentHead(nn.Module):

@@ -53,6 +53,7 @@ def test_demo_is_read_by_the_official_readers(demo):
     assert iem["text"].notna().all() and iem["emotion"].notna().all()
 
 
+@pytest.mark.slow
 def test_demo_is_byte_identical_in_fresh_processes(tmp_path):
     # espeak-ng keeps internal state from one utterance to the next, so the guarantee is per process:
     # the same params in a fresh process (as `dvc repro` runs) give the same bytes.

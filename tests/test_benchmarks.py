@@ -1,0 +1,36 @@
+"""Every benchmark runs its smoke mode here (seconds, CPU), so a renamed key or a moved function cannot break
+one unseen. The figures themselves are measured by running the benchmarks in full (CONTRIBUTING.md)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: benchmark -> (smoke arguments, keys its JSON report must have)
+SMOKE = {
+    "features.py": (["--synthetic", "4", "--repeats", "1"], ["speedup_vs_baseline", "sa2sr_x_realtime_per_core"]),
+    "labels.py": (["--n", "8", "--size", "tiny"], ["speedup", "label_agreement"]),
+    "predict.py": (["--files", "3", "--model", "none"], ["speedup_batched_vs_one_at_a_time", "batched"]),
+    "pretrain.py": (["--synthetic-hours", "0.02", "--steps", "2", "--max-frames", "2000"],
+                    ["speedup", "padded_baseline", "sa2sr_sorted"]),
+    "pretrain_loop.py": (["--device", "cpu", "--synthetic-hours", "0.02", "--max-frames", "3000", "--steps", "2"],
+                         ["loop", "step_only", "loop_vs_step_only"]),
+}
+
+
+def test_every_benchmark_has_a_smoke_run():
+    assert sorted(SMOKE) == sorted(p.name for p in (ROOT / "benchmarks").glob("*.py"))
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "pretrain_loop.py" else n
+                                  for n in sorted(SMOKE)])
+def test_benchmark_smoke(name):
+    args, keys = SMOKE[name]
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(res.stdout[res.stdout.index("{"):])
+    assert all(k in report for k in keys), (keys, list(report))

@@ -1,0 +1,117 @@
+"""The house's rules, read from the source: stage deps that cannot drift, no import cycles, each name in one
+place, audio opened in one module."""
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sa2sr_core.imports import ROOT, code_deps, cycles, direct_imports, stage_dep_problems
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+
+PACKAGE_FILES = sorted((ROOT / "sa2sr_core").rglob("*.py"))
+PROJECT_FILES = PACKAGE_FILES + sorted((ROOT / "stages").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+
+
+def test_dvc_yaml_lists_exactly_the_code_each_stage_runs():
+    assert stage_dep_problems(ROOT / "dvc.yaml") == []
+
+
+def test_a_missing_dep_is_named_with_how_the_stage_reaches_it(tmp_path):
+    scratch = tmp_path / "dvc.yaml"
+    text = (ROOT / "dvc.yaml").read_text()
+    start = text.index("\n  finetune:")
+    end = text.index("\n  baseline:")
+    stage = text[start:end]
+    assert "      - sa2sr_core/baseline.py\n" in stage
+    scratch.write_text(text[:start] + stage.replace("      - sa2sr_core/baseline.py\n", "") + text[end:])
+    problems = stage_dep_problems(scratch)
+    assert problems == [f"stage finetune: dvc.yaml does not list sa2sr_core/baseline.py (stages/finetune.py -> "
+                        f"sa2sr_core/finetune.py -> sa2sr_core/baseline.py); run "
+                        f"`python -m sa2sr_core.imports --write`"]
+    # and a stage listing a module it never imports is named too (it would re-run for nothing)
+    scratch.write_text(text.replace("      - stages/report.py\n", "      - stages/report.py\n"
+                                    "      - sa2sr_core/training.py\n"))
+    assert any(p.startswith("stage report: dvc.yaml lists sa2sr_core/training.py") for p in stage_dep_problems(scratch))
+
+
+def test_the_baseline_module_is_a_dep_of_exactly_the_stages_that_run_it():
+    users = {s for s in ("pretrain", "finetune", "baseline", "evaluate", "package", "report", "features")
+             if "sa2sr_core/baseline.py" in code_deps(f"stages/{s}.py")}
+    assert users == {"finetune", "baseline", "evaluate"}
+
+
+def test_no_import_cycles():
+    assert cycles() == []
+
+
+def test_a_cycle_is_found(tmp_path):
+    pkg = tmp_path / "sa2sr_core"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text('"""x"""\n')
+    (pkg / "a.py").write_text("from sa2sr_core.b import f\n")
+    (pkg / "b.py").write_text("def f():\n    from sa2sr_core import a\n")
+    assert cycles(tmp_path) == [["sa2sr_core/a.py", "sa2sr_core/b.py"], ["sa2sr_core/b.py", "sa2sr_core/a.py"]]
+
+
+def _imported_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_module_imports_a_stage_or_a_benchmark():
+    bad = [str(p.relative_to(ROOT)) for p in PACKAGE_FILES
+           if any(n.split(".")[0] in ("stages", "benchmarks", "tests") for n in _imported_names(p))]
+    assert bad == []
+
+
+def test_package_init_files_hold_no_code():
+    """So a stage's deps need not list them (sa2sr_core.imports skips __init__.py)."""
+    for p in PACKAGE_FILES:
+        if p.name == "__init__.py":
+            body = ast.parse(p.read_text()).body
+            assert all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body), p
+
+
+@pytest.mark.parametrize("names", [DIMS, SENTIMENT_CLASSES], ids=["DIMS", "SENTIMENT_CLASSES"])
+def test_shared_names_are_defined_once(names):
+    """No literal ('activation', 'valence', 'dominance') or ('negative', 'neutral', 'positive') outside names.py."""
+    found = []
+    for p in PROJECT_FILES:
+        if p.name == "names.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List)) and [getattr(e, "value", None) for e in node.elts] == list(names):
+                found.append(f"{p.relative_to(ROOT)}:{node.lineno}")
+    assert found == []
+
+
+def test_audio_is_read_only_through_audio_py():
+    readers = {"read", "info", "SoundFile", "load", "blocks"}
+    found = []
+    for p in PACKAGE_FILES:
+        if p.name == "audio.py":
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in readers and isinstance(node.value, ast.Name)
+                    and node.value.id in ("sf", "soundfile", "librosa", "torchaudio")):
+                found.append(f"{p.relative_to(ROOT)}:{node.lineno} {node.value.id}.{node.attr}")
+    assert found == []
+
+
+def test_the_import_reader_sees_lazy_and_submodule_imports(tmp_path):
+    pkg = tmp_path / "sa2sr_core"
+    (pkg / "models").mkdir(parents=True)
+    for f in ("__init__.py", "models/__init__.py"):
+        (pkg / f).write_text('"""x"""\n')
+    (pkg / "io.py").write_text("")
+    (pkg / "models" / "enc.py").write_text("")
+    (pkg / "m.py").write_text("from sa2sr_core import io\n\ndef f():\n    from sa2sr_core.models import enc\n")
+    assert direct_imports(pkg / "m.py", tmp_path) == (pkg / "io.py", pkg / "models" / "enc.py")
+    shutil.rmtree(pkg)
