@@ -40,7 +40,7 @@ def test_every_key_of_every_section_is_type_checked(key, value):
                             "with a decimal point"),
     ("pretrain.encoder.hidden", "big", "pretrain.encoder.hidden must be an integer"),
     ("finetune.freeze_encoder", "no", "finetune.freeze_encoder must be true or false"),
-    ("data.feature_corpora", "librispeech", "data.feature_corpora must be a list of a string"),
+    ("data.feature_corpora", "librispeech", "data.feature_corpora must be a list of strings"),
 ])
 def test_a_wrong_type_names_the_key_and_the_expected_type(key, value, expected):
     with pytest.raises(ParamsError) as e:
