@@ -11,6 +11,10 @@ class Sa2srError(ValueError):
     """Bad input (a file, a parameter, a checkpoint) that the message names, with what to do about it."""
 
 
+class ParamsError(Sa2srError):
+    """A parameter that is unknown, of the wrong type or out of range; the message names its key."""
+
+
 def run_main(main: Callable[..., object], *args) -> None:
     """Run a stage's or script's main(); an Sa2srError ends it with `error: <message>` and exit status 2."""
     try:
