@@ -20,7 +20,6 @@ import json
 import random
 import tempfile
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import soundfile as sf
@@ -30,12 +29,8 @@ from sa2sr_core.bundle import load_model
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.features import FbankConfig
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.predictor import Predictor, PredictorConfig
-from sa2sr_core.models.regressor import EmotionModelConfig
-from sa2sr_core.models.sa2sr import SA2SRConfig
 from sa2sr_core.predict import PredictConfig, predict_files
+from sa2sr_core.throughput import paper_size_predictor
 
 
 def make_audio(root: Path, n: int) -> float:
@@ -47,14 +42,6 @@ def make_audio(root: Path, n: int) -> float:
         sf.write(root / f"u{i:04d}.wav", wav, eng.sample_rate)
         total += len(wav) / eng.sample_rate
     return total
-
-
-def paper_size_model() -> tuple[Predictor, dict]:
-    torch.manual_seed(0)
-    enc = EncoderConfig()
-    cfg = PredictorConfig(SA2SRConfig(encoder=enc), EmotionModelConfig(enc), share_encoder=False)
-    config = {"features": asdict(FbankConfig()), "labels": {"scale": [1.0, 7.0]}}
-    return Predictor(cfg).eval(), config
 
 
 def run(model, config, root: Path, audio_s: float, n: int, cfg: PredictConfig) -> dict:
@@ -73,7 +60,7 @@ def main() -> None:
     if Path(args.model).is_dir():
         (model, config), which = load_model(args.model), args.model
     else:
-        (model, config), which = paper_size_model(), "random init, paper size (no model directory found)"
+        (model, config), which = paper_size_predictor(), "random init, paper size (no model directory found)"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         audio_s = make_audio(root, args.files)

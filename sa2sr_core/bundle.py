@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json
 from sa2sr_core.models.predictor import Predictor, PredictorConfig
 from sa2sr_core.models.regressor import EmotionModelConfig
@@ -27,8 +28,41 @@ from sa2sr_core.vocab import CHARS
 
 FORMAT = "sa2sr-model/1"
 
-class ModelDirError(ValueError):
-    pass
+class ModelDirError(Sa2srError):
+    """A model directory that cannot be used; the message names the file and what to do."""
+
+
+def trained_on_demo(info: dict) -> bool:
+    """Whether the card's data (prepare summaries, evaluation) say the model was trained on the demo corpus."""
+    ev, data = info.get("eval") or {}, info.get("data") or {}
+    return ev.get("data") == "demo" or any(v.get("source") == "demo" for v in data.values())
+
+
+def demo_notice(config: dict) -> str | None:
+    """What `sa2sr predict`, `sa2sr serve` and its page say about a model trained on the demo corpus."""
+    if not config.get("trained_on_demo"):
+        return None
+    return ("DEMO MODEL: trained on the synthetic demo corpus; on real speech its scores are at chance level. "
+            "Train on real corpora (README: Real corpora) before reading anything into them.")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        out = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelDirError(f"{path} is not valid JSON ({e}): the model directory is damaged; re-run "
+                            f"`dvc repro package` or copy it again") from None
+    if not isinstance(out, dict):
+        raise ModelDirError(f"{path}: expected a JSON object, got {type(out).__name__}")
+    return out
+
+
+def _read_weights(path: Path) -> dict:
+    try:
+        return load_file(str(path))
+    except Exception as e:  # safetensors raises SafetensorError for a truncated or foreign file
+        raise ModelDirError(f"{path} cannot be read ({e.__class__.__name__}: {e}): the weights are truncated or "
+                            f"damaged; re-run `dvc repro package` or copy the model directory again") from None
 
 
 def _read_dir(d: Path, what: str) -> tuple[dict, dict]:
@@ -36,7 +70,7 @@ def _read_dir(d: Path, what: str) -> tuple[dict, dict]:
     for p in (cfg_path, weights):
         if not p.is_file():
             raise ModelDirError(f"{what} model file {p} is missing: run `dvc repro` first")
-    return json.loads(cfg_path.read_text()), load_file(str(weights))
+    return _read_json(cfg_path), _read_weights(weights)
 
 
 def package_model(pretrain_dir, finetune_dir, out_dir, card: dict | None = None) -> PredictorConfig:
@@ -61,7 +95,8 @@ def package_model(pretrain_dir, finetune_dir, out_dir, card: dict | None = None)
               "normalization": pre_cfg.get("normalization", {"type": pre_cfg["features"].get("normalize")}),
               "labels": ft_cfg["labels"], "sentiment_classes": list(SENTIMENT_CLASSES),
               "provenance": {"pretrain": pre_cfg.get("pretrain"), "finetune": ft,
-                             "lambda": (pre_cfg.get("pretrain") or {}).get("lambda_")}}
+                             "lambda": (pre_cfg.get("pretrain") or {}).get("lambda_")},
+              "trained_on_demo": trained_on_demo(card or {})}
     with atomic_dir(out_dir) as tmp:
         save_file({k: v.contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"))
         write_json(tmp / "config.json", config)
@@ -80,16 +115,16 @@ def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
     for p in (cfg_path, weights, d / "vocab.json"):
         if not p.is_file():
             raise ModelDirError(f"{p} is missing: {d} is not a complete sa2sr model directory")
-    config = json.loads(cfg_path.read_text())
+    config = _read_json(cfg_path)
     if config.get("format") != FORMAT:
         raise ModelDirError(f"{cfg_path}: format {config.get('format')!r}, expected {FORMAT!r} "
                             f"(a models/pretrain or models/finetune directory? use models/sa2sr)")
-    vocab = json.loads((d / "vocab.json").read_text())["chars"]
+    vocab = _read_json(d / "vocab.json").get("chars")
     if vocab != CHARS:
         raise ModelDirError(f"{d / 'vocab.json'}: vocabulary differs from this version's 29 symbols")
     model = Predictor(PredictorConfig.from_dict(config["model"]))
     try:
-        model.load_state_dict(load_file(str(weights)))
+        model.load_state_dict(_read_weights(weights))
     except RuntimeError as e:
         raise ModelDirError(f"{weights} does not fit {cfg_path}: {str(e)[:300]}") from None
     return model.to(device).eval(), config
@@ -100,7 +135,7 @@ def model_card(config: dict, info: dict) -> str:
     lab, feats, prov = config["labels"], config["features"], config["provenance"]
     ft = prov.get("finetune") or {}
     ev, data = info.get("eval") or {}, info.get("data") or {}
-    demo = ev.get("data") == "demo" or any(v.get("source") == "demo" for v in data.values())
+    demo = trained_on_demo(info)
     lines = [f"# SA2SR emotion model{' (DEMO: trained on synthetic speech)' if demo else ''}", "",
              "Speech emotion recognition (activation, valence, dominance) on an acoustic encoder pre-trained with "
              "sentiment-aware ASR (SA2SR, ICASSP 2022), plus the pre-training's greedy CTC transcript and text-"
@@ -150,6 +185,6 @@ def model_card(config: dict, info: dict) -> str:
               "estimates are noisy (CCC well below 1) and depend on speaker, language, channel and culture.",
               "- English only; the transcript is greedy CTC without a language model, so expect spelling errors.",
               "- The text sentiment head learned from pseudo-labels of a text model, not from human annotation.",
-              "- Long files are scored in windows whose predictions are averaged by duration: the result is the "
-              "file's average, not a timeline."]
+              "- Long files are cut into speech segments at pauses by an energy voice-activity decision; the file's "
+              "scores are the duration-weighted mean over them (`sa2sr predict --segments` gives each segment's)."]
     return "\n".join(lines) + "\n"

@@ -154,33 +154,51 @@ def predict(
     model: Optional[Path] = typer.Option(None, help="Model directory (default: the pipeline's models/sa2sr)."),
     device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda[:N]"),
     max_frames_per_batch: int = typer.Option(12000, help="Padded feature frames per forward pass."),
-    max_batch: int = typer.Option(64, help="Most windows per forward pass (1 = one file at a time)."),
-    window_s: float = typer.Option(10.0, help="Long files are scored in windows of about this many seconds."),
+    max_batch: int = typer.Option(64, help="Most segments per forward pass (1 = one at a time)."),
+    segments: Optional[Path] = typer.Option(None, help="Also write one row per segment here (.csv, or .jsonl)."),
+    plots: Optional[Path] = typer.Option(None, help="Also write one PNG per file here: emotion over time."),
+    max_segment_s: float = typer.Option(15.0, help="Longer speech runs are cut at pauses; shorter files are "
+                                                    "scored whole."),
     workers: int = typer.Option(0, help="CPU: batches scored at once, one core each (0: all cores)."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ) -> None:
-    """Activation / valence / dominance, text-sentiment probabilities and the CTC transcript for audio files.
+    """Activation / valence / dominance, text-sentiment probabilities and the CTC transcript for audio files,
+    per file and (--segments, --plots) per speech segment over time.
 
     Exit status: 0 when every file was scored, 1 when any file failed (named on stderr and in the status
     column; all good files are still scored), 2 on a usage or model error."""
-    from sa2sr_core.io import write_csv
-    from sa2sr_core.predict import PredictConfig, predict_files
+    from sa2sr_core.bundle import demo_notice
+    from sa2sr_core.config import SegmentConfig
     from sa2sr_core.device import pick_device
+    from sa2sr_core.io import write_csv
+    from sa2sr_core.predict import PredictConfig, predict_recordings, write_segments
 
     dev = pick_device(device)
     net, config = _load_model_or_exit(model, dev)
-    cfg = PredictConfig(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, window_s=window_s, workers=workers,
-                        device=str(dev), progress=progress)
-    df = predict_files(net, config, paths, cfg, dev)
+    cfg = PredictConfig(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, workers=workers,
+                        segment=SegmentConfig(max_segment_s=max_segment_s), device=str(dev), progress=progress)
+    res = predict_recordings(net, config, paths, cfg, dev)
+    df = res.files
     if df.empty:
         typer.echo(f"error: no audio files found in {[str(p) for p in paths]}", err=True)
         raise typer.Exit(2)
     write_csv(out, df)
+    if segments:
+        write_segments(segments, res.segments)
+    scale = tuple(config["labels"]["scale"])
+    notice = demo_notice(config)
+    if plots:
+        from sa2sr_core.timeline import plot_all
+
+        plot_all(df, res.segments, scale, plots, notice)
     bad = int((df["status"] != "ok").sum())
-    lo, hi = config["labels"]["scale"]
-    typer.echo(f"{len(df) - bad}/{len(df)} files scored -> {out} (activation/valence/dominance on the "
-               f"{lo:g}-{hi:g} scale of the training corpus, clipped into it; unclipped in <dim>_raw)"
+    typer.echo(f"{len(df) - bad}/{len(df)} files scored -> {out}"
+               f"{f', {len(res.segments)} segments -> {segments}' if segments else ''}"
+               f"{f', pictures -> {plots}/' if plots else ''} (activation/valence/dominance on the "
+               f"{scale[0]:g}-{scale[1]:g} scale of the training corpus, clipped into it; unclipped in <dim>_raw)"
                f"{f'; {bad} failed' if bad else ''}", err=True)
+    if notice:
+        typer.echo(notice, err=True)
     raise typer.Exit(1 if bad else 0)
 
 

@@ -80,6 +80,21 @@ class LabelerConfig:
             raise ValueError(f"labeler.fallback must be 'vader' or 'none', got {self.fallback!r}")
 
 
+
+@dataclass
+class SegmentConfig:
+    """How `sa2sr predict` and `sa2sr serve` find the speech in a recording (sa2sr_core.segments)."""
+
+    threshold_db: float = 12.0  # speech: frame energy this far above the recording's noise floor ...
+    dynamic_range_db: float = 30.0  # ... or this far below its loudest frame, whichever is lower
+    floor_percentile: float = 10.0  # the noise floor: this percentile of the frame energies
+    min_level_db: float = -60.0  # never speech below this (dB re full scale)
+    min_pause_s: float = 0.3  # shorter pauses are bridged (inside a segment)
+    min_speech_s: float = 0.3  # shorter speech runs are dropped (clicks, breaths)
+    pad_s: float = 0.1  # kept before and after each speech run
+    max_segment_s: float = 15.0  # longer runs are cut; a recording no longer than this is scored whole
+    search_s: float = 3.0  # ... at the quietest frame of their last search_s seconds
+
 # ------------------------------------------------------------------------------------------- models
 @dataclass
 class EncoderConfig:

@@ -82,3 +82,17 @@ def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, a
                     max_seconds)
     mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
     return {**r, "peak_gpu_memory_gib": None if mem is None else round(mem, 1)}
+
+
+def paper_size_predictor() -> tuple[torch.nn.Module, dict]:
+    """A randomly initialised inference model of the paper's size (5 x BiLSTM(192), encoder run twice) with a
+    minimal config: it costs what a trained one costs to run, for benchmarks without a model directory."""
+    from dataclasses import asdict
+
+    from sa2sr_core.config import EmotionModelConfig, EncoderConfig, FbankConfig
+    from sa2sr_core.models.predictor import Predictor, PredictorConfig
+
+    torch.manual_seed(0)
+    enc = EncoderConfig()
+    cfg = PredictorConfig(SA2SRConfig(encoder=enc), EmotionModelConfig(enc), share_encoder=False)
+    return Predictor(cfg).eval(), {"features": asdict(FbankConfig()), "labels": {"scale": [1.0, 7.0]}}

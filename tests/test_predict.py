@@ -9,7 +9,10 @@ from typer.testing import CliRunner
 from sa2sr_core.bundle import load_model
 from sa2sr_core.cli import app
 from sa2sr_core.models.sa2sr import greedy_decode
-from sa2sr_core.predict import PredictConfig, iter_windows, predict_files
+from sa2sr_core.audio import probe_audio
+from sa2sr_core.config import SegmentConfig
+from sa2sr_core.predict import PredictConfig, predict_files, predict_recordings
+from sa2sr_core.segments import cut_audio, segment_audio
 from sa2sr_core.shards import shard_files
 from sa2sr_core.vocab import decode
 from tests.helpers import speech_shards
@@ -71,13 +74,43 @@ def test_utterance_stats_model_gets_the_features_stage_functionals(env, tmp_path
         model(feats, torch.tensor([feats.shape[1]]))
 
 
-def test_batched_equals_one_file_at_a_time(env):
+SCORE_COLS = ["activation_raw", "valence_raw", "dominance_raw", "p_negative", "p_neutral", "p_positive"]
+
+
+def _long_recording(root, path, pause_s=1.0, n=6, seed=0):
+    """n test utterances with pause_s of quiet room noise before each and after the last; their true spans."""
+    rng, parts, spans, t = np.random.default_rng(seed), [], [], 0.0
+    for i in range(n):
+        x, _ = sf.read(root / "audio" / f"test-{i}.wav", dtype="float32")
+        parts += [1e-3 * rng.standard_normal(int(pause_s * 16000)).astype(np.float32), x]
+        spans.append((t + pause_s, t + pause_s + len(x) / 16000))
+        t += pause_s + len(x) / 16000
+    parts.append(1e-3 * rng.standard_normal(int(pause_s * 16000)).astype(np.float32))
+    sf.write(path, np.concatenate(parts), 16000, subtype="FLOAT")
+    return spans
+
+
+def test_scores_do_not_depend_on_batching(env, tmp_path):
+    """A file's rows, per file and per segment, are the same alone and in mixed batches, whatever the batch size,
+    the padded-frame budget, the workers or the order of the files (padding masked everywhere)."""
     root, _, _, model, config = env
-    a = predict_files(model, config, [root / "audio"], _cfg(), **QUIET)
-    b = predict_files(model, config, [root / "audio"], _cfg(max_batch=1, workers=1), **QUIET)
-    cols = ["activation", "valence", "dominance", "p_negative", "p_neutral", "p_positive"]
-    np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), atol=1e-5)
-    assert a["path"].tolist() == b["path"].tolist()
+    _long_recording(root, tmp_path / "long.wav")
+    for i in range(6):
+        (tmp_path / f"u{i}.wav").write_bytes((root / "audio" / f"test-{i}.wav").read_bytes())
+    files = sorted(tmp_path.glob("*.wav"))
+    alone = [predict_recordings(model, config, [f], _cfg(max_batch=1, workers=1), **QUIET) for f in files]
+    alone_files = pd.concat([a.files for a in alone], ignore_index=True)
+    alone_segs = pd.concat([a.segments for a in alone], ignore_index=True)
+    for cfg, order in ((_cfg(), files), (_cfg(max_batch=3, workers=2, max_frames_per_batch=900), files[::-1]),
+                       (_cfg(max_batch=64, workers=1), files[3:] + files[:3])):
+        mixed = predict_recordings(model, config, order, cfg, **QUIET)
+        got = mixed.files.set_index("path").loc[alone_files["path"]]
+        np.testing.assert_allclose(got[SCORE_COLS].to_numpy(float), alone_files[SCORE_COLS].to_numpy(float), atol=1e-4)
+        assert got["transcript"].tolist() == alone_files["transcript"].tolist()
+        segs = mixed.segments.set_index(["path", "segment"]).loc[list(zip(alone_segs["path"], alone_segs["segment"]))]
+        np.testing.assert_allclose(segs[SCORE_COLS].to_numpy(float), alone_segs[SCORE_COLS].to_numpy(float),
+                                   atol=1e-4)
+    assert (alone_segs.groupby("path").size() > 1).any()  # the long file was cut, and its segments compared
 
 
 def test_any_rate_channels_and_format(env, tmp_path):
@@ -124,30 +157,32 @@ def test_bad_files_are_named_and_good_files_still_scored(env, tmp_path):
     assert not df.loc[df["status"] == "ok", "activation"].isna().any()
 
 
-def test_long_file_is_windowed_and_combined_by_duration(env, tmp_path):
+def test_long_file_is_cut_at_pauses_and_combined_by_duration(env, tmp_path):
     root, _, _, model, config = env
-    rng = np.random.default_rng(0)
-    parts = []
-    for i in range(6):
-        x, _ = sf.read(root / "audio" / f"test-{i}.wav", dtype="float32")
-        parts += [x, 1e-3 * rng.standard_normal(8000).astype(np.float32)]  # half-second pauses with room noise
-    long = np.concatenate(parts)
-    sf.write(tmp_path / "long.wav", long, 16000)
-    cfg = _cfg(window_s=4.0, search_s=1.0)
-    windows = list(iter_windows(tmp_path / "long.wav", 16000, 4.0, 1.0, block_s=1.5))
-    assert len(windows) > 2 and sum(map(len, windows)) == len(long)  # streamed, nothing lost or repeated
-    assert all(len(w) <= 5 * 16000 for w in windows[:-2])
-    out = tmp_path / "w"
+    spans = _long_recording(root, tmp_path / "long.wav")
+    res = predict_recordings(model, config, [tmp_path / "long.wav"], _cfg(), **QUIET)
+    whole, segs = res.files.iloc[0], res.segments
+    speech = segs[segs["kind"] == "speech"]
+    assert len(speech) == len(spans) and whole["segments"] == len(spans)
+    for (a, b), r in zip(spans, speech.itertuples()):  # every cut falls in the pause around its utterance
+        assert abs(r.start_s - a) < 0.5 and abs(r.end_s - b) < 0.5
+    assert (segs["kind"] == "non-speech").sum() == len(spans) + 1 and segs["activation"][segs["kind"] != "speech"].isna().all()
+    assert segs["start_s"].iloc[0] == 0 and segs["end_s"].iloc[-1] == pytest.approx(whole["duration_s"], abs=1e-3)
+    assert (segs["start_s"].to_numpy()[1:] == segs["end_s"].to_numpy()[:-1]).all()  # the whole file, no overlap
+    assert speech["speech_share"].min() > 0.5 and segs.loc[segs["kind"] == "non-speech", "speech_share"].max() < 0.5
+    # each segment scored as a file of its own gives the same numbers; the file's are their weighted mean
+    info = probe_audio(tmp_path / "long.wav")
+    plan, _ = segment_audio(tmp_path / "long.wav", info, 16000, SegmentConfig())
+    out = tmp_path / "pieces"
     out.mkdir()
-    for i, w in enumerate(windows):
-        sf.write(out / f"w{i:02d}.wav", w, 16000, subtype="FLOAT")
-    whole = predict_files(model, config, [tmp_path / "long.wav"], cfg, **QUIET).iloc[0]
-    each = predict_files(model, config, [out], cfg, **QUIET)
-    assert whole["windows"] == len(windows)
-    weights = each["duration_s"].to_numpy()
-    for c in ("activation_raw", "valence_raw", "dominance_raw", "p_positive"):
-        assert whole[c] == pytest.approx(np.average(each[c].to_numpy(float), weights=weights), abs=1e-3)
-    assert whole["duration_s"] == pytest.approx(len(long) / 16000, abs=1e-3)
+    for i, x in cut_audio(tmp_path / "long.wav", info, 16000, plan):
+        sf.write(out / f"s{i:03d}.wav", x, 16000, subtype="FLOAT")
+    each = predict_files(model, config, [out], _cfg(), **QUIET)
+    np.testing.assert_allclose(each[SCORE_COLS].to_numpy(float), speech[SCORE_COLS].to_numpy(float), atol=1e-4)
+    weights = each["speech_s"].to_numpy()
+    for c in SCORE_COLS:
+        assert whole[c] == pytest.approx(np.average(each[c].to_numpy(float), weights=weights), abs=1e-4)
+    assert whole["duration_s"] == pytest.approx(spans[-1][1] + 1.0, abs=1e-3)
 
 
 def test_cli_exit_codes_and_csv(env, tmp_path):
@@ -157,7 +192,8 @@ def test_cli_exit_codes_and_csv(env, tmp_path):
                              "--out", str(tmp_path / "ok.csv"), "--no-progress"])
     assert ok.exit_code == 0, ok.output
     df = pd.read_csv(tmp_path / "ok.csv")
-    assert list(df.columns[:4]) == ["path", "status", "duration_s", "windows"] and df["status"].tolist() == ["ok"]
+    assert list(df.columns[:5]) == ["path", "status", "duration_s", "segments", "speech_s"]
+    assert df["status"].tolist() == ["ok"]
     (tmp_path / "bad.wav").write_bytes(b"")
     bad = runner.invoke(app, ["predict", str(root / "audio" / "test-2.wav"), str(tmp_path / "bad.wav"),
                               "--model", str(model_dir), "--out", str(tmp_path / "b.csv"), "--no-progress"])
@@ -166,3 +202,42 @@ def test_cli_exit_codes_and_csv(env, tmp_path):
     nomodel = runner.invoke(app, ["predict", str(root / "audio"), "--model", str(tmp_path / "none"),
                                   "--out", str(tmp_path / "c.csv")])
     assert nomodel.exit_code == 2 and "does not exist" in nomodel.output and not (tmp_path / "c.csv").exists()
+
+
+def test_cli_segments_and_plots(env, tmp_path):
+    root, _, model_dir, _, _ = env
+    _long_recording(root, tmp_path / "long.wav")
+    res = CliRunner().invoke(app, ["predict", str(tmp_path / "long.wav"), str(root / "audio" / "test-1.wav"),
+                                   "--model", str(model_dir), "--out", str(tmp_path / "f.csv"), "--segments",
+                                   str(tmp_path / "s.jsonl"), "--plots", str(tmp_path / "png"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    segs = pd.read_json(tmp_path / "s.jsonl", lines=True)
+    assert set(segs["kind"]) == {"speech", "non-speech"} and segs["path"].nunique() == 2
+    pngs = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert pngs == ["long.png", "test-1.png"]
+    assert (tmp_path / "png" / "long.png").read_bytes()[:4] == b"\x89PNG"
+    res = CliRunner().invoke(app, ["predict", str(root / "audio" / "test-1.wav"), "--model", str(model_dir),
+                                   "--out", str(tmp_path / "g.csv"), "--segments", str(tmp_path / "s.csv"),
+                                   "--no-progress"])
+    assert list(pd.read_csv(tmp_path / "s.csv").columns[:6]) == ["path", "segment", "start_s", "end_s", "kind",
+                                                                 "speech_share"]
+
+
+@pytest.mark.parametrize("damage", ["config_not_json", "weights_truncated"])
+def test_a_damaged_model_directory_is_named_with_exit_2(env, tmp_path, damage):
+    import shutil
+
+    root, _, model_dir, _, _ = env
+    d = tmp_path / "model"
+    shutil.copytree(model_dir, d)
+    if damage == "config_not_json":
+        (d / "config.json").write_text('{"format": "sa2sr-model/1", "model": ')
+        name = "config.json is not valid JSON"
+    else:
+        w = (d / "model.safetensors").read_bytes()
+        (d / "model.safetensors").write_bytes(w[: len(w) // 2])
+        name = "model.safetensors cannot be read"
+    res = CliRunner().invoke(app, ["predict", str(root / "audio" / "test-1.wav"), "--model", str(d), "--out",
+                                   str(tmp_path / "x.csv"), "--no-progress"])
+    assert res.exit_code == 2 and name in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.csv").exists()
