@@ -203,6 +203,37 @@ def predict(
 
 
 @app.command()
+def serve(
+    model: Optional[Path] = typer.Option(None, help="Model directory (default: the pipeline's models/sa2sr)."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda[:N]"),
+    max_upload_mb: float = typer.Option(50.0, help="Larger uploads get 413 before they are read."),
+    max_audio_s: float = typer.Option(1800.0, help="Longer recordings get 413."),
+    max_pending: int = typer.Option(8, help="Requests processed at once; more get 503 with Retry-After."),
+    batch_wait_ms: float = typer.Option(5.0, help="How long the model waits for other requests to fill a batch."),
+) -> None:
+    """A local HTTP service and page for the model: POST /predict (multipart field `file`), GET /health, GET /
+    (pick, drop or record a file; emotion over time). Ctrl-C lets in-flight requests finish."""
+    import uvicorn
+
+    from sa2sr_core.config import ServeConfig
+    from sa2sr_core.device import pick_device
+    from sa2sr_core.serve import Service, create_app
+
+    dev = pick_device(device)
+    model_dir = model or _default_model()
+    net, config = _load_model_or_exit(model_dir, dev)
+    cfg = ServeConfig(max_upload_mb=max_upload_mb, max_audio_s=max_audio_s, max_pending=max_pending,
+                      batch_wait_ms=batch_wait_ms)
+    service = Service(net, config, str(model_dir), cfg, device=dev)
+    if service.notice:
+        typer.echo(service.notice, err=True)
+    typer.echo(f"sa2sr serve: http://{host}:{port}/ (model {model_dir}, {dev}); Ctrl-C to stop", err=True)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="info", timeout_graceful_shutdown=60)
+
+
+@app.command()
 def export(
     format: str = typer.Option(..., "--format", help="onnx | torchscript"),
     out: Path = typer.Option(..., "--out", help="File to write (.onnx / .pt)."),

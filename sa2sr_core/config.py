@@ -95,6 +95,19 @@ class SegmentConfig:
     max_segment_s: float = 15.0  # longer runs are cut; a recording no longer than this is scored whole
     search_s: float = 3.0  # ... at the quietest frame of their last search_s seconds
 
+
+@dataclass
+class ServeConfig:
+    """`sa2sr serve`: limits that keep the service's memory bounded, and how requests share the model."""
+
+    max_upload_mb: float = 50.0  # a larger upload is refused (413) before it is read
+    max_audio_s: float = 1800.0  # a longer recording is refused (413) after its header is read
+    max_pending: int = 8  # requests being processed at once; more are turned away (503, Retry-After)
+    max_batch: int = 64  # segments per forward pass, from any requests
+    max_frames_per_batch: int = 12000  # padded frames per forward pass
+    batch_wait_ms: float = 5.0  # how long the model waits for more requests' segments to fill a batch
+    retry_after_s: int = 1
+
 # ------------------------------------------------------------------------------------------- models
 @dataclass
 class EncoderConfig:

@@ -96,3 +96,31 @@ def paper_size_predictor() -> tuple[torch.nn.Module, dict]:
     enc = EncoderConfig()
     cfg = PredictorConfig(SA2SRConfig(encoder=enc), EmotionModelConfig(enc), share_encoder=False)
     return Predictor(cfg).eval(), {"features": asdict(FbankConfig()), "labels": {"scale": [1.0, 7.0]}}
+
+
+def random_model_dir(out, hidden: int = 192, layers: int = 5, seed: int = 0):
+    """A packaged model directory (what stage `package` writes) with random weights of the given encoder size,
+    for measuring `sa2sr predict` / `sa2sr serve` without training: it costs what a trained one costs to run."""
+    import tempfile
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from sa2sr_core.bundle import package_model
+    from sa2sr_core.config import (EmotionModelConfig, EncoderConfig, FbankConfig, FinetuneConfig, PretrainConfig,
+                                   RegressorConfig)
+    from sa2sr_core.finetune import save_emotion_model
+    from sa2sr_core.models.regressor import EmotionModel
+    from sa2sr_core.names import DIMS
+    from sa2sr_core.pretrain import save_model_dir
+
+    torch.manual_seed(seed)
+    enc, feats = EncoderConfig(hidden=hidden, layers=layers), asdict(FbankConfig())
+    with tempfile.TemporaryDirectory() as tmp:
+        pre, ft = Path(tmp) / "pretrain", Path(tmp) / "finetune"
+        save_model_dir(pre, SA2SR(SA2SRConfig(encoder=enc)), {"features": feats, "normalization": {"type": "utterance"},
+                                                              "pretrain": asdict(PretrainConfig())})
+        save_emotion_model(ft, EmotionModel(EmotionModelConfig(enc, RegressorConfig(input_dim=enc.output_dim))), {
+            "features": feats, "labels": {"dimensions": list(DIMS), "scale": [1.0, 7.0], "training_normalisation": "none"},
+            "finetune": asdict(FinetuneConfig())})
+        package_model(pre, ft, out, {})
+    return Path(out)

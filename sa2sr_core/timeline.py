@@ -52,6 +52,7 @@ def plot_timeline(file_row: dict, segments: pd.DataFrame, scale: tuple[float, fl
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
     title = f"{Path(file_row['path']).name}: {len(scored)} speech segments, {file_row['speech_s']:.0f} s of speech"
+    notice = textwrap.fill(notice, width=int(width * 13)) if notice else None  # ~13 characters an inch at 10 pt
     ax.set_title(title + (f"\n{notice}" if notice else ""), fontsize=10, loc="left",
                  color="#b00020" if notice else "black")
     for r in scored.itertuples():  # sentiment probabilities stacked: negative, neutral, positive

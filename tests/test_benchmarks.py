@@ -16,6 +16,8 @@ SMOKE = {
     "predict.py": (["--files", "3", "--model", "none"], ["speedup_batched_vs_one_at_a_time", "batched"]),
     "pretrain.py": (["--synthetic-hours", "0.02", "--steps", "2", "--max-frames", "2000"],
                     ["speedup", "padded_baseline", "sa2sr_sorted"]),
+    "serve_load.py": (["--model", "tiny", "--clients", "2", "--requests", "4", "--bad-every", "2", "--files", "2",
+                       "--baseline-requests", "2"], ["load", "baseline_one_client", "rss_growth_after_warmup"]),
     "segments.py": (["--minutes", "0.5", "--model", "none"], ["boundaries_within_0.5s",
                                                               "fixed_10s_window_cuts_inside_speech"]),
     "pretrain_loop.py": (["--device", "cpu", "--synthetic-hours", "0.02", "--max-frames", "3000", "--steps", "2"],
