@@ -4,10 +4,11 @@ A recording is made by concatenating utterances (the demo's MSP-Podcast audio by
 0.5-2 s of quiet room noise (-50 dBFS) between them, so the true speech spans are known. `sa2sr predict`'s
 segmentation (sa2sr_core.segments) is scored on it against the baseline it replaced, fixed windows of 10 s:
 
-- boundary error: for each segment boundary, its distance to the nearest pause between utterances (0 inside
-  one; an utterance's own leading and trailing silence counts as part of it);
-- cuts inside speech: the share of cuts (segment ends that are not the file's end) that fall inside an
-  utterance's voiced part (its frames within 35 dB of its loudest), i.e. through words.
+- the truth: a gap is a run of at least 0.2 s of quiet 10-ms frames: the inserted pauses, and the frames of an
+  utterance less than 20 dB above its own noise floor (its leading, trailing and inner silences);
+- boundary error: for each speech segment's start and end, its distance to the nearest gap (0 inside one);
+- cuts inside speech: the share of the cuts (every segment end but the file's) that lie in no gap, i.e. cut
+  through speech.
 
 It also scores the recording with the model (default models/sa2sr; a random paper-size model without one),
 writes the segments table and the picture (`--out DIR`), and reports x real time end to end.
@@ -49,47 +50,41 @@ def espeak_utterances(n: int) -> list[np.ndarray]:
             for i in range(n)]
 
 
-def voiced(x: np.ndarray) -> tuple[float, float]:
-    """(first, last) second of an utterance's voiced part: 10-ms frames within 35 dB of its loudest."""
+def _energies(x: np.ndarray) -> np.ndarray:
     n = len(x) // 160
-    e = 10 * np.log10(np.mean(np.square(x[: n * 160].reshape(n, 160), dtype=np.float64), axis=1) + 1e-10)
-    on = np.flatnonzero(e > e.max() - 35)
-    return on[0] * 0.01, (on[-1] + 1) * 0.01
+    return 10 * np.log10(np.mean(np.square(x[: n * 160].reshape(n, 160), dtype=np.float64), axis=1) + 1e-10)
 
 
 def make_recording(path: Path, utterances, minutes: float, seed: int = 0):
-    """Utterances in random order with 0.5-2 s pauses until `minutes`; returns the utterances' spans and their
-    voiced spans (s)."""
-    rng, parts, spans, voiced_spans, t = np.random.default_rng(seed), [], [], [], 0.0
+    """Utterances in random order with 0.5-2 s pauses of -50 dBFS noise until `minutes`. Returns the pauses
+    as the truth sees them: per 10-ms frame, whether it is quiet (an inserted pause, or a frame of an utterance
+    less than 20 dB above that utterance's own noise floor: its leading, trailing and inner silences)."""
+    rng, parts, quiet, t = np.random.default_rng(seed), [], [], 0.0
     order = rng.permutation(len(utterances))
     i = 0
     while t < minutes * 60:
-        pause = float(rng.uniform(0.5, 2.0))
-        parts.append((10 ** (-50 / 20) * rng.standard_normal(int(pause * 16000))).astype(np.float32))
-        x = utterances[order[i % len(order)]]
-        spans.append((t + pause, t + pause + len(x) / 16000))
-        a, b = voiced(x)
-        voiced_spans.append((t + pause + a, t + pause + b))
-        parts.append(x.astype(np.float32))
-        t += pause + len(x) / 16000
+        pause = (10 ** (-50 / 20) * rng.standard_normal(int(rng.uniform(50, 200)) * 160)).astype(np.float32)
+        x = utterances[order[i % len(order)]].astype(np.float32)
+        x = x[: len(x) // 160 * 160]
+        e = _energies(x)
+        parts += [pause, x]
+        quiet += [np.ones(len(pause) // 160, bool), e < np.percentile(e, 10) + 20]
+        t += (len(pause) + len(x)) / 16000
         i += 1
     parts.append((10 ** (-50 / 20) * rng.standard_normal(16000)).astype(np.float32))
+    quiet.append(np.ones(100, bool))
     sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
-    return spans, voiced_spans
+    return np.concatenate(quiet), i
 
 
-def boundary_errors(bounds: list[float], spans: list[tuple[float, float]]) -> np.ndarray:
-    """Distance of each boundary to the nearest pause (0 when it lies in one)."""
-    starts, ends = np.array([a for a, _ in spans]), np.array([b for _, b in spans])
-    out = []
-    for x in bounds:
-        inside = (starts < x) & (x < ends)
-        out.append(float(np.min(np.minimum(x - starts[inside], ends[inside] - x))) if inside.any() else 0.0)
-    return np.array(out)
-
-
-def cut_inside_speech(cuts: list[float], spans) -> float:
-    return float(np.mean(boundary_errors(cuts, spans) > 0)) if cuts else 0.0
+def gap_distance(points: list[float], quiet: np.ndarray, min_gap_s: float = 0.2) -> np.ndarray:
+    """Distance (s) of each time point to the nearest gap: a run of quiet frames of at least min_gap_s (0 when
+    the point lies in one)."""
+    edges = np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]]))
+    runs = [(a, b) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)) if b - a >= min_gap_s * 100]
+    starts, ends = np.array([a for a, _ in runs]) * 0.01, np.array([b for _, b in runs]) * 0.01
+    return np.array([0.0 if ((starts <= x) & (x <= ends)).any() else
+                     float(np.min(np.minimum(np.abs(starts - x), np.abs(ends - x)))) for x in points])
 
 
 def main() -> None:
@@ -111,24 +106,24 @@ def main() -> None:
         (model, config), which = paper_size_predictor(), "random init, paper size (no model directory found)"
     with tempfile.TemporaryDirectory() as tmp:
         rec = Path(tmp) / "recording.wav"
-        spans, voiced_spans = make_recording(rec, utterances, args.minutes)
-        duration = spans[-1][1] + 1.0
+        quiet, n_utts = make_recording(rec, utterances, args.minutes)
+        duration = len(quiet) * 0.01
         t0 = time.perf_counter()
         res = predict_recordings(model, config, [rec], PredictConfig(progress=False), log=lambda *_: None)
         dt = time.perf_counter() - t0
         segs = res.segments
         speech = segs[segs["kind"] != "non-speech"]
         bounds = [*speech["start_s"], *speech["end_s"]]
-        cuts = [e for e in segs["end_s"][:-1]]
-        err = boundary_errors(bounds, spans)
+        err = gap_distance(bounds, quiet)
+        cuts = list(segs["end_s"][:-1])  # every place the recording is cut
         windows = list(np.arange(10.0, duration, 10.0))
-        report = {"source": source, "model": which, "recording_s": round(duration, 1), "utterances": len(spans),
+        report = {"source": source, "model": which, "recording_s": round(duration, 1), "utterances": n_utts,
                   "speech_segments": int((segs["kind"] == "speech").sum()),
                   "non_speech_segments": int((segs["kind"] == "non-speech").sum()),
                   "boundaries": len(bounds), "boundary_error_max_s": round(float(err.max()), 3),
                   "boundaries_within_0.5s": round(float(np.mean(err <= 0.5)), 4),
-                  "vad_cuts_inside_speech": round(cut_inside_speech(cuts, voiced_spans), 4),
-                  "fixed_10s_window_cuts_inside_speech": round(cut_inside_speech(windows, voiced_spans), 4),
+                  "vad_cuts_inside_speech": round(float(np.mean(gap_distance(cuts, quiet) > 0)), 4),
+                  "fixed_10s_window_cuts_inside_speech": round(float(np.mean(gap_distance(windows, quiet) > 0)), 4),
                   "x_real_time": round(duration / dt, 1)}
         if args.out:
             out = Path(args.out)
