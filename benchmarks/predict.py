@@ -1,8 +1,8 @@
 """`sa2sr predict` throughput: batched vs one file at a time, side by side in one run.
 
 Both score the same files with the same model through the same code (sa2sr_core.predict.predict_files):
-decoding, resampling, LFBE and the model, end to end. "one file at a time" runs one window per forward pass
-on the usual intra-op threads; "batched" length-sorts windows into batches under a padded-frame budget and
+decoding, resampling, segmentation, LFBE and the model, end to end. "one file at a time" runs one segment per forward pass
+on the usual intra-op threads; "batched" length-sorts segments into batches under a padded-frame budget and
 runs `workers` batches at once, one core each. Reported: files/s and x real time (audio seconds per second).
 
 Audio: N espeak-ng utterances (real synthetic speech, 2-7 s, 22.05 kHz as espeak makes it, so resampling is

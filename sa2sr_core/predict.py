@@ -32,7 +32,7 @@ from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
-from sa2sr_core.segments import SPEECH, Segment, cut_audio, segment_audio
+from sa2sr_core.segments import SPEECH, Segment, cut_audio, segment_audio, whole_recording
 from sa2sr_core.vocab import decode
 
 PROBS = tuple(f"p_{c}" for c in SENTIMENT_CLASSES)
@@ -90,14 +90,16 @@ class Recording:
         for a file with nothing to score (silent, too short, no speech)."""
         sr = self.sample_rate = fbank.sample_rate
         self.frame_s = fbank.frame_shift_ms / 1000
-        self.segments, peak = segment_audio(self.path, info, sr, seg, fbank.frame_length_ms, fbank.frame_shift_ms)
+        if info.duration_s <= seg.max_segment_s:  # one utterance: decoded once, exactly as in training
+            x = load_audio(self.path, sr)
+            self.segments, peak = whole_recording(x, seg, sr, fbank.frame_length_ms, fbank.frame_shift_ms)
+            pieces = iter([(0, x)] if self.segments[0].kind == SPEECH else [])
+        else:  # streamed twice: the voice-activity decision, then the cuts
+            self.segments, peak = segment_audio(self.path, info, sr, seg, fbank.frame_length_ms, fbank.frame_shift_ms)
+            pieces = cut_audio(self.path, info, sr, self.segments)
         self.duration = (self.segments[-1].end / sr) if self.segments else 0.0
         if peak < fbank.silence_peak:
             raise AudioError(self.path, f"silent (peak amplitude {peak:.2g} < {fbank.silence_peak:g})")
-        if len(self.segments) == 1 and self.segments[0].kind == SPEECH:  # one utterance: decoded as in training
-            pieces = iter([(0, load_audio(self.path, sr))])
-        else:
-            pieces = cut_audio(self.path, info, sr, self.segments)
         n = 0
         for i, x in pieces:
             if fbank.num_frames(len(x)) < min_frames:
@@ -181,7 +183,8 @@ class Scorer:
 
     def __init__(self, model: Predictor, config: dict, cfg: PredictConfig, device: torch.device):
         self.model, self.cfg, self.device = model, cfg, device
-        self.fbank = FbankConfig(**{k: v for k, v in config["features"].items() if k in FbankConfig.__dataclass_fields__})
+        self.fbank = FbankConfig(**{k: v for k, v in config["features"].items()
+                                    if k in FbankConfig.__dataclass_fields__})
         self.min_frames = model.min_frames()
         self.queue: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (recording, segment, feats, stats)
         self.queued_frames = 0

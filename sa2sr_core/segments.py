@@ -112,6 +112,16 @@ def plan_segments(energy_db: np.ndarray, cfg: SegmentConfig, hop_s: float) -> li
     return out
 
 
+def whole_recording(samples: np.ndarray, cfg: SegmentConfig, sample_rate: int, frame_length_ms: float = 25.0,
+                    frame_shift_ms: float = 10.0) -> tuple[list[Segment], float]:
+    """A short recording, already decoded, as one segment: SPEECH when any frame is speech; and its peak."""
+    hop, win = int(sample_rate * frame_shift_ms / 1000), int(sample_rate * frame_length_ms / 1000)
+    energy, total, peak = frame_energies([samples], hop, win)
+    speech = speech_frames(energy, cfg)
+    share = float(speech.mean()) if len(speech) else 0.0
+    return [Segment(0, total, SPEECH if speech.any() else NON_SPEECH, share)], peak
+
+
 def segment_audio(path: str | Path, info: AudioInfo, sample_rate: int, cfg: SegmentConfig,
                   frame_length_ms: float = 25.0, frame_shift_ms: float = 10.0) -> tuple[list[Segment], float]:
     """(the recording's segments in samples at `sample_rate`, its peak amplitude), from a first streaming pass
@@ -130,7 +140,8 @@ def segment_audio(path: str | Path, info: AudioInfo, sample_rate: int, cfg: Segm
     return segs, peak
 
 
-def cut_audio(path: str | Path, info: AudioInfo, sample_rate: int, segments: list[Segment]) -> Iterator[tuple[int, np.ndarray]]:
+def cut_audio(path: str | Path, info: AudioInfo, sample_rate: int, segments: list[Segment]
+              ) -> Iterator[tuple[int, np.ndarray]]:
     """(index, samples) of each SPEECH segment, in order (second streaming pass; one segment in memory)."""
     todo = [(i, s) for i, s in enumerate(segments) if s.kind == SPEECH]
     buf, offset, k = np.zeros(0, np.float32), 0, 0  # buf holds samples [offset, offset + len(buf))
