@@ -1,9 +1,9 @@
 """`sa2sr predict` throughput: batched vs one file at a time, side by side in one run.
 
 Both score the same files with the same model through the same code (sa2sr_core.predict.predict_files):
-decoding, resampling, segmentation, LFBE and the model, end to end. "one file at a time" runs one segment per forward pass
-on the usual intra-op threads; "batched" length-sorts segments into batches under a padded-frame budget and
-runs `workers` batches at once, one core each. Reported: files/s and x real time (audio seconds per second).
+decoding, resampling, segmentation, LFBE and the model, end to end. "one file at a time" runs one segment per
+forward pass on the usual intra-op threads; "batched" length-sorts segments into batches under a padded-frame
+budget and runs `workers` batches at once, one core each. Reported: files/s and x real time (audio seconds per second).
 
 Audio: N espeak-ng utterances (real synthetic speech, 2-7 s, 22.05 kHz as espeak makes it, so resampling is
 part of the work). Model: --model DIR (default models/sa2sr); without one, a randomly initialised model of

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import tempfile
 import time
 from pathlib import Path
@@ -29,26 +28,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sa2sr_core.audio import AUDIO_EXTENSIONS, load_audio
 from sa2sr_core.bundle import demo_notice, load_model
 from sa2sr_core.predict import PredictConfig, predict_recordings
-from sa2sr_core.throughput import paper_size_predictor
+from sa2sr_core.throughput import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
 from sa2sr_core.timeline import plot_all
-
-DEMO_AUDIO = Path("data/demo/msp_podcast/MSP-Podcast/Audios")
-
-
-def espeak_utterances(n: int) -> list[np.ndarray]:
-    from sa2sr_core.audio import resample
-    from sa2sr_core.corpora.espeak import Espeak, Prosody
-    from sa2sr_core.corpora.sentences import make_sentence
-    from sa2sr_core.names import SENTIMENT_CLASSES
-
-    rng, eng = random.Random(0), Espeak.get()
-    return [resample(eng.synthesize(make_sentence(rng, SENTIMENT_CLASSES[i % 3], 2), "en-us",
-                                    Prosody(rate=170, volume=100, pitch=50, range=50)), eng.sample_rate, 16000)
-            for i in range(n)]
-
 
 def _energies(x: np.ndarray) -> np.ndarray:
     n = len(x) // 160
@@ -90,16 +73,11 @@ def gap_distance(points: list[float], quiet: np.ndarray, min_gap_s: float = 0.2)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
-    ap.add_argument("--source", default=str(DEMO_AUDIO), help="directory of utterances (default: the demo's)")
+    ap.add_argument("--source", default=str(DEMO_MSP_AUDIO), help="directory of utterances (default: the demo's)")
     ap.add_argument("--model", default="models/sa2sr")
     ap.add_argument("--out", default=None, help="write segments.csv and the picture here")
     args = ap.parse_args()
-    src = Path(args.source)
-    if src.is_dir():
-        files = sorted(p for p in src.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)[:400]
-        utterances, source = [load_audio(p, 16000) for p in files], str(src)
-    else:
-        utterances, source = espeak_utterances(40), "espeak-ng utterances (no --source directory)"
+    utterances, source = speech_utterances(Path(args.source), 400, 40)
     if Path(args.model).is_dir():
         (model, config), which = load_model(args.model), args.model
     else:

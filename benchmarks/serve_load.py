@@ -13,7 +13,8 @@ status, 5xx count, unanswered good requests, the server's peak RSS, and its RSS 
 the load phase) and at the end.
 
 Usage: python benchmarks/serve_load.py [--model models/sa2sr] [--clients 8] [--requests 50]
-       python benchmarks/serve_load.py --model tiny --clients 2 --requests 4 --bad-every 2 --files 2 --baseline-requests 2   # smoke
+       python benchmarks/serve_load.py --model tiny --clients 2 --requests 4 --bad-every 2 --files 2 \
+           --baseline-requests 2   # smoke test
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -37,30 +37,11 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-from sa2sr_core.audio import AUDIO_EXTENSIONS, load_audio
-
-DEMO_AUDIO = Path("data/demo/msp_podcast/MSP-Podcast/Audios")
-
-
-def utterances(n: int = 60) -> list[np.ndarray]:
-    files = sorted(p for p in DEMO_AUDIO.glob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)[:n] \
-        if DEMO_AUDIO.is_dir() else []
-    if files:
-        return [load_audio(p, 16000) for p in files]
-    from sa2sr_core.audio import resample
-    from sa2sr_core.corpora.espeak import Espeak, Prosody
-    from sa2sr_core.corpora.sentences import make_sentence
-    from sa2sr_core.names import SENTIMENT_CLASSES
-
-    rng, eng = random.Random(0), Espeak.get()
-    return [resample(eng.synthesize(make_sentence(rng, SENTIMENT_CLASSES[i % 3], 2), "en-us",
-                                    Prosody(rate=170, volume=100, pitch=50, range=50)), eng.sample_rate, 16000)
-            for i in range(20)]
-
+from sa2sr_core.throughput import speech_utterances
 
 def make_files(root: Path, n: int, max_upload_mb: float) -> tuple[list[Path], list[Path]]:
     """n good recordings of 5-30 s, and the bad uploads."""
-    rng, utts, good = np.random.default_rng(0), utterances(), []
+    rng, utts, good = np.random.default_rng(0), speech_utterances(n=60, espeak_n=20)[0], []
     for i in range(n):
         want, parts, t = rng.uniform(5, 30), [], 0.0
         while t < want:
@@ -187,7 +168,8 @@ def main() -> None:
                   "speedup_requests_per_s": round(load["requests_per_s"] / baseline["requests_per_s"], 2),
                   "max_requests_per_batch": health["max_requests_per_batch"],
                   "rss_peak_mb": mb(max(r for _, r in rss)) if rss else None,
-                  "rss_after_warmup_mb": mb(warm[0]) if warm else None, "rss_end_mb": mb(during[-1]) if during else None,
+                  "rss_after_warmup_mb": mb(warm[0]) if warm else None,
+                  "rss_end_mb": mb(during[-1]) if during else None,
                   "rss_growth_after_warmup": round(during[-1] / warm[0] - 1, 3) if warm else None,
                   "rss_load_quartiles_mb": [mb(during[min(len(during) - 1, int(q * len(during)))])
                                             for q in (0.1, 0.25, 0.5, 0.75, 1.0)] if during else None,

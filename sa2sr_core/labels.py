@@ -7,15 +7,11 @@ import numpy as np
 import pandas as pd
 
 from sa2sr_core.io import write_parquet
-from sa2sr_core.params import labels_path, load_manifest
+from sa2sr_core.params import labeler_config, labels_path, load_manifest
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.sentiment import LabelerConfig, label_texts, load_labeler
+from sa2sr_core.sentiment import label_texts, load_labeler
 
 LABEL_COLUMNS = ["utt_id", "sentiment", "p_negative", "p_neutral", "p_positive", "status"]
-
-
-def labeler_config(params: dict) -> LabelerConfig:
-    return LabelerConfig(**{k: v for k, v in (params.get("labeler") or {}).items() if k != "corpora"})
 
 
 def pseudo_label_corpus(params: dict, corpus: str, labeler=None) -> dict:

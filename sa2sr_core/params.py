@@ -76,7 +76,7 @@ def validate_params(params: dict, source: str = "params.yaml") -> None:
     if "demo" in params:
         demo_config(params)
     if "labeler" in params:
-        build(LabelerConfig, {k: v for k, v in params["labeler"].items() if k != "corpora"}, "labeler")
+        labeler_config(params)
     if "baseline" in params:
         baseline_config(params)
     if all(k in params for k in ("pretrain", "features", "lambda", "seed")):
@@ -147,6 +147,10 @@ def fbank_config(params: dict) -> FbankConfig:
 
 def demo_config(params: dict) -> DemoConfig:
     return build(DemoConfig, params.get("demo"), "demo")
+
+
+def labeler_config(params: dict) -> LabelerConfig:
+    return build(LabelerConfig, {k: v for k, v in (params.get("labeler") or {}).items() if k != "corpora"}, "labeler")
 
 
 def baseline_config(params: dict) -> BaselineConfig:

@@ -28,6 +28,7 @@ import torch
 
 from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
 from sa2sr_core.config import SegmentConfig
+from sa2sr_core.data import plan_batches
 from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
@@ -70,6 +71,11 @@ def find_audio(paths) -> tuple[list[Path], list[tuple[str, str]]]:
         else:
             missing.append((str(p), "error: no such file or directory"))
     return files, missing
+
+
+def model_fbank(config: dict) -> FbankConfig:
+    """The feature config a model directory's config.json was trained with (its other keys are provenance)."""
+    return FbankConfig(**{k: v for k, v in config["features"].items() if k in FbankConfig.__dataclass_fields__})
 
 
 @dataclass
@@ -155,7 +161,7 @@ class Recording:
 
 def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray, np.ndarray]]
             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """One padded forward pass over (LFBE, functionals) items, longest first: (avd (B, 3), probs (B, 3), texts)."""
+    """One padded forward pass over (LFBE, functionals) items: (avd (B, 3), probs (B, 3), texts)."""
     with torch.inference_mode():
         feats = torch.zeros(len(items), max(len(f) for f, _ in items), items[0][0].shape[1])  # (B, T, 40)
         for b, (f, _) in enumerate(items):
@@ -167,24 +173,12 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
         return avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts
 
 
-def plan_batches(lengths: list[int], max_batch: int, max_frames: int) -> list[list[int]]:
-    """Indices, longest first, cut into batches under the padded-frame budget."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    out, i = [], 0
-    while i < len(order):
-        n = max(1, min(max_batch, max_frames // max(1, lengths[order[i]]), len(order) - i))
-        out.append(order[i: i + n])
-        i += n
-    return out
-
-
 class Scorer:
     """Batches the speech segments of many recordings through a Predictor."""
 
     def __init__(self, model: Predictor, config: dict, cfg: PredictConfig, device: torch.device):
         self.model, self.cfg, self.device = model, cfg, device
-        self.fbank = FbankConfig(**{k: v for k, v in config["features"].items()
-                                    if k in FbankConfig.__dataclass_fields__})
+        self.fbank = model_fbank(config)
         self.min_frames = model.min_frames()
         self.queue: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (recording, segment, feats, stats)
         self.queued_frames = 0
@@ -203,8 +197,9 @@ class Scorer:
         """Score everything queued. On CPU, `workers` batches run at once, each on one core: the LSTMs' small
         matrix products scale worse over cores within a batch than across batches (measured)."""
         queue, self.queue, self.queued_frames = self.queue, [], 0
-        batches = [[queue[i] for i in idx] for idx in plan_batches([len(it[2]) for it in queue], self.cfg.max_batch,
-                                                                   self.cfg.max_frames_per_batch)]
+        lengths = np.array([len(it[2]) for it in queue])
+        batches = [[queue[i] for i in idx] for idx in plan_batches(lengths, self.cfg.max_frames_per_batch,
+                                                                   self.cfg.max_batch)]
         run = lambda batch: forward(self.model, self.device, [(f, st) for *_, f, st in batch])  # noqa: E731
         workers = self.cfg.workers if self.device.type == "cpu" else 1
         if workers > 1 and len(batches) > 1:

@@ -112,14 +112,21 @@ def plan_segments(energy_db: np.ndarray, cfg: SegmentConfig, hop_s: float) -> li
     return out
 
 
+def _frame(sample_rate: int, frame_length_ms: float, frame_shift_ms: float) -> tuple[int, int]:
+    """(hop, window) in samples."""
+    return int(sample_rate * frame_shift_ms / 1000), int(sample_rate * frame_length_ms / 1000)
+
+
+def _one_segment(speech: np.ndarray, total: int) -> Segment:
+    """The whole recording as one segment: SPEECH when any frame is speech."""
+    return Segment(0, total, SPEECH if speech.any() else NON_SPEECH, float(speech.mean()) if len(speech) else 0.0)
+
+
 def whole_recording(samples: np.ndarray, cfg: SegmentConfig, sample_rate: int, frame_length_ms: float = 25.0,
                     frame_shift_ms: float = 10.0) -> tuple[list[Segment], float]:
-    """A short recording, already decoded, as one segment: SPEECH when any frame is speech; and its peak."""
-    hop, win = int(sample_rate * frame_shift_ms / 1000), int(sample_rate * frame_length_ms / 1000)
-    energy, total, peak = frame_energies([samples], hop, win)
-    speech = speech_frames(energy, cfg)
-    share = float(speech.mean()) if len(speech) else 0.0
-    return [Segment(0, total, SPEECH if speech.any() else NON_SPEECH, share)], peak
+    """A short recording, already decoded, as one segment; and its peak."""
+    energy, total, peak = frame_energies([samples], *_frame(sample_rate, frame_length_ms, frame_shift_ms))
+    return [_one_segment(speech_frames(energy, cfg), total)], peak
 
 
 def segment_audio(path: str | Path, info: AudioInfo, sample_rate: int, cfg: SegmentConfig,
@@ -127,12 +134,11 @@ def segment_audio(path: str | Path, info: AudioInfo, sample_rate: int, cfg: Segm
     """(the recording's segments in samples at `sample_rate`, its peak amplitude), from a first streaming pass
     (energies only). A recording no longer than cfg.max_segment_s is one SPEECH segment when any frame is
     speech (else one NON_SPEECH)."""
-    hop, win = int(sample_rate * frame_shift_ms / 1000), int(sample_rate * frame_length_ms / 1000)
+    hop, win = _frame(sample_rate, frame_length_ms, frame_shift_ms)
     energy, total, peak = frame_energies(stream_audio(path, sample_rate, info=info), hop, win)
     speech = speech_frames(energy, cfg)
     if total <= cfg.max_segment_s * sample_rate:
-        share = float(speech.mean()) if len(speech) else 0.0
-        return [Segment(0, total, SPEECH if speech.any() else NON_SPEECH, share)], peak
+        return [_one_segment(speech, total)], peak
     segs = []
     for a, b, kind in plan_segments(energy, cfg, frame_shift_ms / 1000):
         end = total if b == len(energy) else b * hop

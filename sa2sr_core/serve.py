@@ -32,8 +32,7 @@ from fastapi import Request  # at module level: the endpoint's annotation is res
 from sa2sr_core.audio import AudioError, probe_audio
 from sa2sr_core.bundle import demo_notice
 from sa2sr_core.config import SegmentConfig, ServeConfig
-from sa2sr_core.features import FbankConfig
-from sa2sr_core.predict import Recording, forward
+from sa2sr_core.predict import Recording, forward, model_fbank
 
 FIELD = "file"
 
@@ -113,7 +112,7 @@ class Service:
         self.model, self.config, self.model_dir, self.cfg = model, config, model_dir, cfg
         self.segment = segment or SegmentConfig()
         self.device = device or next(model.parameters()).device
-        self.fbank = FbankConfig(**{k: v for k, v in config["features"].items() if k in FbankConfig.__dataclass_fields__})
+        self.fbank = model_fbank(config)
         self.scale = tuple(config["labels"]["scale"])
         self.notice = demo_notice(config)
         self.batcher = Batcher(model, self.device, cfg)

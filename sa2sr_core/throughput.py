@@ -120,7 +120,33 @@ def random_model_dir(out, hidden: int = 192, layers: int = 5, seed: int = 0):
         save_model_dir(pre, SA2SR(SA2SRConfig(encoder=enc)), {"features": feats, "normalization": {"type": "utterance"},
                                                               "pretrain": asdict(PretrainConfig())})
         save_emotion_model(ft, EmotionModel(EmotionModelConfig(enc, RegressorConfig(input_dim=enc.output_dim))), {
-            "features": feats, "labels": {"dimensions": list(DIMS), "scale": [1.0, 7.0], "training_normalisation": "none"},
+            "features": feats,
+            "labels": {"dimensions": list(DIMS), "scale": [1.0, 7.0], "training_normalisation": "none"},
             "finetune": asdict(FinetuneConfig())})
         package_model(pre, ft, out, {})
     return Path(out)
+
+
+#: The demo's MSP-Podcast audio (stage demo_data@msp_podcast): utterances for the inference benchmarks.
+DEMO_MSP_AUDIO = Path("data/demo/msp_podcast/MSP-Podcast/Audios")
+
+
+def speech_utterances(source: Path = DEMO_MSP_AUDIO, n: int = 400, espeak_n: int = 40) -> tuple[list[np.ndarray], str]:
+    """Up to n utterances at 16 kHz from an audio directory (searched recursively), or, where it does not exist,
+    espeak_n espeak-ng utterances; and where they came from."""
+    import random
+
+    from sa2sr_core.audio import AUDIO_EXTENSIONS, load_audio, resample
+
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)[:n]
+        if files:
+            return [load_audio(p, 16000) for p in files], str(source)
+    from sa2sr_core.corpora.espeak import Espeak, Prosody
+    from sa2sr_core.corpora.sentences import make_sentence
+
+    rng, eng = random.Random(0), Espeak.get()
+    return [resample(eng.synthesize(make_sentence(rng, SENTIMENT_CLASSES[i % 3], 2), "en-us",
+                                    Prosody(rate=170, volume=100, pitch=50, range=50)), eng.sample_rate, 16000)
+            for i in range(espeak_n)], f"espeak-ng utterances (no audio under {source})"
