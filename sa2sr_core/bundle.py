@@ -136,15 +136,20 @@ def model_card(config: dict, info: dict) -> str:
     ft = prov.get("finetune") or {}
     ev, data = info.get("eval") or {}, info.get("data") or {}
     demo = trained_on_demo(info)
-    lines = [f"# SA2SR emotion model{' (DEMO: trained on synthetic speech)' if demo else ''}", "",
+    encoder = SA2SRConfig.from_dict(config["model"]["asr"]).encoder
+    random_ssl = encoder.kind == "ssl" and encoder.ssl.random
+    inputs = (f"{feats['num_mel_bins']}-dim log mel filterbank ({feats['frame_length_ms']:g} ms / "
+              f"{feats['frame_shift_ms']:g} ms), normalised per {config['normalization'].get('type')}"
+              if feats.get("kind", "lfbe") == "lfbe" else
+              "the waveform itself (16-bit PCM in 10 ms frames, normalised per utterance inside the model)")
+    lines = [f"# SA2SR emotion model{' (DEMO: trained on synthetic speech)' if demo else ''}"
+             f"{' (RANDOM-WEIGHT SSL BACKBONE)' if random_ssl else ''}", "",
              "Speech emotion recognition (activation, valence, dominance) on an acoustic encoder pre-trained with "
              "sentiment-aware ASR (SA2SR, ICASSP 2022), plus the pre-training's greedy CTC transcript and text-"
              "sentiment probabilities. Built by the sa2sr pipeline (`dvc repro`).", "",
              "## Use", "", "```", "sa2sr predict --model <this directory> audio/ more.wav --out results.csv", "```", "",
              f"- Input: any audio soundfile reads (wav, flac, mp3, ogg), any sample rate, mono or multi-channel; "
-             f"down-mixed and resampled to {feats['sample_rate']} Hz, {feats['num_mel_bins']}-dim log mel filterbank "
-             f"({feats['frame_length_ms']:g} ms / {feats['frame_shift_ms']:g} ms), normalised per "
-             f"{config['normalization'].get('type')}.",
+             f"down-mixed and resampled to {feats['sample_rate']} Hz; the encoder reads {inputs}.",
              f"- Output: {', '.join(DIMS)} on the training corpus's scale {lab['scale'][0]:g}-{lab['scale'][1]:g} "
              f"({lab.get('training_normalisation', '')}), clipped into that scale (the unclipped values are in "
              "the `<dimension>_raw` columns); P(negative / neutral / positive) of the spoken text; "
@@ -154,6 +159,9 @@ def model_card(config: dict, info: dict) -> str:
                 "per-utterance normalisation removes from the encoder's input."]
                if config["model"]["emotion"]["regressor"].get("stats_dim") else []), "",
              "## Training", "",
+             f"- Encoder: {encoder.describe()}"
+             + ("; the self-supervised backbone was NOT pre-trained (random-tiny: a named random configuration "
+                "for the demo and the tests)" if random_ssl else "") + ".",
              f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
              "sentiment model.",

@@ -12,6 +12,14 @@ from sa2sr_core.schedule import SCHEDULES
 from sa2sr_core.vocab import CHARS
 
 
+#: What feature shards hold (FbankConfig.kind) and which encoder reads which (EncoderConfig.kind).
+FEATURE_KINDS = ("lfbe", "waveform")
+ENCODER_KINDS = {"bilstm": "lfbe", "ssl": "waveform"}
+
+#: A named, explicitly random backbone for the demo and the tests (no hub): a 2-layer WavLM of width 64.
+RANDOM_TINY = "random-tiny"
+
+
 # ------------------------------------------------------------------------------------------------ data
 @dataclass
 class FbankConfig:
@@ -25,8 +33,14 @@ class FbankConfig:
     speed_perturb: list[float] = field(default_factory=lambda: [0.9, 1.1])
     silence_peak: float = 1e-4  # a waveform whose peak stays below this is rejected as silent
     dtype: str = "float32"  # LFBE storage in the shards: float32 | float16 (half the disk and read bandwidth)
+    # What the shards hold: "lfbe" (the BiLSTM's input) or "waveform" (a self-supervised encoder's input: 16-bit
+    # PCM cut into hop-sized frames, (T, 160) at 16 kHz / 10 ms). Not a params.yaml key: params.fbank_config sets it
+    # from pretrain.encoder.kind, so one switch changes the encoder and its input together.
+    kind: str = "lfbe"
 
     def __post_init__(self):
+        if self.kind not in FEATURE_KINDS:
+            raise ValueError(f"features kind must be one of {FEATURE_KINDS}, got {self.kind!r}")
         if self.dtype not in ("float32", "float16"):
             raise ValueError(f"features.dtype must be 'float32' or 'float16', got {self.dtype!r}")
         if self.normalize not in ("utterance", "none"):
@@ -42,8 +56,20 @@ class FbankConfig:
     def hop_samples(self) -> int:
         return int(self.sample_rate * self.frame_shift_ms / 1000)
 
+    @property
+    def frame_dim(self) -> int:
+        """Values per frame in the shards: mel bins (lfbe) or samples per hop (waveform)."""
+        return self.num_mel_bins if self.kind == "lfbe" else self.hop_samples
+
     def num_frames(self, num_samples: int) -> int:
-        """Kaldi's snip_edges=True frame count: 1 + (N - window) // hop, 0 if shorter than one window."""
+        """Frames of a waveform of num_samples. lfbe: Kaldi's snip_edges=True count, 1 + (N - window) // hop, 0 if
+        shorter than one window; waveform: whole hops, N // hop (the last partial hop, < 10 ms, is dropped)."""
+        if self.kind == "waveform":
+            return num_samples // self.hop_samples
+        return self.lfbe_frames(num_samples)
+
+    def lfbe_frames(self, num_samples: int) -> int:
+        """LFBE frames of a waveform (whatever the shards hold: the functionals are always computed on LFBE)."""
         if num_samples < self.window_samples:
             return 0
         return 1 + (num_samples - self.window_samples) // self.hop_samples
@@ -110,10 +136,51 @@ class ServeConfig:
 
 # ------------------------------------------------------------------------------------------- models
 @dataclass
-class EncoderConfig:
-    """The acoustic encoder (paper §4.1: 5 x BiLSTM(192) over stacked LFBE frames); params `pretrain.encoder`."""
+class SSLConfig:
+    """A self-supervised backbone (wav2vec 2.0 / HuBERT / WavLM via transformers' Auto classes) and how it is
+    trained; params `pretrain.encoder.ssl`. `backbone` is the backbone's full transformers config, filled in by
+    `sa2sr_core.models.ssl.resolve_backbone` from `model`, so a saved model rebuilds without the hub."""
 
-    input_dim: int = 40
+    model: str = RANDOM_TINY  # hub id, a directory written by save_pretrained, or "random-tiny" (random weights)
+    freeze_feature_encoder: bool = True  # the CNN waveform encoder keeps its pre-trained weights
+    freeze_backbone_updates: int = 0  # the transformer (and CNN) stay fixed for this many first updates
+    gradient_checkpointing: bool = False  # recompute the transformer layers in backward: memory for time
+    layerdrop: float = 0.05  # probability of skipping a transformer layer in a training step (not the first)
+    backbone_lr_scale: float = 1.0  # the backbone learns at lr x this in pre-training (heads and layer weights at lr)
+    normalize_waveform: bool = True  # zero mean, unit variance per utterance (over its valid samples)
+    mask_time_prob: float = 0.05  # the backbone's own SpecAugment on its CNN features (training only)
+    backbone: dict = field(default_factory=dict)  # the resolved transformers config (model_type and values)
+
+    def __post_init__(self):
+        if not 0.0 <= self.layerdrop < 1.0:
+            raise ValueError(f"pretrain.encoder.ssl.layerdrop must be in [0, 1), got {self.layerdrop!r}")
+        if self.freeze_backbone_updates < 0:
+            raise ValueError(f"pretrain.encoder.ssl.freeze_backbone_updates must be >= 0, got "
+                             f"{self.freeze_backbone_updates}")
+        if not self.backbone_lr_scale >= 0:
+            raise ValueError(f"pretrain.encoder.ssl.backbone_lr_scale must be >= 0, got {self.backbone_lr_scale!r}")
+
+    @property
+    def random(self) -> bool:
+        return self.model == RANDOM_TINY
+
+    def conv_output_length(self, samples):
+        """Waveform samples -> backbone steps through the CNN feature encoder ((L - k) // s + 1 per layer; 20 ms
+        per step for the standard wav2vec 2.0 stack). An int, or a tensor of lengths."""
+        if not self.backbone:
+            raise ValueError("the SSL backbone config is not resolved (sa2sr_core.models.ssl.resolve_backbone)")
+        for k, s in zip(self.backbone["conv_kernel"], self.backbone["conv_stride"]):
+            samples = (samples - k) // s + 1
+        return max(0, samples) if isinstance(samples, int) else samples.clamp(min=0)
+
+
+@dataclass
+class EncoderConfig:
+    """The acoustic encoder; params `pretrain.encoder`. kind "bilstm" (the paper, §4.1: 5 x BiLSTM(192) over stacked
+    LFBE frames) or "ssl" (a self-supervised backbone on the waveform, its layers summed with learned weights)."""
+
+    kind: str = "bilstm"
+    input_dim: int = 40  # values per input frame: mel bins (bilstm), samples per 10 ms hop (ssl)
     stack: int = 3  # frames stacked into one step
     skip: int = 2  # stride between stacked steps
     hidden: int = 192  # LSTM units per direction
@@ -124,16 +191,43 @@ class EncoderConfig:
     freq_width: int = 8  # max bins per frequency mask (of 40)
     time_masks: int = 2
     time_width: int = 20  # max frames per time mask (10 ms frames)
+    ssl: SSLConfig = field(default_factory=SSLConfig)
+
+    def __post_init__(self):
+        if self.kind not in ENCODER_KINDS:
+            raise ValueError(f"pretrain.encoder.kind must be one of {tuple(ENCODER_KINDS)}, got {self.kind!r}")
+        if isinstance(self.ssl, dict):
+            self.ssl = SSLConfig(**self.ssl)
 
     @property
     def output_dim(self) -> int:
+        if self.kind == "ssl":
+            return int(self.ssl.backbone["hidden_size"])
         return 2 * self.hidden
 
     def output_length(self, frames):
-        """T -> T' = (T - stack) // skip + 1, clamped at 0 (an int, or a tensor of lengths)."""
+        """Input frames T -> encoder steps T' (an int, or a tensor of lengths), clamped at 0.
+        bilstm: T' = (T - stack) // skip + 1; ssl: the CNN arithmetic on T x input_dim samples."""
+        if self.kind == "ssl":
+            return self.ssl.conv_output_length(frames * self.input_dim)
         if isinstance(frames, int):
             return max(0, (frames - self.stack) // self.skip + 1)
         return ((frames - self.stack) // self.skip + 1).clamp(min=0)
+
+    def describe(self) -> str:
+        """One line for logs, metrics and model cards; a random backbone says so."""
+        if self.kind != "ssl":
+            return f"bilstm {self.layers}x{self.hidden}"
+        b = self.ssl.backbone
+        size = f"{b.get('model_type')} {b.get('num_hidden_layers')}x{b.get('hidden_size')}" if b else "unresolved"
+        return f"ssl {self.ssl.model} ({size}{', RANDOM WEIGHTS' if self.ssl.random else ''})"
+
+    def min_frames(self, steps: int = 1) -> int:
+        """Fewest input frames that give `steps` encoder steps."""
+        t = 1
+        while self.output_length(t) < steps:
+            t += 1
+        return t
 
 
 @dataclass
@@ -200,7 +294,7 @@ class EmotionModelConfig:
 
     def min_frames(self) -> int:
         """Fewest input frames that reach the regressor with one valid step."""
-        return (self.regressor.min_steps() - 1) * self.encoder.skip + self.encoder.stack
+        return self.encoder.min_frames(self.regressor.min_steps())
 
 
 # ----------------------------------------------------------------------------------------- training

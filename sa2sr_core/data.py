@@ -19,13 +19,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from sa2sr_core.shards import lfbe_from_batch, shard_files, stats_from_batch
+from sa2sr_core.shards import feature_column, frames_from_batch, shard_files, stats_from_batch
 
 
 @dataclass
 class Example:
     utt_id: str
-    feats: np.ndarray  # (T, 40)
+    feats: np.ndarray  # (T, F): LFBE (F = 40) or PCM frames (F = 160)
     tokens: list[int] = field(default_factory=list)
     sentiment: int = -1
     targets: np.ndarray | None = None  # (3,) activation, valence, dominance
@@ -139,7 +139,7 @@ def plan_batches(lengths: np.ndarray, max_frames: int, max_batch: int, sort: boo
 
 class ShardDataset:
     """Batches from the shards of one split. `make_example(row) -> Example | None` filters and converts rows
-    (row: dict of the shard's non-feature columns plus 'lfbe')."""
+    (row: dict of the shard's non-feature columns plus 'feats', the frames of either kind)."""
 
     def __init__(self, split_dir: str | Path, make_example: Callable[[dict], Example | None], max_frames: int = 20000,
                  max_batch: int = 64, sort: bool = True, columns: tuple[str, ...] = ("utt_id",), pool: int = 1,
@@ -153,17 +153,17 @@ class ShardDataset:
         self.stats = stats  # also read the utt_stats column (row key 'utt_stats')
 
     def _examples(self, path: Path) -> list[Example]:
-        extra = ["lfbe"] + (["utt_stats"] if self.stats else [])
+        extra = [feature_column(pq.read_schema(path), path)] + (["utt_stats"] if self.stats else [])
         table = pq.read_table(path, columns=self.columns + extra)
         meta = table.drop(extra).to_pylist()
         feats, stats = [], []
         for b in table.to_batches():
-            feats += lfbe_from_batch(b)
+            feats += frames_from_batch(b)
             if self.stats:
                 stats += list(stats_from_batch(b))
         out = []
         for i, (row, f) in enumerate(zip(meta, feats)):
-            ex = self.make_example({**row, "lfbe": f, **({"utt_stats": stats[i]} if self.stats else {})})
+            ex = self.make_example({**row, "feats": f, **({"utt_stats": stats[i]} if self.stats else {})})
             if ex is not None:
                 out.append(ex)
         return out

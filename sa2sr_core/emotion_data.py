@@ -65,7 +65,7 @@ def make_emotion_dataset(split_dir, data: EmotionData, cfg, stats: bool = False)
     """Batches of a split's usable utterances under cfg's frame budget; stats: also the utterance functionals."""
     def make_example(row: dict) -> Example | None:
         t = data.targets.get(row["utt_id"])
-        return None if t is None else Example(row["utt_id"], row["lfbe"], targets=t, stats=row.get("utt_stats"))
+        return None if t is None else Example(row["utt_id"], row["feats"], targets=t, stats=row.get("utt_stats"))
 
     return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, stats=stats)
 

@@ -1,4 +1,5 @@
-"""Log mel filterbank energies (LFBE), Kaldi-compatible: pure functions, no file I/O.
+"""Features, pure functions, no file I/O: log mel filterbank energies (LFBE), Kaldi-compatible, for the BiLSTM; PCM
+frames (the waveform on the 16-bit grid, cut into 10 ms hops) for a self-supervised encoder.
 
 `extract_lfbe` gives the same values as `torchaudio.compliance.kaldi.fbank(..., dither=0)` applied to the
 waveform on the 16-bit integer scale (Kaldi's convention: float samples in [-1, 1] times 32768).
@@ -39,7 +40,7 @@ def kaldi_fbank(samples: np.ndarray, cfg: FbankConfig) -> np.ndarray:
     """The arithmetic of `torchaudio.compliance.kaldi.fbank` (dither 0, snip_edges, DC removal, pre-emphasis
     0.97, Povey window, power spectrum, log mel with float eps floor) without its per-call set-up."""
     W, H = cfg.window_samples, cfg.hop_samples
-    T = cfg.num_frames(len(samples))
+    T = cfg.lfbe_frames(len(samples))
     povey, mel, n_fft = _fbank_constants(cfg.sample_rate, W, cfg.num_mel_bins)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)) * 32768.0  # (N,) on the int16 scale
     frames = wave.as_strided((T, W), (H, 1))  # (T, W) view, snip_edges=True
@@ -65,6 +66,23 @@ def extract_lfbe_and_stats(samples: np.ndarray, cfg: FbankConfig) -> tuple[np.nd
     raw = kaldi_fbank(samples, cfg)  # (T, F)
     stats = utterance_functionals(raw, cfg.frame_shift_ms / 1000)
     return (normalize_utterance(raw) if cfg.normalize == "utterance" else raw), stats
+
+
+def pcm_frames(samples: np.ndarray, hop: int) -> np.ndarray:
+    """(N,) float waveform -> (N // hop, hop) float32 on the 16-bit grid (k / 32768), exactly what a waveform shard
+    stores as int16; the last partial hop (< 10 ms) is dropped."""
+    T = len(samples) // hop
+    q = np.clip(np.round(np.asarray(samples[: T * hop], np.float64) * 32768.0), -32768, 32767)
+    return (q / 32768.0).astype(np.float32).reshape(T, hop)
+
+
+def extract_features_and_stats(samples: np.ndarray, cfg: FbankConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) waveform -> (frames (T, cfg.frame_dim) of cfg.kind, functionals (2F + 4,) of the unnormalised LFBE).
+    The one featurisation of training shards, `sa2sr predict` and `sa2sr serve`."""
+    if cfg.kind == "waveform":
+        return pcm_frames(samples, cfg.hop_samples), utterance_functionals(kaldi_fbank(samples, cfg),
+                                                                           cfg.frame_shift_ms / 1000)
+    return extract_lfbe_and_stats(samples, cfg)
 
 
 def normalize_utterance(feats: np.ndarray, eps: float = 1e-5) -> np.ndarray:

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from sa2sr_core import checkpoint
+from sa2sr_core.backbones import resolve_emotion
 from sa2sr_core.baseline import fit_baseline, split_data
 from sa2sr_core.checkpoint import run_fingerprint
 from sa2sr_core.config import BaselineConfig, FinetuneConfig
@@ -38,8 +39,15 @@ def load_pretrained_encoder(model: EmotionModel, model_dir: str | Path) -> None:
                                        f"or set finetune.init: scratch")
     saved = json.loads(cfg_path.read_text())["model"]["encoder"]
     want = asdict(model.cfg.encoder)
-    arch = ("input_dim", "stack", "skip", "hidden", "layers")
-    diff = {k: (saved.get(k), want[k]) for k in arch if saved.get(k) != want[k]}
+    arch = ("kind", "input_dim") + (("stack", "skip", "hidden", "layers") if want["kind"] == "bilstm" else ())
+    diff = {k: (saved.get(k, "bilstm" if k == "kind" else None), want[k]) for k in arch
+            if saved.get(k, "bilstm" if k == "kind" else None) != want[k]}
+    if want["kind"] == "ssl":  # the same backbone: model and its whole transformers config
+        s_ssl = saved.get("ssl") or {}
+        if s_ssl.get("model") != want["ssl"]["model"]:
+            diff["ssl.model"] = (s_ssl.get("model"), want["ssl"]["model"])
+        elif s_ssl.get("backbone") != want["ssl"]["backbone"]:
+            diff["ssl.backbone"] = "the backbone's transformers config changed since pre-training"
     if diff:
         raise PretrainedModelError(f"{cfg_path}: encoder config does not match finetune's (saved, wanted): {diff}")
     state = {k[len("encoder."):]: v for k, v in load_file(str(weights)).items() if k.startswith("encoder.")}
@@ -129,12 +137,15 @@ class FinetuneTask(Task):
 
     def setup(self, device, world, log) -> Setup:
         cfg = self.cfg
+        self.model_cfg = resolve_emotion(self.model_cfg)  # scratch: the same architecture, randomly initialised
+        log(f"encoder: {self.model_cfg.encoder.describe()} ({cfg.init}"
+            f"{', frozen' if cfg.freeze_encoder else ''})")
         model = EmotionModel(self.model_cfg)
         if cfg.init == "pretrained":
             load_pretrained_encoder(model, self.pretrained_dir)
-        if cfg.freeze_encoder:
-            for p in model.encoder.parameters():
-                p.requires_grad_(False)
+        if cfg.freeze_encoder:  # an SSL encoder's layer weights still learn (the SUPERB protocol)
+            for name, p in model.encoder.named_parameters():
+                p.requires_grad_(name == "layer_weights")
         min_frames = model.min_frames()
         self.train_data = scan_emotion_split(self.train_dir, cfg, min_frames)
         self.valid_data = scan_emotion_split(self.valid_dir, cfg, min_frames)
@@ -190,4 +201,5 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     """Fine-tune (or resume); the best model goes to out_dir; returns the selected epoch, history, stopped_by."""
     task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, extra, baseline_cfg)
     res = fit(task, out_dir, on_epoch_end, log)
-    return {**res, "skipped": {"train": task.train_data.skipped, "validation": task.valid_data.skipped}}
+    return {**res, "skipped": {"train": task.train_data.skipped, "validation": task.valid_data.skipped},
+            "encoder": task.model_cfg.encoder.describe()}

@@ -10,8 +10,9 @@ from typing import Any, Union
 
 import yaml
 
-from sa2sr_core.config import (BaselineConfig, DemoConfig, EmotionModelConfig, EncoderConfig, FbankConfig,
-                               FinetuneConfig, LabelerConfig, PretrainConfig, RegressorConfig, SA2SRConfig)
+from sa2sr_core.config import (ENCODER_KINDS, BaselineConfig, DemoConfig, EmotionModelConfig, EncoderConfig,
+                               FbankConfig, FinetuneConfig, LabelerConfig, PretrainConfig, RegressorConfig, SA2SRConfig,
+                               SSLConfig)
 from sa2sr_core.errors import ParamsError
 from sa2sr_core.functionals import num_functionals
 from sa2sr_core.typecheck import build, check_type
@@ -140,9 +141,30 @@ def check_overrides(params: dict, overrides: dict[str, Any], where: str) -> None
         raise ParamsError(f"{where}: {e}") from None
 
 
+def encoder_kind(params: dict) -> str:
+    """params `pretrain.encoder.kind` (bilstm when absent): it also decides what the feature shards hold."""
+    kind = ((params.get("pretrain") or {}).get("encoder") or {}).get("kind", "bilstm")
+    if kind not in ENCODER_KINDS:
+        raise ParamsError(f"params.yaml: pretrain.encoder.kind must be one of {tuple(ENCODER_KINDS)}, got {kind!r}")
+    return kind
+
+
 def fbank_config(params: dict) -> FbankConfig:
-    keys = {f.name for f in dataclasses.fields(FbankConfig)}
-    return build(FbankConfig, {k: v for k, v in params["features"].items() if k in keys}, "features")
+    """params `features`, with the kind of frames the encoder reads (pretrain.encoder.kind: bilstm -> LFBE,
+    ssl -> waveform)."""
+    keys = {f.name for f in dataclasses.fields(FbankConfig)} - {"kind"}
+    if "kind" in params["features"]:
+        raise ParamsError("params.yaml: features.kind is not a key: what the shards hold follows "
+                          "pretrain.encoder.kind (bilstm: LFBE, ssl: waveform)")
+    return build(FbankConfig, {**{k: v for k, v in params["features"].items() if k in keys},
+                               "kind": ENCODER_KINDS[encoder_kind(params)]}, "features")
+
+
+def encoder_config(params: dict) -> EncoderConfig:
+    """params `pretrain.encoder` (its backbone not resolved yet: sa2sr_core.backbones does that where a stage needs it)."""
+    enc = dict(params["pretrain"].get("encoder", {}))
+    enc["ssl"] = build(SSLConfig, enc.get("ssl") or {}, "pretrain.encoder.ssl")
+    return build(EncoderConfig, {"input_dim": fbank_config(params).frame_dim, **enc}, "pretrain.encoder")
 
 
 def demo_config(params: dict) -> DemoConfig:
@@ -234,9 +256,8 @@ def pretrain_configs(params: dict) -> tuple[PretrainConfig, SA2SRConfig]:
     p = dict(params["pretrain"])
     check_type("lambda", params["lambda"], float)
     check_type("seed", params["seed"], int)
-    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **p.pop("encoder", {})},
-                "pretrain.encoder")
-    model = SA2SRConfig(encoder=enc, summarizer_hidden=p.pop("summarizer_hidden", 128))
+    p.pop("encoder", None)
+    model = SA2SRConfig(encoder=encoder_config(params), summarizer_hidden=p.pop("summarizer_hidden", 128))
     for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend", "launcher"):
         p.pop(k, None)
     cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])}, "pretrain")
@@ -246,15 +267,16 @@ def pretrain_configs(params: dict) -> tuple[PretrainConfig, SA2SRConfig]:
 def finetune_configs(params: dict) -> tuple[FinetuneConfig, EmotionModelConfig]:
     """(FinetuneConfig, EmotionModelConfig) from params `finetune`, `pretrain.encoder` and `seed`."""
     p = dict(params["finetune"])
-    enc = build(EncoderConfig, {"input_dim": params["features"]["num_mel_bins"], **params["pretrain"].get("encoder", {})},
-                "pretrain.encoder")
+    enc = encoder_config(params)
     reg = dict(p.pop("regressor", {}))
     for k in ("kernels", "strides"):
         if k in reg:
             reg[k] = tuple(reg[k])
     if reg.pop("utterance_stats", False):  # the functionals normalisation removed, beside the sequence
         reg["stats_dim"] = num_functionals(params["features"]["num_mel_bins"])
-    model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": enc.output_dim, **reg}, "finetune.regressor"))
+    # an SSL encoder's width is known once its backbone is resolved (sa2sr_core.backbones.resolve_emotion sets it)
+    width = enc.output_dim if enc.kind == "bilstm" or enc.ssl.backbone else RegressorConfig.input_dim
+    model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": width, **reg}, "finetune.regressor"))
     for k in ("corpus", "model_dir", "live_dir", "metrics", "summary"):
         p.pop(k, None)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))  # seed sweeps of fine-tuning alone

@@ -29,7 +29,7 @@ import torch
 from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
 from sa2sr_core.config import SegmentConfig
 from sa2sr_core.data import plan_batches
-from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats
+from sa2sr_core.features import FbankConfig, extract_features_and_stats
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
@@ -92,7 +92,8 @@ class Recording:
 
     def features(self, info: AudioInfo, fbank: FbankConfig, seg: SegmentConfig, min_frames: int
                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-        """(segment index, LFBE, functionals) of each speech segment long enough to score; raises AudioError
+        """(segment index, frames (LFBE or PCM, as the model was trained), functionals) of each speech segment long
+        enough to score; raises AudioError
         for a file with nothing to score (silent, too short, no speech)."""
         sr = self.sample_rate = fbank.sample_rate
         self.frame_s = fbank.frame_shift_ms / 1000
@@ -108,14 +109,15 @@ class Recording:
             raise AudioError(self.path, f"silent (peak amplitude {peak:.2g} < {fbank.silence_peak:g})")
         n = 0
         for i, x in pieces:
-            if fbank.num_frames(len(x)) < min_frames:
+            if fbank.num_frames(len(x)) < min_frames or fbank.lfbe_frames(len(x)) == 0:
                 self.segments[i].kind = TOO_SHORT
                 continue
             n += 1
-            yield (i, *extract_lfbe_and_stats(x, fbank))
+            yield (i, *extract_features_and_stats(x, fbank))
         if n == 0:
             if any(s.kind == TOO_SHORT for s in self.segments):
-                need = ((min_frames - 1) * fbank.frame_shift_ms + fbank.frame_length_ms) / 1000
+                need = ((min_frames - 1) * fbank.frame_shift_ms + (fbank.frame_length_ms if fbank.kind == "lfbe"
+                                                                    else fbank.frame_shift_ms)) / 1000
                 longest = max(s.end - s.start for s in self.segments if s.kind == TOO_SHORT) / sr
                 raise AudioError(self.path, f"too short: {longest:.3f} s of speech, the model needs at least "
                                             f"{need:.3f} s")

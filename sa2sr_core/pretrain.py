@@ -15,7 +15,8 @@ import torch
 
 from sa2sr_core import checkpoint
 from sa2sr_core.checkpoint import run_fingerprint
-from sa2sr_core.config import PretrainConfig
+from sa2sr_core.backbones import resolve_sa2sr
+from sa2sr_core.config import EncoderConfig, PretrainConfig
 from sa2sr_core.data import Batch, Example, ShardDataset
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import write_json
@@ -41,8 +42,10 @@ class PretrainData:
     frames: int
 
 
-def scan_split(split_dir: str | Path, labels: pd.DataFrame, stack: int = 3, skip: int = 2) -> PretrainData:
-    """Read only ids, lengths and transcripts: decide which utterances train, count the rest, check labels."""
+def scan_split(split_dir: str | Path, labels: pd.DataFrame, encoder: EncoderConfig | None = None) -> PretrainData:
+    """Read only ids, lengths and transcripts: decide which utterances train (CTC needs as many encoder steps as
+    `encoder` gives), count the rest, check labels."""
+    encoder = encoder or EncoderConfig()
     lab = dict(zip(labels["utt_id"], labels["sentiment"]))
     tokens, sentiment, frames = {}, {}, 0
     skipped = {"empty_transcript": 0, "outside_vocabulary": 0, "too_short_for_ctc": 0, "no_sentiment_label": 0}
@@ -59,7 +62,7 @@ def scan_split(split_dir: str | Path, labels: pd.DataFrame, stack: int = 3, skip
                 skipped["outside_vocabulary"] += 1
                 continue
             ids = encode(norm)
-            if max(0, (r["num_frames"] - stack) // skip + 1) < ctc_min_frames(ids):
+            if encoder.output_length(int(r["num_frames"])) < ctc_min_frames(ids):
                 skipped["too_short_for_ctc"] += 1
                 continue
             src = r["source_utt_id"]
@@ -84,7 +87,7 @@ def make_dataset(split_dir, data: PretrainData, cfg: PretrainConfig, sort: bool 
         uid = row["utt_id"]
         if uid not in data.tokens:
             return None
-        return Example(uid, row["lfbe"], data.tokens[uid], data.sentiment[uid])
+        return Example(uid, row["feats"], data.tokens[uid], data.sentiment[uid])
 
     return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, sort=sort,
                         pool=cfg.shard_pool)
@@ -124,6 +127,16 @@ def save_model_dir(out_dir: Path, model: SA2SR, extra_config: dict) -> None:
     write_json(out_dir / "vocab.json", {"chars": CHARS, "blank": 0})
 
 
+def param_groups(model: SA2SR) -> list[dict]:
+    """One group at the rate; an SSL backbone in a second group at backbone_lr_scale times it."""
+    enc = model.cfg.encoder
+    if enc.kind != "ssl" or enc.ssl.backbone_lr_scale == 1.0:
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+    backbone = {id(p) for p in model.encoder.backbone.parameters()}
+    return [{"params": [p for p in model.parameters() if id(p) not in backbone], "lr_scale": 1.0},
+            {"params": list(model.encoder.backbone.parameters()), "lr_scale": enc.ssl.backbone_lr_scale}]
+
+
 def sa2sr_loss(lam: float) -> LossFn:
     """The paper's eq. 1, L = L_ASR + lambda * L_sentiment, and its two terms for the history."""
     def loss(net: torch.nn.Module, batch: Batch):
@@ -146,21 +159,35 @@ class PretrainTask(Task):
         self.loss = sa2sr_loss(cfg.lambda_)
 
     def setup(self, device, world, log) -> Setup:
+        self.model_cfg = resolve_sa2sr(self.model_cfg)  # an SSL backbone's config, from the hub or a local directory
         enc = self.model_cfg.encoder
-        self.train_data = scan_split(self.train_dir, self.labels, enc.stack, enc.skip)
-        self.valid_data = scan_split(self.valid_dir, self.labels, enc.stack, enc.skip)
+        log(f"encoder: {enc.describe()}")
+        self.train_data = scan_split(self.train_dir, self.labels, enc)
+        self.valid_data = scan_split(self.valid_dir, self.labels, enc)
         if not self.train_data.tokens or not self.valid_data.tokens:
             raise ValueError(f"nothing to train on: train usable {len(self.train_data.tokens)}, validation usable "
                              f"{len(self.valid_data.tokens)}; skipped {self.train_data.skipped}")
         train = make_dataset(self.train_dir, self.train_data, self.cfg)
         self.valid = make_dataset(self.valid_dir, self.valid_data, self.cfg)
-        model = SA2SR(self.model_cfg).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=self.cfg.lr, betas=(self.cfg.beta1, self.cfg.beta2))
+        model = SA2SR(self.model_cfg)
+        if enc.kind == "ssl":
+            from sa2sr_core.models.ssl import load_pretrained_backbone
+
+            load_pretrained_backbone(model.encoder, log)  # a resumed run then restores its checkpoint over it
+        model.to(device)
+        opt = torch.optim.Adam(param_groups(model), lr=self.cfg.lr, betas=(self.cfg.beta1, self.cfg.beta2))
         # a decaying schedule spans max_epochs, so there max_epochs is part of the run's trajectory
         tokens = self.train_data.tokens
         fp = run_fingerprint(self.cfg, self.model_cfg.to_dict(), world, sorted(tokens)[:50], len(tokens),
                              self.cfg.max_epochs if self.cfg.schedule != "constant" else None)
-        return Setup(model, opt, train, fp, lambda: train.count_batches(tokens.__contains__, world))
+        return Setup(model, opt, train, fp, lambda: train.count_batches(tokens.__contains__, world),
+                     find_unused_parameters=enc.kind == "ssl" and enc.ssl.freeze_backbone_updates > 0)
+
+    def before_update(self, model, update: int) -> None:
+        """An SSL backbone stays fixed for its first freeze_backbone_updates updates (the heads warm up first)."""
+        enc = self.model_cfg.encoder
+        if enc.kind == "ssl":
+            model.encoder.backbone_frozen = update < enc.ssl.freeze_backbone_updates
 
     def validate(self, model, device) -> dict:
         val = evaluate_pretrain(model, self.valid, device, self.cfg.lambda_)
@@ -184,4 +211,5 @@ def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_di
     task = PretrainTask(cfg, model_cfg, train_dir, valid_dir, labels, extra_config)
     res = fit(task, out_dir, on_epoch_end, log)
     return {**res, "skipped": {"train": task.train_data.skipped, "validation": task.valid_data.skipped},
+            "encoder": task.model_cfg.encoder.describe(),
             "selection": "M = CER - AUC" if cfg.lambda_ > 0 else "CER (ASR-only baseline)"}

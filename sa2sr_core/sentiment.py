@@ -13,6 +13,7 @@ import re
 import numpy as np
 
 from sa2sr_core.config import LabelerConfig
+from sa2sr_core.hub import local_only
 from sa2sr_core.names import SENTIMENT_CLASSES
 
 log = logging.getLogger(__name__)
@@ -54,41 +55,6 @@ def prepare_text(text: str, sentence_case: bool) -> str:
     return text
 
 
-def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    """One TCP connect to the configured model hub endpoint (HF_ENDPOINT), so an offline machine fails in
-    seconds instead of waiting through the hub client's retries."""
-    import os
-    import socket
-    from urllib.parse import urlparse
-
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        return False
-    from huggingface_hub import constants
-
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout_s).close()
-        return True
-    except OSError:
-        return False
-
-
-def _local_only(model: str) -> bool:
-    """A local directory, a model already in the HF cache, or an unreachable hub: load from disk only."""
-    from pathlib import Path
-
-    if Path(model).is_dir():
-        return True
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        if isinstance(try_to_load_from_cache(model, "config.json"), str):
-            return True
-    except Exception:  # malformed repo id: let from_pretrained report it
-        return True
-    return not _hub_reachable()
-
-
 class RobertaLabeler:
     """Batched inference with a sequence-classification model: length-sorted batches under a token budget."""
 
@@ -98,7 +64,7 @@ class RobertaLabeler:
 
         self.cfg = cfg
         self.name = f"roberta:{cfg.model}"
-        local = _local_only(cfg.model)
+        local = local_only(cfg.model)
         self.tokenizer = AutoTokenizer.from_pretrained(cfg.model, trust_remote_code=False, local_files_only=local)
         self.model = AutoModelForSequenceClassification.from_pretrained(
             cfg.model, trust_remote_code=False, local_files_only=local)

@@ -1,7 +1,9 @@
 """Feature shards: plan, extract in parallel, write atomically, resume, and stream back.
 
 Layout: <features_dir>/<corpus>/<split>/shard-00000.parquet with schema
-    utt_id: string, num_frames: int32, lfbe: list<fixed_size_list<float32>[F]>,
+    utt_id: string, num_frames: int32,
+    lfbe: list<fixed_size_list<float32|float16>[F]>   (features kind "lfbe", the BiLSTM's input)
+      or pcm: list<fixed_size_list<int16>[160]>       (kind "waveform": 16-bit PCM in 10 ms hops, an SSL encoder's),
     source_utt_id: string, speed: float32, speaker: string, text: string,
     activation / valence / dominance: float32 (null where the corpus has none),
     utt_stats: fixed_size_list<float32>[2F + 4] (functionals of the *unnormalised* LFBE, sa2sr_core.functionals)
@@ -27,13 +29,15 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from sa2sr_core.audio import AudioError, load_audio
-from sa2sr_core.features import FbankConfig, extract_lfbe_and_stats, speed_perturb
+from sa2sr_core.features import FbankConfig, extract_features_and_stats, speed_perturb
 from sa2sr_core.functionals import num_functionals
 from sa2sr_core.io import atomic_path
 from sa2sr_core.names import DIMS
 
 META_KEY = b"sa2sr"
 SCHEMA_VERSION = 2  # 2: utt_stats column; part of every shard's fingerprint, so older shards are re-extracted
+#: The frames column of each features kind.
+FEATURE_COLUMNS = {"lfbe": "lfbe", "waveform": "pcm"}
 
 
 @dataclass(frozen=True)
@@ -96,36 +100,42 @@ def plan_shards(jobs: list[Job], out_dir: Path, max_seconds: float) -> list[Shar
     return [ShardPlan(out_dir / f"shard-{i:05d}.parquet", s) for i, s in enumerate(shards)]
 
 
-ARROW_DTYPES = {"float32": pa.float32(), "float16": pa.float16()}
+ARROW_DTYPES = {"float32": pa.float32(), "float16": pa.float16(), "int16": pa.int16()}
 
 
-def _lfbe_array(feats: list[np.ndarray], num_bins: int, dtype: str = "float32") -> pa.Array:
-    """list<fixed_size_list<float32|float16>[F]> built from flat buffers, no per-frame Python objects."""
+def storage_dtype(cfg: FbankConfig) -> str:
+    return "int16" if cfg.kind == "waveform" else cfg.dtype
+
+
+def _frames_array(feats: list[np.ndarray], width: int, dtype: str = "float32") -> pa.Array:
+    """list<fixed_size_list<dtype>[width]> built from flat buffers, no per-frame Python objects. int16: the frames
+    are PCM on the 16-bit grid (k / 32768) and are stored as k."""
     lengths = np.array([f.shape[0] for f in feats], dtype=np.int32)
     offsets = np.zeros(len(feats) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
     flat = np.concatenate([f.reshape(-1) for f in feats]) if feats else np.zeros(0, np.float32)
+    if dtype == "int16":
+        flat = np.round(flat * 32768.0)
     frames = pa.FixedSizeListArray.from_arrays(pa.array(flat.astype(dtype, copy=False), type=ARROW_DTYPES[dtype]),
-                                               num_bins)
+                                               width)
     return pa.ListArray.from_arrays(pa.array(offsets), frames)
 
 
-def shard_schema(num_bins: int, dtype: str = "float32") -> pa.Schema:
+def shard_schema(cfg: FbankConfig) -> pa.Schema:
     return pa.schema([
         ("utt_id", pa.string()), ("num_frames", pa.int32()),
-        ("lfbe", pa.list_(pa.list_(ARROW_DTYPES[dtype], num_bins))),
+        (FEATURE_COLUMNS[cfg.kind], pa.list_(pa.list_(ARROW_DTYPES[storage_dtype(cfg)], cfg.frame_dim))),
         ("source_utt_id", pa.string()), ("speed", pa.float32()), ("speaker", pa.string()), ("text", pa.string()),
         *[(c, pa.float32()) for c in DIMS],
-        ("utt_stats", pa.list_(pa.float32(), num_functionals(num_bins))),
+        ("utt_stats", pa.list_(pa.float32(), num_functionals(cfg.num_mel_bins))),
     ])
 
 
-def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: list[np.ndarray],
-                dtype: str = "float32") -> pa.Table:
+def build_table(jobs: list[Job], feats: list[np.ndarray], stats: list[np.ndarray], cfg: FbankConfig) -> pa.Table:
     cols = {
         "utt_id": pa.array([j.utt_id for j in jobs], pa.string()),
         "num_frames": pa.array([f.shape[0] for f in feats], pa.int32()),
-        "lfbe": _lfbe_array(feats, num_bins, dtype),
+        FEATURE_COLUMNS[cfg.kind]: _frames_array(feats, cfg.frame_dim, storage_dtype(cfg)),
         "source_utt_id": pa.array([j.source_utt_id for j in jobs], pa.string()),
         "speed": pa.array([j.speed for j in jobs], pa.float32()),
         "speaker": pa.array([j.speaker for j in jobs], pa.string()),
@@ -133,22 +143,22 @@ def build_table(jobs: list[Job], feats: list[np.ndarray], num_bins: int, stats: 
     }
     for c in DIMS:
         cols[c] = pa.array([getattr(j, c) for j in jobs], pa.float32())
-    k = num_functionals(num_bins)
+    k = num_functionals(cfg.num_mel_bins)
     flat = np.concatenate(stats).astype(np.float32) if stats else np.zeros(0, np.float32)
     cols["utt_stats"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), k)
-    return pa.Table.from_pydict(cols, schema=shard_schema(num_bins, dtype))
+    return pa.Table.from_pydict(cols, schema=shard_schema(cfg))
 
 
 def extract_job(job: Job, cfg: FbankConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Decode, perturb, check and featurise one job -> (LFBE (T, F) as configured, functionals of the
+    """Decode, perturb, check and featurise one job -> (frames (T, F) of cfg.kind as configured, functionals of the
     unnormalised LFBE (2F + 4,)); raises AudioError naming the file and the problem."""
     wave = load_audio(job.path, cfg.sample_rate)
     if np.abs(wave).max() < cfg.silence_peak:
         raise AudioError(job.path, f"silent audio (peak amplitude below {cfg.silence_peak})")
     wave = speed_perturb(wave, job.speed, cfg.sample_rate)
-    if cfg.num_frames(len(wave)) == 0:
+    if cfg.num_frames(len(wave)) == 0 or cfg.lfbe_frames(len(wave)) == 0:
         raise AudioError(job.path, f"shorter than one {cfg.frame_length_ms:g} ms frame ({len(wave)} samples)")
-    return extract_lfbe_and_stats(wave, cfg)
+    return extract_features_and_stats(wave, cfg)
 
 
 def write_shard(plan: ShardPlan, cfg: FbankConfig) -> tuple[int, list[dict]]:
@@ -165,7 +175,7 @@ def write_shard(plan: ShardPlan, cfg: FbankConfig) -> tuple[int, list[dict]]:
             done.append(job)
         except AudioError as e:
             rejects.append({"file": e.path, "utt_id": job.utt_id, "reason": e.reason})
-    table = build_table(done, feats, cfg.num_mel_bins, stats, cfg.dtype)
+    table = build_table(done, feats, stats, cfg)
     meta = {"fingerprint": plan.fingerprint(cfg), "rejects": rejects, "fbank": asdict(cfg)}
     table = table.replace_schema_metadata({META_KEY: json.dumps(meta).encode()})
     with atomic_path(plan.path) as tmp:
@@ -231,12 +241,24 @@ def iter_shard_batches(split_dir: str | Path, columns: list[str] | None = None,
         yield from pf.iter_batches(batch_size=batch_rows, columns=columns)
 
 
-def lfbe_from_batch(batch: pa.RecordBatch) -> list[np.ndarray]:
-    """The `lfbe` column of a batch as a list of (T, F) float32 arrays (views on Arrow memory; float16 shards
-    are widened once per batch)."""
-    col = batch.column(batch.schema.get_field_index("lfbe"))
-    num_bins = col.type.value_type.list_size
-    flat = col.values.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, num_bins)
+def feature_column(schema: pa.Schema, where: str | Path = "") -> str:
+    """The frames column of a shard ("lfbe" or "pcm")."""
+    for name in FEATURE_COLUMNS.values():
+        if schema.get_field_index(name) >= 0:
+            return name
+    raise ValueError(f"{where or 'shard'}: no feature column ({' or '.join(FEATURE_COLUMNS.values())}); "
+                     f"re-run `dvc repro features`")
+
+
+def frames_from_batch(batch: pa.RecordBatch) -> list[np.ndarray]:
+    """The frames column of a batch as a list of (T, F) float32 arrays: LFBE (views on Arrow memory; float16
+    shards are widened once per batch) or PCM frames as k / 32768."""
+    name = feature_column(batch.schema)
+    col = batch.column(batch.schema.get_field_index(name))
+    width = col.type.value_type.list_size
+    flat = col.values.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
+    if name == "pcm":
+        flat = flat * np.float32(1 / 32768)
     offsets = col.offsets.to_numpy()
     return [flat[offsets[i]: offsets[i + 1]] for i in range(len(col))]
 

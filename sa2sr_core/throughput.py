@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
+from sa2sr_core.config import FbankConfig
 from sa2sr_core.data import Example, collate, plan_batches
 from sa2sr_core.functionals import num_functionals
 from sa2sr_core.io import atomic_path
@@ -57,7 +58,7 @@ def write_synthetic_shards(out: Path, hours: float, shard_seconds: float = 7200.
             acc += dur
             i += 1
         with atomic_path(out / f"shard-{shard:05d}.parquet") as tmp:
-            pq.write_table(build_table(jobs, feats, 40, stats, dtype), tmp, compression="lz4", row_group_size=256)
+            pq.write_table(build_table(jobs, feats, stats, FbankConfig(dtype=dtype)), tmp, compression="lz4", row_group_size=256)
         total += acc
         shard += 1
     return pd.DataFrame(labels)

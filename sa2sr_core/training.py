@@ -43,6 +43,7 @@ class Setup:
     train: ShardDataset
     fingerprint: str
     batches_per_epoch: Callable[[], int] = lambda: 0
+    find_unused_parameters: bool = False  # DDP: some parameters may get no gradient in a step (a frozen phase)
 
 
 class Task:
@@ -57,6 +58,9 @@ class Task:
 
     def loss(self, net: torch.nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
+
+    def before_update(self, model: torch.nn.Module, update: int) -> None:
+        """Called before each update (0-based count over the whole run, resumed runs included)."""
 
     def usable(self, batch: Batch) -> bool:
         """Whether a training batch takes part (fine-tuning's CCC needs two utterances)."""
@@ -113,7 +117,8 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
 
     run = task.setup(device, world, log)
     model, opt = run.model, run.optimizer
-    net = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
+    net = (torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=run.find_unused_parameters)
+           if distributed else model)
     ckpt_path = out_dir / "checkpoint.pt"
     st = checkpoint.resume(ckpt_path, run.fingerprint, model, opt, log)
     amp = cfg.amp and device.type == "cuda"
@@ -133,6 +138,7 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
             if not task.usable(batch):
                 continue
             set_lr(opt, cfg.lr * scale * lr_factor(step, total, cfg.warmup_steps, cfg.schedule, cfg.final_lr_ratio))
+            task.before_update(model, step)
             frames += int(batch.lengths.sum())  # host tensors: no device synchronisation
             padded += batch.feats.shape[0] * batch.feats.shape[1]
             names, terms = train_step(net, opt, task.loss, batch.to(device, non_blocking=True), cfg.grad_clip, amp)

@@ -55,7 +55,7 @@ def conforms(value: Any, tp: Any) -> bool:
     if origin is dict or tp is dict:
         return isinstance(value, dict) and (not args or all(conforms(v, args[1]) for v in value.values()))
     if dataclasses.is_dataclass(tp):
-        return isinstance(value, dict)
+        return isinstance(value, (dict, tp))  # a section, or the config already built from it
     return True  # an annotation this check does not know: the dataclass judges
 
 

@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 
+from sa2sr_core.backbones import resolve_emotion
 from sa2sr_core.baseline import fit_baseline, load_split, predictions_frame, summary
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json, write_parquet
@@ -16,7 +17,7 @@ def main() -> None:
     b, corpus = params["baseline"], params["finetune"]["corpus"]
     cfg = baseline_config(params)
     ft_cfg, model_cfg = finetune_configs(params)
-    min_frames = model_cfg.min_frames()
+    min_frames = resolve_emotion(model_cfg).min_frames()  # the utterances the model can take, for the same test set
     train, dev = (load_split(split_dir(params, corpus, s), ft_cfg, min_frames) for s in ("train", "validation"))
     model = fit_baseline(train, dev, cfg)
     test = {s: load_split(split_dir(params, corpus, s), ft_cfg, min_frames) for s in params["evaluate"]["splits"]

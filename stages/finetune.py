@@ -23,7 +23,7 @@ def main() -> None:
                         split_dir(params, p["corpus"], "validation"), p["model_dir"],
                         params["pretrain"]["model_dir"], extra, baseline_cfg=baseline_config(params))
     sel = res["selected"]
-    metrics = {**{k: sel[k] for k in sel if k.startswith("val_")}, "init": cfg.init,
+    metrics = {**{k: sel[k] for k in sel if k.startswith("val_")}, "encoder": res["encoder"], "init": cfg.init,
                "freeze_encoder": cfg.freeze_encoder, "epoch": sel["epoch"], "epochs_run": res["epochs_run"],
                "stopped_by": res["stopped_by"]}
     write_json(p["metrics"], metrics)  # the DVC metric

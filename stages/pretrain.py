@@ -32,7 +32,7 @@ def main() -> None:
     if rank == 0:
         sel = result["selected"]
         metrics = {"cer": sel["cer"], "auc": sel["auc"], "war": sel["war"], "M": sel["M"], "lambda": cfg.lambda_,
-                   "epoch": sel["epoch"], "epochs_run": result["epochs_run"]}
+                   "epoch": sel["epoch"], "epochs_run": result["epochs_run"], "encoder": result["encoder"]}
         write_json(params["pretrain"]["metrics"], metrics)  # the DVC metric: what `dvc exp show` leads with
         write_json(params["pretrain"]["summary"], {
             **metrics, "selection": result["selection"], "padding_fraction": sel["padding_fraction"],

@@ -19,8 +19,9 @@ from sa2sr_core.shards import extract_split
 
 def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words: int | None = None,
                   speeds: tuple = (), voice: str = "en-us+m3", avd: bool = False,
-                  max_seconds: float = 1800.0) -> tuple[Path, pd.DataFrame]:
-    """Write n espeak utterances, extract shards to root/features/<split>; return (split dir, labels frame)."""
+                  max_seconds: float = 1800.0, fbank: FbankConfig | None = None) -> tuple[Path, pd.DataFrame]:
+    """Write n espeak utterances, extract shards (LFBE, or `fbank`'s kind) to root/features/<split>; return
+    (split dir, labels frame)."""
     rng = random.Random(seed)
     eng = Espeak.get()
     rows, labels = [], []
@@ -41,5 +42,5 @@ def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words
                      "dominance": 4 + 1.5 * a if avd else np.nan})
         labels.append({"utt_id": f"{split}-{i:03d}", "sentiment": sentiment})
     out = root / "features" / split
-    extract_split(pd.DataFrame(rows), out, FbankConfig(), speeds=list(speeds), max_seconds=max_seconds, workers=1)
+    extract_split(pd.DataFrame(rows), out, fbank or FbankConfig(), speeds=list(speeds), max_seconds=max_seconds, workers=1)
     return out, pd.DataFrame(labels)

@@ -15,7 +15,7 @@ def split(tmp_path_factory):
 
 
 def _ds(d, **kw):
-    return ShardDataset(d, lambda r: Example(r["utt_id"], r["lfbe"]), max_frames=1200, max_batch=64, **kw)
+    return ShardDataset(d, lambda r: Example(r["utt_id"], r["feats"]), max_frames=1200, max_batch=64, **kw)
 
 
 def test_plan_respects_the_budget():
@@ -33,7 +33,7 @@ def test_short_first_epoch_is_ascending_and_counted(split):
     assert sorted(shuffled) == sorted(longest) and shuffled != longest  # same batches, random order
     assert ds.count_batches(lambda u: True) == len(longest)
     assert ds.count_batches(lambda u: not u.startswith("sp")) == len(list(
-        ShardDataset(split, lambda r: None if r["utt_id"].startswith("sp") else Example(r["utt_id"], r["lfbe"]),
+        ShardDataset(split, lambda r: None if r["utt_id"].startswith("sp") else Example(r["utt_id"], r["feats"]),
                      1200, 64, pool=100).epoch(0, 1)))
 
 
@@ -48,7 +48,7 @@ def test_pools_batch_across_shards_and_cover_every_utterance(split):
 
 
 def test_stats_column_is_read_into_batches(split):
-    ds = ShardDataset(split, lambda r: Example(r["utt_id"], r["lfbe"], stats=r["utt_stats"]), 1200, 64, stats=True)
+    ds = ShardDataset(split, lambda r: Example(r["utt_id"], r["feats"], stats=r["utt_stats"]), 1200, 64, stats=True)
     b = next(iter(ds.epoch(0, 0, shuffle=False)))
     assert b.stats.shape == (len(b.utt_ids), 84)
     assert _ds(split).epoch(0, 0).__next__().stats.shape[1] == 0

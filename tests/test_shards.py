@@ -7,7 +7,7 @@ import pytest
 from sa2sr_core import shards
 from sa2sr_core.features import FbankConfig, extract_lfbe
 from sa2sr_core.audio import load_audio
-from sa2sr_core.shards import extract_split, iter_shard_batches, lfbe_from_batch
+from sa2sr_core.shards import extract_split, iter_shard_batches, frames_from_batch
 from tests.conftest import tone, write_audio
 
 
@@ -41,7 +41,7 @@ def test_schema_values_and_speed_copies(tmp_path):
     assert table.filter(pa.compute.equal(table["utt_id"], "sp0.9-u0"))["text"].to_pylist() == ["T 0"]
     feats = {}
     for batch in iter_shard_batches(tmp_path / "out"):
-        for uid, f, n in zip(batch["utt_id"].to_pylist(), lfbe_from_batch(batch), batch["num_frames"].to_pylist()):
+        for uid, f, n in zip(batch["utt_id"].to_pylist(), frames_from_batch(batch), batch["num_frames"].to_pylist()):
             assert f.shape == (n, 40)
             feats[uid] = f
     np.testing.assert_allclose(feats["u1"], extract_lfbe(load_audio(m.path[1]), cfg), atol=1e-6)
@@ -105,7 +105,7 @@ def test_float16_storage_halves_the_features_and_reads_back_as_float32(tmp_path)
         assert pq.read_schema(f).field("lfbe").type.value_type.value_type == (pa.float16() if dtype == "float16"
                                                                                 else pa.float32())
         sizes[dtype] = pq.ParquetFile(f).metadata.row_group(0).column(2).total_uncompressed_size
-        feats[dtype] = [x for b in iter_shard_batches(tmp_path / dtype) for x in lfbe_from_batch(b)]
+        feats[dtype] = [x for b in iter_shard_batches(tmp_path / dtype) for x in frames_from_batch(b)]
     assert sizes["float16"] < 0.6 * sizes["float32"]
     for a, b in zip(feats["float32"], feats["float16"]):
         assert b.dtype == np.float32 and a.shape == b.shape

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sa2sr_core.models.encoder import AcousticEncoder
+from sa2sr_core.models.encoders import build_encoder
 from sa2sr_core.models.regressor import EmotionModelConfig, EmotionRegressor
 from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig
 
@@ -44,7 +44,7 @@ class Predictor(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.asr = SA2SR(cfg.asr)
-        self.emotion_encoder = None if cfg.share_encoder else AcousticEncoder(cfg.emotion.encoder)
+        self.emotion_encoder = None if cfg.share_encoder else build_encoder(cfg.emotion.encoder)
         self.regressor = EmotionRegressor(cfg.emotion.regressor)
 
     @property
@@ -65,5 +65,4 @@ class Predictor(nn.Module):
 
     def min_frames(self) -> int:
         """Fewest input frames that give the regressor one valid step."""
-        e = self.cfg.emotion.encoder
-        return (self.cfg.emotion.regressor.min_steps() - 1) * e.skip + e.stack
+        return self.cfg.emotion.min_frames()

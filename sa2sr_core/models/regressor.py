@@ -28,7 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sa2sr_core.config import EmotionModelConfig, RegressorConfig
-from sa2sr_core.models.encoder import AcousticEncoder, validating
+from sa2sr_core.models.encoder import validating
+from sa2sr_core.models.encoders import build_encoder
 
 
 def lengths_to_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
@@ -157,7 +158,7 @@ class EmotionModel(nn.Module):
     def __init__(self, cfg: EmotionModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = AcousticEncoder(cfg.encoder)
+        self.encoder = build_encoder(cfg.encoder)
         self.regressor = EmotionRegressor(cfg.regressor)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:

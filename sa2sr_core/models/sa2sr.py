@@ -15,7 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from sa2sr_core.config import SA2SRConfig
-from sa2sr_core.models.encoder import AcousticEncoder, BiLSTM
+from sa2sr_core.models.encoder import BiLSTM
+from sa2sr_core.models.encoders import build_encoder
 
 
 class SentimentHead(nn.Module):
@@ -39,7 +40,7 @@ class SA2SR(nn.Module):
     def __init__(self, cfg: SA2SRConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = AcousticEncoder(cfg.encoder)
+        self.encoder = build_encoder(cfg.encoder)
         self.ctc_head = nn.Linear(cfg.encoder.output_dim, cfg.vocab_size)
         self.sentiment_head = SentimentHead(cfg.encoder.output_dim, cfg.summarizer_hidden, cfg.num_sentiments)
 

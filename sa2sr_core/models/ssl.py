@@ -1,0 +1,123 @@
+"""Self-supervised encoder (wav2vec 2.0 / HuBERT / WavLM through transformers' Auto classes) under the SA2SR heads.
+
+    feats (B, T, 160)   10 ms frames of 16 kHz PCM (feature shards of kind "waveform"), lengths (B,) in frames
+    -> waveform (B, T*160), zero mean / unit variance per utterance over its valid samples (normalize_waveform)
+    -> backbone: CNN feature encoder (20 ms steps) -> transformer, L layers -> hidden states h_0 .. h_L (B, T', H)
+    -> softmax(w)-weighted sum over the L + 1 states (the SUPERB protocol; w learned, starts uniform) -> (B, T', H)
+
+T' = the CNN arithmetic on T*160 samples (config `conv_kernel`, `conv_stride`: 49 steps per second for the standard
+stack). The weighted sum feeds the CTC head, the sentiment head and, after fine-tuning, the emotion regressor.
+The hidden states are taken by forward hooks on the transformer layers, so a layer skipped by LayerDrop in a
+training step passes its input on (it computed the identity), and the sum always has L + 1 terms.
+
+The backbone is built from the transformers config stored in `EncoderConfig.ssl.backbone` (sa2sr_core.backbones
+resolves it; a saved model rebuilds without the hub); pre-trained weights are copied in once, at the start of pre-training (`load_pretrained_backbone`).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn as nn
+
+from sa2sr_core.backbones import SSLBackboneError, how_to_point_local
+from sa2sr_core.config import RANDOM_TINY, EncoderConfig, SSLConfig
+from sa2sr_core.hub import local_only
+
+def backbone_config(ssl: SSLConfig):
+    """The transformers config to build the backbone from, with this run's training options."""
+    from transformers import AutoConfig
+
+    d = dict(ssl.backbone)
+    config = AutoConfig.for_model(d.pop("model_type"), **d)
+    config.layerdrop = ssl.layerdrop
+    config.mask_time_prob = ssl.mask_time_prob
+    config.apply_spec_augment = ssl.mask_time_prob > 0
+    return config
+
+
+class SSLEncoder(nn.Module):
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        from transformers import AutoModel
+
+        if cfg.kind != "ssl" or not cfg.ssl.backbone:
+            raise ValueError("SSLEncoder needs an EncoderConfig of kind 'ssl' with a resolved backbone")
+        self.cfg = cfg
+        self.backbone = AutoModel.from_config(backbone_config(cfg.ssl))
+        layers = self.backbone.encoder.layers
+        self.layer_weights = nn.Parameter(torch.zeros(len(layers) + 1))  # softmax -> uniform at the start
+        self.backbone_frozen = False  # set by the training loop for the first freeze_backbone_updates updates
+        self._states: list[torch.Tensor | None] = []
+        for i, layer in enumerate(layers):
+            layer.register_forward_pre_hook(self._record_input)
+            layer.register_forward_hook(lambda mod, args, out, i=i: self._record_output(i, out))
+        if cfg.ssl.freeze_feature_encoder:  # (HubertModel has no freeze_feature_encoder(); every feature encoder has this)
+            self.backbone.feature_extractor._freeze_parameters()
+        if cfg.ssl.gradient_checkpointing:
+            self.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layer_weights) - 1
+
+    def _record_input(self, module, args) -> None:
+        if self._states[0] is None:  # the first layer that runs reads the embedding output h_0
+            self._states[0] = args[0]
+
+    def _record_output(self, i: int, out) -> None:
+        self._states[i + 1] = out[0] if isinstance(out, tuple) else out
+
+    def layer_states(self, wave: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """wave (B, N), mask (B, N) -> the L + 1 hidden states, (L+1, B, T', H)."""
+        self._states = [None] * (self.num_layers + 1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.backbone_frozen), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")  # WavLM's own call
+            self.backbone(wave, attention_mask=mask.long())
+        states, prev = [], None
+        for s in self._states:  # a layer LayerDrop skipped computed the identity
+            prev = s if s is not None else prev
+            states.append(prev)
+        self._states = []
+        return torch.stack(states)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (B, T, 160) PCM frames, lengths (B,) in frames -> encodings (B, T', H), out_lengths (B,)."""
+        B, T, S = feats.shape
+        wave = feats.reshape(B, T * S)  # (B, N)
+        mask = torch.arange(T * S, device=feats.device)[None, :] < (lengths.to(feats.device) * S)[:, None]  # (B, N)
+        if self.cfg.ssl.normalize_waveform:
+            m = mask.to(wave.dtype)
+            n = m.sum(1, keepdim=True).clamp_min(1.0)
+            mean = (wave * m).sum(1, keepdim=True) / n
+            var = (((wave - mean) ** 2) * m).sum(1, keepdim=True) / n
+            wave = (wave - mean) / torch.sqrt(var + 1e-7) * m  # (B, N), padding stays 0
+        states = self.layer_states(wave, mask)  # (L+1, B, T', H)
+        w = torch.softmax(self.layer_weights, dim=0).to(states.dtype)  # (L+1,)
+        h = (w[:, None, None, None] * states).sum(0)  # (B, T', H)
+        return h, self.cfg.output_length(lengths)
+
+
+def load_pretrained_backbone(encoder: SSLEncoder, log=print) -> None:
+    """Copy the pre-trained weights of `encoder.cfg.ssl.model` into the backbone (nothing for random-tiny, said
+    loudly). Fails naming the model when its weights cannot be read or do not fit its config."""
+    ssl = encoder.cfg.ssl
+    if ssl.random:
+        log(f"SSL backbone: {RANDOM_TINY} = RANDOM WEIGHTS (a 2-layer WavLM of width 64): for the demo and the tests; "
+            f"its results say nothing about self-supervised pre-training")
+        return
+    from transformers import AutoModel
+
+    try:
+        pre = AutoModel.from_pretrained(ssl.model, trust_remote_code=False, local_files_only=local_only(ssl.model))
+    except (OSError, ValueError) as e:
+        raise SSLBackboneError(f"SSL backbone weights of {ssl.model!r} cannot be loaded "
+                               f"({str(e).splitlines()[0][:200]}); {how_to_point_local(ssl.model)}") from None
+    missing, unexpected = encoder.backbone.load_state_dict(pre.state_dict(), strict=False)
+    if missing:
+        raise SSLBackboneError(f"SSL backbone {ssl.model!r}: its weights miss {len(missing)} tensors of its own config "
+                               f"(first: {missing[:5]})")
+    log(f"SSL backbone: pre-trained weights of {ssl.model} ({sum(p.numel() for p in pre.parameters()) / 1e6:.1f} M "
+        f"parameters{', ' + str(len(unexpected)) + ' unused tensors' if unexpected else ''})")
+

@@ -1,0 +1,131 @@
+"""A self-supervised encoder through the whole chain, from a directory written by `save_pretrained` (the code path a
+hub id takes, without the hub): waveform shards -> pre-training (CTC + lambda x sentiment) -> fine-tuning ->
+package -> predict -> export, for tiny WavLM, wav2vec 2.0 and HuBERT models."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from sa2sr_core.backbones import SSLBackboneError, resolve_backbone
+from sa2sr_core.bundle import load_model, package_model
+from sa2sr_core.config import EncoderConfig, SSLConfig
+from sa2sr_core.export import export_model
+from sa2sr_core.features import FbankConfig
+from sa2sr_core.finetune import FinetuneConfig, PretrainedModelError, train_emotion
+from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
+from sa2sr_core.models.sa2sr import SA2SRConfig
+from sa2sr_core.predict import PredictConfig, predict_files
+from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
+from sa2sr_core.shards import shard_files
+from tests.helpers import speech_shards
+
+WAVE = FbankConfig(kind="waveform")
+DIMS3 = ["activation", "valence", "dominance"]
+
+
+def save_tiny_backbone(out, family: str, seed: int = 0):
+    """A 2-layer, 32-wide model of `family` with the standard CNN stack, saved as a hub model would be."""
+    from transformers import AutoModel, HubertConfig, Wav2Vec2Config, WavLMConfig
+
+    cls = {"wavlm": WavLMConfig, "wav2vec2": Wav2Vec2Config, "hubert": HubertConfig}[family]
+    cfg = cls(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, conv_dim=(16,) * 7,
+              conv_kernel=(10, 3, 3, 3, 3, 2, 2), conv_stride=(5, 2, 2, 2, 2, 2, 2), feat_extract_norm="layer",
+              do_stable_layer_norm=True, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4, vocab_size=32)
+    torch.manual_seed(seed)
+    AutoModel.from_config(cfg).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def wave_shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ssl")
+    train, labels = speech_shards(root, 10, "train", words=4, avd=True, fbank=WAVE)
+    valid, labels_v = speech_shards(root, 4, "validation", seed=1, words=4, avd=True, fbank=WAVE)
+    return root, train, valid, pd.concat([labels, labels_v])
+
+
+def test_waveform_shards_hold_the_pcm_exactly(wave_shards):
+    root, train, _, _ = wave_shards
+    f = shard_files(train)[0]
+    schema = pq.read_schema(f)
+    assert schema.field("pcm").type.value_type.value_type == "int16" and "lfbe" not in schema.names
+    row = pq.read_table(f).to_pylist()[0]
+    import soundfile as sf
+
+    wav, sr = sf.read(root / "audio" / "train-0.wav", dtype="int16")
+    pcm = np.array(row["pcm"], np.int16).reshape(-1)
+    assert sr == 16000 and row["num_frames"] == len(wav) // 160
+    np.testing.assert_array_equal(pcm, wav[: len(pcm)])  # 16-bit in, the same 16 bits stored
+    assert len(row["utt_stats"]) == 84  # the baseline's functionals, as for LFBE shards
+
+
+@pytest.mark.parametrize("family", ["wavlm", "wav2vec2", "hubert"])
+def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp_path, family):
+    root, train, valid, labels = wave_shards
+    hub = save_tiny_backbone(tmp_path / f"tiny-{family}", family)
+    enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model=str(hub), layerdrop=0.1, mask_time_prob=0.0))
+    logged = []
+    pre = tmp_path / "pre"
+    cfg = PretrainConfig(max_epochs=6, lr=5e-3, max_frames_per_batch=1500, lambda_=1.0, seed=0)
+    extra = {"features": asdict(WAVE), "normalization": {"type": "none"}, "pretrain": asdict(cfg)}
+    res = train_sa2sr(cfg, SA2SRConfig(encoder=enc, summarizer_hidden=8), train, valid, labels, pre, extra,
+                      log=logged.append)
+    assert any(f"pre-trained weights of {hub}" in m for m in logged)
+    ctc = [r["train_loss_ctc"] for r in res["history"]]
+    assert ctc[-1] < 0.8 * ctc[0], ctc  # CTC learns
+    # the saved model holds the backbone: the frozen CNN feature encoder is exactly the saved_pretrained one
+    hub_w, pre_w = load_file(str(hub / "model.safetensors")), load_file(str(pre / "model.safetensors"))
+    conv = [k for k in hub_w if k.startswith("feature_extractor.")]
+    assert conv and all(torch.equal(hub_w[k], pre_w[f"encoder.backbone.{k}"]) for k in conv)
+    assert res["encoder"].startswith(f"ssl {hub} ({family} 2x32")
+
+    ft = tmp_path / "ft"
+    fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, seed=1)
+    model_cfg = EmotionModelConfig(enc, RegressorConfig(input_dim=0, channels=16))  # width set from the backbone
+    out = train_emotion(fcfg, model_cfg, train, valid, ft, pre, {
+        "features": asdict(WAVE), "labels": {"dimensions": DIMS3, "scale": [1.0, 7.0],
+                                             "training_normalisation": "none"}, "finetune": asdict(fcfg)},
+        log=lambda *_: None)
+    assert out["epochs_run"] == 2 and np.isfinite(out["selected"]["val_ccc_mean"])
+
+    package_model(pre, ft, tmp_path / "sa2sr", {})
+    card = (tmp_path / "sa2sr" / "README.md").read_text()
+    assert f"Encoder: ssl {hub}" in card and "waveform itself" in card
+    model, config = load_model(tmp_path / "sa2sr")  # self-contained: the backbone comes from the directory
+    assert config["model"]["asr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
+    df = predict_files(model, config, [root / "audio" / "validation-0.wav", root / "audio" / "validation-1.wav"],
+                       PredictConfig(progress=False), log=lambda *_: None)
+    assert (df["status"] == "ok").all() and df[DIMS3].notna().all().all()
+
+    for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+        diff = export_model(model, fmt, tmp_path / f"m{suffix}", atol=2e-4)  # checked on new shapes inside
+        assert max(diff.values()) < 2e-4
+
+
+def test_a_model_that_is_not_there_is_named_with_the_way_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SSLBackboneError, match="microsoft/wavlm-base-plus.*save_pretrained.*pretrain.encoder.ssl.model"):
+        resolve_backbone(SSLConfig(model="microsoft/wavlm-base-plus"))
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    with pytest.raises(SSLBackboneError, match="wav2vec 2.0-family"):
+        resolve_backbone(SSLConfig(model=str(tmp_path)))
+
+
+def test_finetune_refuses_a_pretrained_model_with_another_backbone(wave_shards, tmp_path):
+    root, train, valid, labels = wave_shards
+    a = save_tiny_backbone(tmp_path / "a", "wavlm")
+    b = save_tiny_backbone(tmp_path / "b", "wav2vec2")
+    enc = lambda m: EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model=str(m)))  # noqa: E731
+    cfg = PretrainConfig(max_epochs=1, max_frames_per_batch=3000)
+    train_sa2sr(cfg, SA2SRConfig(encoder=enc(a), summarizer_hidden=8), train, valid, labels, tmp_path / "pre",
+                {"features": asdict(WAVE)}, log=lambda *_: None)
+    with pytest.raises(PretrainedModelError, match="ssl.model"):
+        train_emotion(FinetuneConfig(max_epochs=1), EmotionModelConfig(enc(b), RegressorConfig(channels=16)), train,
+                      valid, tmp_path / "ft", tmp_path / "pre", {}, log=lambda *_: None)
