@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from sa2sr_core.config import RANDOM_TINY, EmotionModelConfig, EncoderConfig, SA2SRConfig, SSLConfig
+from sa2sr_core.config import RANDOM_BASE, RANDOM_TINY, EmotionModelConfig, EncoderConfig, SA2SRConfig, SSLConfig
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.hub import local_only
 
@@ -40,8 +40,10 @@ def resolve_backbone(ssl: SSLConfig) -> SSLConfig:
         return ssl
     from transformers import AutoConfig, WavLMConfig
 
-    if ssl.random:
+    if ssl.model == RANDOM_TINY:
         config = WavLMConfig(**TINY_WAVLM)
+    elif ssl.model == RANDOM_BASE:
+        config = WavLMConfig()  # transformers' defaults are WavLM-base's architecture
     else:
         try:
             config = AutoConfig.from_pretrained(ssl.model, trust_remote_code=False, local_files_only=local_only(ssl.model))

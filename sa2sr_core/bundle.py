@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from sa2sr_core.config import FbankConfig
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json
 from sa2sr_core.models.predictor import Predictor, PredictorConfig
@@ -77,7 +78,7 @@ def package_model(pretrain_dir, finetune_dir, out_dir, card: dict | None = None)
     """Combine models/pretrain (transcript + text sentiment) and models/finetune (emotion) into `out_dir`."""
     pre_cfg, pre_w = _read_dir(Path(pretrain_dir), "pre-trained")
     ft_cfg, ft_w = _read_dir(Path(finetune_dir), "fine-tuned")
-    if pre_cfg["features"] != ft_cfg["features"]:
+    if FbankConfig.from_dict(pre_cfg["features"]) != FbankConfig.from_dict(ft_cfg["features"]):
         raise ModelDirError(f"{pretrain_dir} and {finetune_dir} were trained on different features: "
                             f"{pre_cfg['features']} vs {ft_cfg['features']}")
     ft = ft_cfg.get("finetune", {})
@@ -160,7 +161,7 @@ def model_card(config: dict, info: dict) -> str:
                if config["model"]["emotion"]["regressor"].get("stats_dim") else []), "",
              "## Training", "",
              f"- Encoder: {encoder.describe()}"
-             + ("; the self-supervised backbone was NOT pre-trained (random-tiny: a named random configuration "
+             + ("; the self-supervised backbone was NOT pre-trained (" + encoder.ssl.model + ": a named random configuration "
                 "for the demo and the tests)" if random_ssl else "") + ".",
              f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "

@@ -16,8 +16,10 @@ from sa2sr_core.vocab import CHARS
 FEATURE_KINDS = ("lfbe", "waveform")
 ENCODER_KINDS = {"bilstm": "lfbe", "ssl": "waveform"}
 
-#: A named, explicitly random backbone for the demo and the tests (no hub): a 2-layer WavLM of width 64.
-RANDOM_TINY = "random-tiny"
+#: Named, explicitly random backbones (no hub): random-tiny, a 2-layer WavLM of width 64 for the demo and the tests;
+#: random-base, WavLM-base's architecture (12 x 768, 94 M parameters) for measuring speed at the real size.
+RANDOM_TINY, RANDOM_BASE = "random-tiny", "random-base"
+RANDOM_BACKBONES = (RANDOM_TINY, RANDOM_BASE)
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -55,6 +57,12 @@ class FbankConfig:
     @property
     def hop_samples(self) -> int:
         return int(self.sample_rate * self.frame_shift_ms / 1000)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FbankConfig":
+        """From a saved `features` dict (a model directory's config.json); keys it lacks take their defaults (older
+        directories have no `kind`: LFBE), keys it has beyond the config are provenance."""
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
     @property
     def frame_dim(self) -> int:
@@ -141,7 +149,7 @@ class SSLConfig:
     trained; params `pretrain.encoder.ssl`. `backbone` is the backbone's full transformers config, filled in by
     `sa2sr_core.models.ssl.resolve_backbone` from `model`, so a saved model rebuilds without the hub."""
 
-    model: str = RANDOM_TINY  # hub id, a directory written by save_pretrained, or "random-tiny" (random weights)
+    model: str = RANDOM_TINY  # hub id, a directory written by save_pretrained, or random-tiny / random-base (random)
     freeze_feature_encoder: bool = True  # the CNN waveform encoder keeps its pre-trained weights
     freeze_backbone_updates: int = 0  # the transformer (and CNN) stay fixed for this many first updates
     gradient_checkpointing: bool = False  # recompute the transformer layers in backward: memory for time
@@ -162,7 +170,7 @@ class SSLConfig:
 
     @property
     def random(self) -> bool:
-        return self.model == RANDOM_TINY
+        return self.model in RANDOM_BACKBONES
 
     def conv_output_length(self, samples):
         """Waveform samples -> backbone steps through the CNN feature encoder ((L - k) // s + 1 per layer; 20 ms

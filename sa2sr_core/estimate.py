@@ -1,5 +1,8 @@
-"""How long the paper profile's pre-training takes on this machine: the model step's measured throughput (on
-the profile's device and batch budget, random LibriSpeech-like batches, ~20 s) times the frames of an epoch."""
+"""How long a profile's pre-training takes on this machine: the model step's measured throughput (on the profile's
+device and batch budget, random LibriSpeech-like batches, ~20 s) times the frames of an epoch. For an SSL encoder
+also a projection to one H100: the training step's FLOPs per second of audio, counted by torch's FLOP counter, over
+an assumed sustained share of the H100's BF16 peak. A projection, not a measurement: run the estimate on the GPU
+(`sa2sr reproduce` does, first) for the measured figure."""
 
 from __future__ import annotations
 
@@ -9,42 +12,93 @@ from typing import Callable
 #: Hours of speech per official LibriSpeech training subset (the corpus's own figures).
 LIBRISPEECH_TRAIN_HOURS = {"train-clean-100": 100.6, "train-clean-360": 363.6, "train-other-500": 496.7}
 FRAMES_PER_HOUR = 360_000  # 10 ms hop
+#: The projection's two assumptions: one H100 SXM's dense BF16 tensor-core peak (NVIDIA's datasheet), and the share
+#: of it a base-size transformer's training sustains (model FLOPs utilisation; 30-50 % is typical).
+H100_BF16_PEAK_FLOPS = 989e12
+ASSUMED_MFU = 0.35
 
 
-def train_hours(librispeech: str | None) -> tuple[float, str]:
-    """Hours of the pre-training train split (the subsets present under the given LibriSpeech root, else the
-    paper's full 960 h), and where the figure comes from."""
-    if librispeech:
+def train_hours(librispeech: str | None, subsets: list[str] | None = None) -> tuple[float, str]:
+    """Hours of the pre-training train split: the train subsets the reader will read (params
+    `readers.librispeech.subsets`, else those present under the given root), else the paper's full 960 h; and where
+    the figure comes from."""
+    chosen = [s for s in (subsets or []) if s in LIBRISPEECH_TRAIN_HOURS]
+    if not chosen and librispeech:
         from sa2sr_core.corpora.librispeech import find_librispeech_root
 
         base = find_librispeech_root(librispeech)
-        present = [s for s in LIBRISPEECH_TRAIN_HOURS if (base / s).is_dir()]
-        if present:
-            return sum(LIBRISPEECH_TRAIN_HOURS[s] for s in present), f"LibriSpeech {' + '.join(present)}"
+        chosen = [s for s in LIBRISPEECH_TRAIN_HOURS if (base / s).is_dir()]
+    if chosen:
+        return sum(LIBRISPEECH_TRAIN_HOURS[s] for s in chosen), f"LibriSpeech {' + '.join(chosen)}"
     return sum(LIBRISPEECH_TRAIN_HOURS.values()), "the paper's LibriSpeech 960 h"
 
 
-def estimate_paper_profile(project: Path, corpora: dict, log: Callable[[str], None] = print,
-                           max_seconds: float = 20.0) -> dict:
+def training_flops_per_audio_s(model_cfg, seconds: float = 10.0, batch: int = 2) -> float:
+    """FLOPs of one training step (forward and backward, eq. 1) per second of audio, counted on CPU for `batch`
+    utterances of `seconds`. Counts matrix products and convolutions: right for a transformer backbone; a BiLSTM's
+    fused kernels are not counted (use the measured throughput for it)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from sa2sr_core.data import Example, collate
+    from sa2sr_core.models.sa2sr import SA2SR
+    from sa2sr_core.pretrain import sa2sr_loss
+
+    torch.manual_seed(0)
+    model = SA2SR(model_cfg)
+    frames = int(seconds * 100)
+    g = torch.Generator().manual_seed(0)
+    b = collate([Example(f"f{i}", torch.randn(frames, model_cfg.encoder.input_dim, generator=g).numpy(),
+                         list(range(1, 1 + int(seconds * 14) % 28)) * 1, 0) for i in range(batch)])
+    with FlopCounterMode(display=False) as counter:
+        loss, _ = sa2sr_loss(1.0)(model, b)
+        loss.backward()
+    return counter.get_total_flops() / (batch * seconds)
+
+
+def _sig(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+def estimate_pretraining(project: Path, corpora: dict, overrides: dict | None = None, profile: str = "paper",
+                         log: Callable[[str], None] = print, max_seconds: float = 20.0) -> dict:
+    """Measure the model step of params.yaml with `overrides` (a profile's) on this machine; say how long one
+    pre-training takes; for an SSL encoder add the H100 projection."""
+    from sa2sr_core.backbones import resolve_sa2sr
     from sa2sr_core.device import pick_device
-    from sa2sr_core.params import load_params, load_profile, pretrain_configs, with_overrides
+    from sa2sr_core.params import load_params, pretrain_configs, with_overrides
     from sa2sr_core.throughput import step_throughput, synthetic_batches
 
-    params = with_overrides(load_params(project / "params.yaml"), load_profile("paper", project))
+    params = with_overrides(load_params(project / "params.yaml"), overrides or {})
     cfg, model_cfg = pretrain_configs(params)
+    model_cfg = resolve_sa2sr(model_cfg)  # an unavailable hub model fails here, before any run, naming it
     device = pick_device(cfg.device)
     batches = synthetic_batches(model_cfg, cfg.max_frames_per_batch, cfg.max_batch, n=4)
     r = step_throughput(model_cfg, batches, device, cfg.lambda_, cfg.amp, warmup=1, max_seconds=max_seconds)
-    hours, source = train_hours(corpora.get("librispeech"))
+    subsets = ((params.get("readers") or {}).get("librispeech") or {}).get("subsets")
+    hours, source = train_hours(corpora.get("librispeech"), subsets)
     copies = 1 + len(params["features"].get("speed_perturb") or [])
     epoch_h = hours * FRAMES_PER_HOUR * copies / r["frames_per_s"] / 3600
-    out = {"device": str(device), "step_frames_per_s": round(r["frames_per_s"]), "steps_timed": r["steps"],
-           "max_frames_per_batch": cfg.max_frames_per_batch, "train_hours": round(hours, 1), "train_hours_source": source,
-           "speed_perturb_copies": copies, "min_epochs": cfg.patience + 1, "hours_per_epoch": round(epoch_h, 2),
-           "hours_per_pretraining_at_least": round(epoch_h * (cfg.patience + 1), 1)}
-    log(f"paper profile on this machine ({device}): the model step runs {r['frames_per_s']:,.0f} frames/s, so one "
-        f"pre-training epoch over {hours:.1f} h x {copies} ({source}, with speed perturbation) takes about "
-        f"{epoch_h:.2f} h, and one pre-training at least {out['hours_per_pretraining_at_least']:.1f} h (the paper "
-        f"stops after {cfg.patience} epochs without a better M: >= {out['min_epochs']} epochs); the study runs 2 per "
-        f"seed. Data loading adds to this; N GPUs (torchrun) divide it by about N.")
+    epochs = min(cfg.patience + 1, cfg.max_epochs)
+    out = {"profile": profile, "encoder": model_cfg.encoder.describe(), "device": str(device),
+           "step_frames_per_s": round(r["frames_per_s"]), "audio_s_per_s": round(r["frames_per_s"] / 100, 1),
+           "steps_timed": r["steps"], "max_frames_per_batch": cfg.max_frames_per_batch, "train_hours": round(hours, 1),
+           "train_hours_source": source, "speed_perturb_copies": copies, "min_epochs": epochs,
+           "hours_per_epoch": round(epoch_h, 2), "hours_per_pretraining_at_least": round(epoch_h * epochs, 1)}
+    log(f"profile {profile} on this machine ({device}, {out['encoder']}): the model step runs "
+        f"{r['frames_per_s'] / 100:,.1f} s of audio per second, so one pre-training epoch over {hours:.1f} h x {copies} "
+        f"({source}, with speed perturbation) takes about {epoch_h:.2f} h, and one pre-training at least "
+        f"{out['hours_per_pretraining_at_least']:.1f} h ({epochs} epochs: patience {cfg.patience} + 1, at most "
+        f"{cfg.max_epochs}); the study runs 2 per seed. Data loading adds to this; N GPUs (torchrun) divide it by about N.")
+    if model_cfg.encoder.kind == "ssl":
+        flops = training_flops_per_audio_s(model_cfg)
+        per_epoch = flops * hours * 3600 * copies / (H100_BF16_PEAK_FLOPS * ASSUMED_MFU) / 3600
+        out["h100_projection"] = {
+            "training_gflops_per_audio_s": _sig(flops / 1e9), "assumed_peak_tflops": H100_BF16_PEAK_FLOPS / 1e12,
+            "assumed_mfu": ASSUMED_MFU, "hours_per_epoch": _sig(per_epoch),
+            "hours_per_pretraining_at_least": _sig(per_epoch * epochs),
+            "note": "a projection from counted FLOPs and an assumed utilisation, not a measurement"}
+        log(f"projection for one H100 (not a measurement): {flops / 1e9:.1f} GFLOP per second of audio per training "
+            f"step at {ASSUMED_MFU:.0%} of {H100_BF16_PEAK_FLOPS / 1e12:.0f} TFLOP/s (bf16) -> {per_epoch:.2f} h per "
+            f"epoch, at least {per_epoch * epochs:.1f} h per pre-training")
     return out

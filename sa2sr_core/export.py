@@ -1,11 +1,14 @@
 """`sa2sr export`: the Predictor as a TorchScript or ONNX graph, checked against PyTorch before it is kept.
 
-Graph inputs: feats (B, T, 40) float32 — normalised LFBE exactly as config.json's `features` and
-`normalization` say (sa2sr_core.features.extract_lfbe) — and lengths (B,) int64, T >= the model's minimum; for a
+Graph inputs: feats (B, T, F) float32 — what config.json's `features` say (sa2sr_core.features.
+extract_features_and_stats): for the BiLSTM normalised LFBE, F = 40; for an SSL encoder (features kind "waveform") the
+16 kHz waveform on the 16-bit grid cut into 10 ms frames, F = 160 (the model normalises it itself) — and lengths (B,)
+int64 in frames, T >= the model's minimum; for a
 model whose regressor reads utterance functionals (config `regressor.stats_dim` K > 0) also stats (B, K) float32,
 sa2sr_core.functionals.utterance_functionals of the *unnormalised* LFBE.
 Outputs: avd (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,), with
-T' = (T - 3) // 2 + 1. Batch and time axes are dynamic.
+T' = (T - 3) // 2 + 1 (BiLSTM) or the backbone's CNN arithmetic on 160 T samples (SSL: 49 steps per second).
+Batch and time axes are dynamic.
 
 ONNX goes through the TorchScript-based exporter: the torch.export-based one unrolls the LSTMs over the
 example's time axis (measured: it specialises T), which would fix the graph to one input length.

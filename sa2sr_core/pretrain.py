@@ -181,7 +181,9 @@ class PretrainTask(Task):
         fp = run_fingerprint(self.cfg, self.model_cfg.to_dict(), world, sorted(tokens)[:50], len(tokens),
                              self.cfg.max_epochs if self.cfg.schedule != "constant" else None)
         return Setup(model, opt, train, fp, lambda: train.count_batches(tokens.__contains__, world),
-                     find_unused_parameters=enc.kind == "ssl" and enc.ssl.freeze_backbone_updates > 0)
+                     # DDP: a frozen phase or a layer LayerDrop skipped leaves parameters without a gradient
+                     find_unused_parameters=enc.kind == "ssl" and (enc.ssl.freeze_backbone_updates > 0
+                                                                   or enc.ssl.layerdrop > 0))
 
     def before_update(self, model, update: int) -> None:
         """An SSL backbone stays fixed for its first freeze_backbone_updates updates (the heads warm up first)."""

@@ -81,6 +81,9 @@ def render_report(params: dict, report_path: str | Path) -> str:
     plot_curves(pre, ft, p["report"]["curves"])
     demo = ev.get("data") == "demo"
     out = [f"# sa2sr run report{' — DEMO corpus (synthetic speech)' if demo else ''}", "",
+           f"Encoder: **{pre_m.get('encoder', 'bilstm')}**"
+           + (" — random weights: the SSL numbers below say nothing about self-supervised pre-training"
+              if "RANDOM WEIGHTS" in pre_m.get("encoder", "") else "") + ".",
            f"Setting: lambda = {p['lambda']}, fine-tuning init = {p['finetune']['init']}, encoder "
            f"{'frozen' if p['finetune']['freeze_encoder'] else 'fine-tuned'}, seed {p['seed']} "
            f"(+{p['finetune'].get('seed_offset', 0)} for fine-tuning)."

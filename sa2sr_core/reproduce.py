@@ -213,9 +213,15 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "plan.json", plan)
     if estimate and not (out / "estimate.json").is_file():  # measured once per study
-        from sa2sr_core.estimate import estimate_paper_profile
+        from sa2sr_core.estimate import estimate_pretraining
 
-        write_json(out / "estimate.json", estimate_paper_profile(project, cfg.corpora, log))
+        # the demo and quick budgets say nothing about the real study's cost: they are measured with the paper's
+        # settings (and the study's own encoder); a real profile (paper, ssl) is measured as it runs
+        small = cfg.profile in ("demo", "quick")
+        over = {**shared, **load_profile("paper", project)} if small else shared
+        write_json(out / "estimate.json", estimate_pretraining(project, cfg.corpora, over,
+                                                                f"paper ({cfg.profile} study)" if small else cfg.profile,
+                                                                log))
     todo = [r for r in runs if not (out / "runs" / r.key).is_dir()]
     log(f"study {out}: {len(runs)} runs ({cfg.seeds} pre-training seed(s) x {len(SETTINGS)} settings), "
         f"{len(runs) - len(todo)} done, {len(todo)} to run")

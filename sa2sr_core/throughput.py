@@ -72,7 +72,8 @@ def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, a
     device = torch.device(device)
     torch.manual_seed(0)
     model = SA2SR(model_cfg).to(device)
-    model.encoder.lstm.fused = fused
+    if model_cfg.encoder.kind == "bilstm":
+        model.encoder.lstm.fused = fused
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     batches = [b.to(device) for b in batches]
     if len(batches) <= warmup:
@@ -85,18 +86,21 @@ def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, a
     return {**r, "peak_gpu_memory_gib": None if mem is None else round(mem, 1)}
 
 
-def paper_size_predictor() -> tuple[torch.nn.Module, dict]:
-    """A randomly initialised inference model of the paper's size (5 x BiLSTM(192), encoder run twice) with a
-    minimal config: it costs what a trained one costs to run, for benchmarks without a model directory."""
-    from dataclasses import asdict
+def paper_size_predictor(encoder: "EncoderConfig | None" = None) -> tuple[torch.nn.Module, dict]:
+    """A randomly initialised inference model (default: the paper's size, 5 x BiLSTM(192); or any resolved
+    `encoder`, e.g. SSL random-base), encoder run twice, with a minimal config: it costs what a trained one costs to
+    run, for benchmarks without a model directory."""
+    from dataclasses import asdict, replace
 
-    from sa2sr_core.config import EmotionModelConfig, EncoderConfig, FbankConfig
+    from sa2sr_core.config import ENCODER_KINDS, EmotionModelConfig, EncoderConfig, FbankConfig, RegressorConfig
     from sa2sr_core.models.predictor import Predictor, PredictorConfig
 
     torch.manual_seed(0)
-    enc = EncoderConfig()
-    cfg = PredictorConfig(SA2SRConfig(encoder=enc), EmotionModelConfig(enc), share_encoder=False)
-    return Predictor(cfg).eval(), {"features": asdict(FbankConfig()), "labels": {"scale": [1.0, 7.0]}}
+    enc = encoder or EncoderConfig()
+    emo = EmotionModelConfig(enc, replace(RegressorConfig(), input_dim=enc.output_dim))
+    cfg = PredictorConfig(SA2SRConfig(encoder=enc), emo, share_encoder=False)
+    return Predictor(cfg).eval(), {"features": asdict(FbankConfig(kind=ENCODER_KINDS[enc.kind])),
+                                   "labels": {"scale": [1.0, 7.0]}}
 
 
 def random_model_dir(out, hidden: int = 192, layers: int = 5, seed: int = 0):

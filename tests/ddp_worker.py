@@ -1,5 +1,6 @@
 """Run under torchrun by test_pretrain (2 processes, gloo, CPU) and test_gpu (nccl, CUDA): tiny SA2SR training.
-Arguments: train valid labels out [backend (gloo)] [device (cpu)]."""
+Arguments: train valid labels out [backend (gloo)] [device (cpu)] [encoder (bilstm) | ssl: random-tiny with
+LayerDrop and a frozen first update, on waveform shards]."""
 
 import json
 import sys
@@ -9,16 +10,18 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from sa2sr_core.models.encoder import EncoderConfig
+from sa2sr_core.config import EncoderConfig, SSLConfig
 from sa2sr_core.models.sa2sr import SA2SRConfig
 from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
 
 if __name__ == "__main__":
     train, valid, labels, out = sys.argv[1:5]
-    backend, device = (sys.argv[5:7] + ["gloo", "cpu"][len(sys.argv[5:7]):])
+    backend, device, encoder = (sys.argv[5:8] + ["gloo", "cpu", "bilstm"][len(sys.argv[5:8]):])
     dist.init_process_group(backend)
     torch.set_num_threads(1)
-    cfg = SA2SRConfig(encoder=EncoderConfig(hidden=16, layers=1), summarizer_hidden=8)
+    enc = EncoderConfig(hidden=16, layers=1) if encoder == "bilstm" else EncoderConfig(
+        kind="ssl", input_dim=160, ssl=SSLConfig(layerdrop=0.5, freeze_backbone_updates=1))
+    cfg = SA2SRConfig(encoder=enc, summarizer_hidden=8)
     res = train_sa2sr(PretrainConfig(lr=3e-3, max_epochs=2, max_frames_per_batch=1500, device=device), cfg, train,
                       valid, pd.read_parquet(labels), out, log=lambda *_: None)
     # each rank's own live parameters after training: DDP must have kept the replicas identical

@@ -20,6 +20,8 @@ SMOKE = {
                        "--baseline-requests", "2"], ["load", "baseline_one_client", "rss_growth_after_warmup"]),
     "segments.py": (["--minutes", "0.5", "--model", "none"], ["boundaries_within_0.5s",
                                                               "fixed_10s_window_cuts_inside_speech"]),
+    "ssl_encoder.py": (["--smoke"], ["training", "training_ssl_over_bilstm", "predict", "predict_ssl_over_bilstm",
+                                     "ssl_h100_projection"]),
     "pretrain_loop.py": (["--device", "cpu", "--synthetic-hours", "0.02", "--max-frames", "3000", "--steps", "2"],
                          ["loop", "step_only", "loop_vs_step_only"]),
 }

@@ -287,7 +287,7 @@ def test_the_paper_profile_is_measured_once_per_study(tmp_path, monkeypatch):
 
     proj = _fake_project(tmp_path)
     measured = []
-    monkeypatch.setattr(est, "estimate_paper_profile", lambda *a, **k: measured.append(1) or {"step_frames_per_s": 1})
+    monkeypatch.setattr(est, "estimate_pretraining", lambda *a, **k: measured.append(1) or {"step_frames_per_s": 1})
     cfg = ReproduceConfig(out=tmp_path / "s", profile="quick", seeds=1)
     for _ in range(2):
         reproduce(cfg, proj, runner=_fake_runner([]), log=lambda m: None, estimate=True)

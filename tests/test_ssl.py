@@ -129,3 +129,24 @@ def test_finetune_refuses_a_pretrained_model_with_another_backbone(wave_shards, 
     with pytest.raises(PretrainedModelError, match="ssl.model"):
         train_emotion(FinetuneConfig(max_epochs=1), EmotionModelConfig(enc(b), RegressorConfig(channels=16)), train,
                       valid, tmp_path / "ft", tmp_path / "pre", {}, log=lambda *_: None)
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_with_layerdrop_and_a_frozen_start(wave_shards, tmp_path):
+    """Under DDP a skipped layer and the frozen first update leave parameters without gradients: the loop asks DDP
+    to allow them, and the replicas stay identical."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, train, valid, labels = wave_shards
+    labels.to_parquet(tmp_path / "labels.parquet")
+    worker = Path(__file__).with_name("ddp_worker.py")
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29534", str(worker), str(train), str(valid),
+                          str(tmp_path / "labels.parquet"), str(tmp_path / "out"), "gloo", "cpu", "ssl"],
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert res.returncode == 0, res.stderr[-3000:]
+    sums = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert sums[0]["param_sum"] == sums[1]["param_sum"] and sums[0]["world"] == 2

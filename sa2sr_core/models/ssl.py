@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 
 from sa2sr_core.backbones import SSLBackboneError, how_to_point_local
-from sa2sr_core.config import RANDOM_TINY, EncoderConfig, SSLConfig
+from sa2sr_core.config import EncoderConfig, SSLConfig
 from sa2sr_core.hub import local_only
 
 def backbone_config(ssl: SSLConfig):
@@ -100,12 +100,12 @@ class SSLEncoder(nn.Module):
 
 
 def load_pretrained_backbone(encoder: SSLEncoder, log=print) -> None:
-    """Copy the pre-trained weights of `encoder.cfg.ssl.model` into the backbone (nothing for random-tiny, said
+    """Copy the pre-trained weights of `encoder.cfg.ssl.model` into the backbone (nothing for a random one, said
     loudly). Fails naming the model when its weights cannot be read or do not fit its config."""
     ssl = encoder.cfg.ssl
     if ssl.random:
-        log(f"SSL backbone: {RANDOM_TINY} = RANDOM WEIGHTS (a 2-layer WavLM of width 64): for the demo and the tests; "
-            f"its results say nothing about self-supervised pre-training")
+        log(f"SSL backbone: {ssl.model} = RANDOM WEIGHTS ({encoder.cfg.describe()}): for the demo, the tests and speed "
+            f"measurements; its results say nothing about self-supervised pre-training")
         return
     from transformers import AutoModel
 

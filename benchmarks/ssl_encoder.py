@@ -1,0 +1,102 @@
+"""SSL encoder vs the paper's BiLSTM on this machine, side by side in one run (the BiLSTM is the baseline of every ratio).
+
+1. Training-step throughput, seconds of audio per second: `training.train_step` with eq. 1 (CTC + lambda x sentiment
+   CE) on the same random LibriSpeech-like utterance lengths under the same padded-frame budget, for the paper's
+   5 x BiLSTM(192) on LFBE and a base-size SSL encoder (random-base: WavLM Base's architecture, 12 x 768, 94 M
+   parameters, randomly initialised: it costs what the real weights cost).
+2. `sa2sr predict` x real time for both (random weights of the real size; the same audio, the same code path:
+   decoding, segmentation, features, the model).
+3. The SSL training step's FLOPs per second of audio (torch's FLOP counter) and the projection of one epoch of the
+   SSL profile's LibriSpeech train-clean-100 (x 3 with speed perturbation) on one H100 (sa2sr_core.estimate's
+   assumptions: 989 TFLOP/s bf16 peak at 35 % utilisation). A projection, not a measurement.
+
+Usage: python benchmarks/ssl_encoder.py [--frames 3000] [--seconds 60] [--files 40]
+       python benchmarks/ssl_encoder.py --smoke        # tiny models, a few seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import soundfile as sf
+import torch
+
+from sa2sr_core.backbones import resolve_sa2sr
+from sa2sr_core.config import RANDOM_BASE, RANDOM_TINY, EncoderConfig, SA2SRConfig, SSLConfig
+from sa2sr_core.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS,
+                                 training_flops_per_audio_s)
+from sa2sr_core.predict import PredictConfig, predict_files
+from sa2sr_core.throughput import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances, step_throughput, \
+    synthetic_batches
+
+
+def encoders(smoke: bool) -> dict[str, EncoderConfig]:
+    bilstm = EncoderConfig(hidden=16, layers=1) if smoke else EncoderConfig()
+    ssl = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model=RANDOM_TINY if smoke else RANDOM_BASE))
+    return {"bilstm": bilstm, "ssl": resolve_sa2sr(SA2SRConfig(encoder=ssl)).encoder}
+
+
+def train_throughput(enc: EncoderConfig, frames: int, n: int, seconds: float) -> dict:
+    cfg = SA2SRConfig(encoder=enc)
+    batches = synthetic_batches(cfg, frames, 64, n=n, seed=0)
+    r = step_throughput(cfg, batches, "cpu", lam=10.0, warmup=1, max_seconds=seconds)
+    return {"audio_s_per_s": round(r["frames_per_s"] / 100, 2), "steps_timed": r["steps"],
+            "padding_fraction": round(r["padding_fraction"], 3)}
+
+
+def predict_speed(enc: EncoderConfig, root: Path, audio_s: float, n: int) -> dict:
+    model, config = paper_size_predictor(enc)
+    files = sorted(root.glob("*.wav"))
+    predict_files(model, config, files[:1], PredictConfig(progress=False), log=lambda *_: None)  # warm-up
+    t0 = time.perf_counter()
+    df = predict_files(model, config, [root], PredictConfig(progress=False), log=lambda *_: None)
+    dt = time.perf_counter() - t0
+    assert (df["status"] == "ok").all() and len(df) == n, df["status"].value_counts()
+    return {"seconds": round(dt, 2), "x_real_time": round(audio_s / dt, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=3000, help="padded frames per training batch (10 ms each)")
+    ap.add_argument("--seconds", type=float, default=60.0, help="timed training seconds per encoder (at most)")
+    ap.add_argument("--batches", type=int, default=6)
+    ap.add_argument("--files", type=int, default=40)
+    ap.add_argument("--smoke", action="store_true")
+    args = ap.parse_args()
+    if args.smoke:
+        args.frames, args.seconds, args.batches, args.files = 600, 1.0, 3, 2
+    encs = encoders(args.smoke)
+    report = {"machine": f"{torch.get_num_threads()} torch threads, CPU", "frames_per_batch": args.frames,
+              "encoders": {k: e.describe() for k, e in encs.items()},
+              "parameters_m": {k: round(sum(p.numel() for p in paper_size_predictor(e)[0].asr.encoder.parameters())
+                                        / 1e6, 1) for k, e in encs.items()},
+              "training": {k: train_throughput(e, args.frames, args.batches, args.seconds) for k, e in encs.items()}}
+    report["training_ssl_over_bilstm"] = round(report["training"]["ssl"]["audio_s_per_s"]
+                                               / report["training"]["bilstm"]["audio_s_per_s"], 3)
+    utts, source = speech_utterances(DEMO_MSP_AUDIO, n=args.files, espeak_n=args.files)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, x in enumerate(utts[: args.files]):
+            sf.write(root / f"u{i:04d}.wav", x, 16000)
+        audio_s = sum(len(x) for x in utts[: args.files]) / 16000
+        report["predict_audio"] = {"files": min(args.files, len(utts)), "audio_s": round(audio_s, 1), "source": source}
+        report["predict"] = {k: predict_speed(e, root, audio_s, min(args.files, len(utts))) for k, e in encs.items()}
+    report["predict_ssl_over_bilstm"] = round(report["predict"]["ssl"]["x_real_time"]
+                                              / report["predict"]["bilstm"]["x_real_time"], 3)
+    flops = training_flops_per_audio_s(SA2SRConfig(encoder=encs["ssl"]))
+    epoch_audio_s = LIBRISPEECH_TRAIN_HOURS["train-clean-100"] * 3600 * 3
+    report["ssl_h100_projection"] = {
+        "training_gflops_per_audio_s": round(flops / 1e9, 2),
+        "train_clean_100_x3_hours_per_epoch": round(flops * epoch_audio_s / (H100_BF16_PEAK_FLOPS * ASSUMED_MFU)
+                                                    / 3600, 3),
+        "assumptions": f"{H100_BF16_PEAK_FLOPS / 1e12:.0f} TFLOP/s bf16 peak x {ASSUMED_MFU:.0%} utilisation",
+        "note": "a projection, not a measurement"}
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
