@@ -8,7 +8,7 @@
    decoding, segmentation, features, the model).
 3. The SSL training step's FLOPs per second of audio (torch's FLOP counter) and the projection of one epoch of the
    SSL profile's LibriSpeech train-clean-100 (x 3 with speed perturbation) on one H100 (sa2sr_core.estimate's
-   assumptions: 989 TFLOP/s bf16 peak at 35 % utilisation). A projection, not a measurement.
+   assumptions: 989 TFLOP/s bf16 peak at 10 % utilisation). A projection, not a measurement.
 
 Usage: python benchmarks/ssl_encoder.py [--frames 3000] [--seconds 60] [--files 40]
        python benchmarks/ssl_encoder.py --smoke        # tiny models, a few seconds

@@ -144,7 +144,7 @@ def check_overrides(params: dict, overrides: dict[str, Any], where: str) -> None
 def encoder_kind(params: dict) -> str:
     """params `pretrain.encoder.kind` (bilstm when absent): it also decides what the feature shards hold."""
     kind = ((params.get("pretrain") or {}).get("encoder") or {}).get("kind", "bilstm")
-    if kind not in ENCODER_KINDS:
+    if not isinstance(kind, str) or kind not in ENCODER_KINDS:
         raise ParamsError(f"params.yaml: pretrain.encoder.kind must be one of {tuple(ENCODER_KINDS)}, got {kind!r}")
     return kind
 

@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-@pytest.mark.parametrize("profile", ["paper", "quick"])
+def test_every_profile_is_tested():
+    assert sorted(p.stem for p in (ROOT / "profiles").glob("*.yaml")) == ["paper", "quick", "ssl"]
+
+
+@pytest.mark.parametrize("profile", ["paper", "quick", "ssl"])
 def test_profiles_override_existing_params_only(profile):
     prof = load_profile(profile, ROOT)
     assert prof and base_overrides(ReproduceConfig(out=Path("x"), profile=profile), PARAMS, ROOT) == prof
@@ -36,6 +40,15 @@ def test_paper_profile_has_the_papers_numbers():
     p = load_profile("paper", ROOT)
     assert (p["lambda"], p["pretrain.lr"], p["pretrain.beta1"], p["pretrain.beta2"], p["pretrain.patience"],
             p["pretrain.schedule"]) == (200, 5e-5, 0.9, 0.999, 25, "constant")
+
+
+def test_ssl_profile_switches_the_encoder_and_plans_the_same_study():
+    p = load_profile("ssl", ROOT)
+    assert p["pretrain.encoder.kind"] == "ssl" and p["lambda"] == 200
+    assert p["readers.librispeech"]["subsets"][0] == "train-clean-100"
+    runs = plan_runs(ReproduceConfig(out=Path("x"), profile="ssl", seeds=1), PARAMS, p)
+    assert [r.setting for r in runs] == list(ORDER)
+    assert all(r.overrides["pretrain.encoder.kind"] == "ssl" for r in runs)
 
 
 def test_unknown_profile_and_keys_are_named(tmp_path):

@@ -16,6 +16,8 @@ resolves it; a saved model rebuilds without the hub); pre-trained weights are co
 
 from __future__ import annotations
 
+import functools
+import threading
 import warnings
 
 import torch
@@ -49,10 +51,10 @@ class SSLEncoder(nn.Module):
         layers = self.backbone.encoder.layers
         self.layer_weights = nn.Parameter(torch.zeros(len(layers) + 1))  # softmax -> uniform at the start
         self.backbone_frozen = False  # set by the training loop for the first freeze_backbone_updates updates
-        self._states: list[torch.Tensor | None] = []
+        self._tls = threading.local()  # the states of the forward pass running in this thread (predict runs several)
         for i, layer in enumerate(layers):
             layer.register_forward_pre_hook(self._record_input)
-            layer.register_forward_hook(lambda mod, args, out, i=i: self._record_output(i, out))
+            layer.register_forward_hook(functools.partial(self._record_output, i))  # (a copy's hooks are the copy's)
         if cfg.ssl.freeze_feature_encoder:  # (HubertModel has no freeze_feature_encoder(); every feature encoder has this)
             self.backbone.feature_extractor._freeze_parameters()
         if cfg.ssl.gradient_checkpointing:
@@ -62,24 +64,32 @@ class SSLEncoder(nn.Module):
     def num_layers(self) -> int:
         return len(self.layer_weights) - 1
 
-    def _record_input(self, module, args) -> None:
-        if self._states[0] is None:  # the first layer that runs reads the embedding output h_0
-            self._states[0] = args[0]
+    def __getstate__(self):  # copy / pickle: a thread-local holds no state between calls
+        return {k: v for k, v in self.__dict__.items() if k != "_tls"}
 
-    def _record_output(self, i: int, out) -> None:
-        self._states[i + 1] = out[0] if isinstance(out, tuple) else out
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._tls = threading.local()
+
+    def _record_input(self, module, args) -> None:
+        states = self._tls.states
+        if states[0] is None:  # the first layer that runs reads the embedding output h_0
+            states[0] = args[0]
+
+    def _record_output(self, i: int, module, args, out) -> None:
+        self._tls.states[i + 1] = out[0] if isinstance(out, tuple) else out
 
     def layer_states(self, wave: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """wave (B, N), mask (B, N) -> the L + 1 hidden states, (L+1, B, T', H)."""
-        self._states = [None] * (self.num_layers + 1)
+        self._tls.states = [None] * (self.num_layers + 1)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.backbone_frozen), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Support for mismatched key_padding_mask")  # WavLM's own call
             self.backbone(wave, attention_mask=mask.long())
         states, prev = [], None
-        for s in self._states:  # a layer LayerDrop skipped computed the identity
+        for s in self._tls.states:  # a layer LayerDrop skipped computed the identity
             prev = s if s is not None else prev
             states.append(prev)
-        self._states = []
+        self._tls.states = []
         return torch.stack(states)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +114,7 @@ def load_pretrained_backbone(encoder: SSLEncoder, log=print) -> None:
     loudly). Fails naming the model when its weights cannot be read or do not fit its config."""
     ssl = encoder.cfg.ssl
     if ssl.random:
-        log(f"SSL backbone: {ssl.model} = RANDOM WEIGHTS ({encoder.cfg.describe()}): for the demo, the tests and speed "
+        log(f"SSL backbone: {encoder.cfg.describe()}: a named random configuration for the demo, the tests and speed "
             f"measurements; its results say nothing about self-supervised pre-training")
         return
     from transformers import AutoModel
