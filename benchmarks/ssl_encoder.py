@@ -10,8 +10,9 @@
    SSL profile's LibriSpeech train-clean-100 (x 3 with speed perturbation) on one H100 (sa2sr_core.estimate's
    assumptions: 989 TFLOP/s bf16 peak at 10 % utilisation). A projection, not a measurement.
 
-Usage: python benchmarks/ssl_encoder.py [--frames 3000] [--seconds 60] [--files 40]
+Usage: python benchmarks/ssl_encoder.py [--frames 3000] [--seconds 60] [--files 40] [--device cpu] [--amp]
        python benchmarks/ssl_encoder.py --smoke        # tiny models, a few seconds
+       python benchmarks/ssl_encoder.py --device cuda --frames 20000 --amp   # the profile's batch on a GPU
 """
 
 from __future__ import annotations
@@ -40,20 +41,21 @@ def encoders(smoke: bool) -> dict[str, EncoderConfig]:
     return {"bilstm": bilstm, "ssl": resolve_sa2sr(SA2SRConfig(encoder=ssl)).encoder}
 
 
-def train_throughput(enc: EncoderConfig, frames: int, n: int, seconds: float) -> dict:
+def train_throughput(enc: EncoderConfig, frames: int, n: int, seconds: float, device: str, amp: bool) -> dict:
     cfg = SA2SRConfig(encoder=enc)
     batches = synthetic_batches(cfg, frames, 64, n=n, seed=0)
-    r = step_throughput(cfg, batches, "cpu", lam=10.0, warmup=1, max_seconds=seconds)
+    r = step_throughput(cfg, batches, device, lam=10.0, amp=amp, warmup=1, max_seconds=seconds)
     return {"audio_s_per_s": round(r["frames_per_s"] / 100, 2), "steps_timed": r["steps"],
-            "padding_fraction": round(r["padding_fraction"], 3)}
+            "padding_fraction": round(r["padding_fraction"], 3), "peak_gpu_memory_gib": r["peak_gpu_memory_gib"]}
 
 
-def predict_speed(enc: EncoderConfig, root: Path, audio_s: float, n: int) -> dict:
+def predict_speed(enc: EncoderConfig, root: Path, audio_s: float, n: int, device: str) -> dict:
     model, config = paper_size_predictor(enc)
+    model, dev = model.to(device), torch.device(device)
     files = sorted(root.glob("*.wav"))
-    predict_files(model, config, files[:1], PredictConfig(progress=False), log=lambda *_: None)  # warm-up
+    predict_files(model, config, files[:1], PredictConfig(progress=False), dev, log=lambda *_: None)  # warm-up
     t0 = time.perf_counter()
-    df = predict_files(model, config, [root], PredictConfig(progress=False), log=lambda *_: None)
+    df = predict_files(model, config, [root], PredictConfig(progress=False), dev, log=lambda *_: None)
     dt = time.perf_counter() - t0
     assert (df["status"] == "ok").all() and len(df) == n, df["status"].value_counts()
     return {"seconds": round(dt, 2), "x_real_time": round(audio_s / dt, 1)}
@@ -65,16 +67,21 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0, help="timed training seconds per encoder (at most)")
     ap.add_argument("--batches", type=int, default=6)
     ap.add_argument("--files", type=int, default=40)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--amp", action="store_true", help="bf16 autocast in training (CUDA)")
     ap.add_argument("--smoke", action="store_true")
     args = ap.parse_args()
     if args.smoke:
         args.frames, args.seconds, args.batches, args.files = 600, 1.0, 3, 2
     encs = encoders(args.smoke)
-    report = {"machine": f"{torch.get_num_threads()} torch threads, CPU", "frames_per_batch": args.frames,
+    machine = (torch.cuda.get_device_name() if args.device.startswith("cuda")
+               else f"CPU, {torch.get_num_threads()} torch threads")
+    report = {"machine": machine, "device": args.device, "amp": args.amp, "frames_per_batch": args.frames,
               "encoders": {k: e.describe() for k, e in encs.items()},
               "parameters_m": {k: round(sum(p.numel() for p in paper_size_predictor(e)[0].asr.encoder.parameters())
                                         / 1e6, 1) for k, e in encs.items()},
-              "training": {k: train_throughput(e, args.frames, args.batches, args.seconds) for k, e in encs.items()}}
+              "training": {k: train_throughput(e, args.frames, args.batches, args.seconds, args.device, args.amp)
+                           for k, e in encs.items()}}
     report["training_ssl_over_bilstm"] = round(report["training"]["ssl"]["audio_s_per_s"]
                                                / report["training"]["bilstm"]["audio_s_per_s"], 3)
     utts, source = speech_utterances(DEMO_MSP_AUDIO, n=args.files, espeak_n=args.files)
@@ -84,7 +91,8 @@ def main() -> None:
             sf.write(root / f"u{i:04d}.wav", x, 16000)
         audio_s = sum(len(x) for x in utts[: args.files]) / 16000
         report["predict_audio"] = {"files": min(args.files, len(utts)), "audio_s": round(audio_s, 1), "source": source}
-        report["predict"] = {k: predict_speed(e, root, audio_s, min(args.files, len(utts))) for k, e in encs.items()}
+        report["predict"] = {k: predict_speed(e, root, audio_s, min(args.files, len(utts)), args.device)
+                             for k, e in encs.items()}
     report["predict_ssl_over_bilstm"] = round(report["predict"]["ssl"]["x_real_time"]
                                               / report["predict"]["bilstm"]["x_real_time"], 3)
     flops = training_flops_per_audio_s(SA2SRConfig(encoder=encs["ssl"]))

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from sa2sr_core.config import FbankConfig
+from sa2sr_core.config import RANDOM_BACKBONES, FbankConfig
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json
 from sa2sr_core.models.predictor import Predictor, PredictorConfig
@@ -40,11 +40,17 @@ def trained_on_demo(info: dict) -> bool:
 
 
 def demo_notice(config: dict) -> str | None:
-    """What `sa2sr predict`, `sa2sr serve` and its page say about a model trained on the demo corpus."""
-    if not config.get("trained_on_demo"):
-        return None
-    return ("DEMO MODEL: trained on the synthetic demo corpus; on real speech its scores are at chance level. "
-            "Train on real corpora (README: Real corpora) before reading anything into them.")
+    """What `sa2sr predict`, `sa2sr serve` and its page say about a model trained on the demo corpus, or on a named
+    random SSL backbone (random-tiny / random-base)."""
+    notes = []
+    if config.get("trained_on_demo"):
+        notes.append("DEMO MODEL: trained on the synthetic demo corpus; on real speech its scores are at chance level. "
+                     "Train on real corpora (README: Real corpora) before reading anything into them.")
+    enc = ((config.get("model") or {}).get("asr") or {}).get("encoder") or {}
+    if enc.get("kind") == "ssl" and (enc.get("ssl") or {}).get("model") in RANDOM_BACKBONES:
+        notes.append(f"RANDOM SSL BACKBONE: {enc['ssl']['model']} was never self-supervised pre-trained (a named "
+                     f"random configuration for the demo and the tests).")
+    return " ".join(notes) or None
 
 
 def _read_json(path: Path) -> dict:
@@ -161,8 +167,8 @@ def model_card(config: dict, info: dict) -> str:
                if config["model"]["emotion"]["regressor"].get("stats_dim") else []), "",
              "## Training", "",
              f"- Encoder: {encoder.describe()}"
-             + ("; the self-supervised backbone was NOT pre-trained (" + encoder.ssl.model + ": a named random configuration "
-                "for the demo and the tests)" if random_ssl else "") + ".",
+             + (f"; the self-supervised backbone was NOT pre-trained ({encoder.ssl.model}: a named random "
+                "configuration for the demo and the tests)" if random_ssl else "") + ".",
              f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
              "sentiment model.",

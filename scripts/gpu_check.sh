@@ -2,11 +2,13 @@
 # Every CUDA path once, on a lent GPU machine (about 5 minutes): the encoder's fused cuDNN path against the CPU
 # path (outputs and gradients), pre-training fp32 and bf16, fine-tuning and evaluation, `sa2sr predict` on CUDA
 # against the CPU, ONNX export of a CUDA-trained model, torchrun with nccl on one GPU (tests/test_gpu.py,
-# tests/models/test_encoder.py), then the pre-training throughput benchmark (loop vs step only, fp32 and bf16).
+# tests/models/test_encoder.py), then the pre-training throughput benchmark (loop vs step only, fp32 and bf16) and
+# the SSL encoder against the BiLSTM (bf16, the ssl profile's batch).
 #
 # The GPU machine has PyTorch and cuDNN but not this project's other wheels. Prepare them here once:
 #   .venv/bin/python -m pip download -d .wheels --only-binary=:all: --python-version 3.11 --no-deps \
-#       soundfile soxr espeakng-loader safetensors typer tqdm onnx onnxruntime vaderSentiment
+#       soundfile soxr espeakng-loader safetensors typer tqdm onnx onnxruntime vaderSentiment \
+#       transformers tokenizers huggingface_hub hf-xet regex filelock fsspec packaging pyyaml
 #   echo /.wheels/ >> .git/info/exclude
 # and run this with `.wheels` carried. Results go to $OUT (or ./gpu_check_out).
 set -euo pipefail
@@ -24,3 +26,6 @@ for amp in "" "--amp"; do
   timeout 150 "$PY" benchmarks/pretrain_loop.py --device cuda --synthetic-hours 2 --max-frames 400000 \
     --max-batch 512 --steps 30 $amp | tee "$OUT/pretrain_loop${amp:+_bf16}.json"
 done
+# the self-supervised encoder (docs/ssl.md): base size (random weights) against the BiLSTM, the ssl profile's batch
+timeout 200 "$PY" benchmarks/ssl_encoder.py --device cuda --amp --frames 20000 --seconds 30 --files 40 \
+  | tee "$OUT/ssl_encoder_bf16.json"

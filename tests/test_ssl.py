@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from sa2sr_core.backbones import SSLBackboneError, resolve_backbone
-from sa2sr_core.bundle import load_model, package_model
+from sa2sr_core.bundle import demo_notice, load_model, package_model
 from sa2sr_core.config import EncoderConfig, SSLConfig
 from sa2sr_core.export import export_model
 from sa2sr_core.features import FbankConfig
@@ -99,14 +99,36 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
     card = (tmp_path / "sa2sr" / "README.md").read_text()
     assert f"Encoder: ssl {hub}" in card and "waveform itself" in card
     model, config = load_model(tmp_path / "sa2sr")  # self-contained: the backbone comes from the directory
+    assert demo_notice(config) is None  # a pre-trained backbone, not the demo corpus: nothing to warn about
     assert config["model"]["asr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
     df = predict_files(model, config, [root / "audio" / "validation-0.wav", root / "audio" / "validation-1.wav"],
                        PredictConfig(progress=False), log=lambda *_: None)
     assert (df["status"] == "ok").all() and df[DIMS3].notna().all().all()
+    if family == "wavlm":  # `sa2sr serve` answers with the same numbers
+        from fastapi.testclient import TestClient
+
+        from sa2sr_core.config import ServeConfig
+        from sa2sr_core.serve import Service, create_app
+
+        with TestClient(create_app(Service(model, config, str(tmp_path / "sa2sr"), ServeConfig()))) as client:
+            with open(root / "audio" / "validation-0.wav", "rb") as f:
+                r = client.post("/predict", files={"file": ("v.wav", f, "audio/wav")})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert "RANDOM SSL BACKBONE" not in (body["model"]["notice"] or "")  # a saved, pre-trained backbone
+        np.testing.assert_allclose([body["file"][d] for d in DIMS3], df.iloc[0][DIMS3].to_numpy(float), atol=1e-5)
 
     for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
         diff = export_model(model, fmt, tmp_path / f"m{suffix}", atol=2e-4)  # checked on new shapes inside
         assert max(diff.values()) < 2e-4
+
+
+def test_a_random_backbone_is_said_wherever_the_model_speaks():
+    config = {"trained_on_demo": True, "model": {"asr": {"encoder": {"kind": "ssl", "ssl": {"model": "random-tiny"}}}}}
+    note = demo_notice(config)
+    assert note.startswith("DEMO MODEL") and "RANDOM SSL BACKBONE: random-tiny" in note
+    config["trained_on_demo"] = False
+    assert demo_notice(config).startswith("RANDOM SSL BACKBONE")
 
 
 def test_a_model_that_is_not_there_is_named_with_the_way_out(tmp_path, monkeypatch):

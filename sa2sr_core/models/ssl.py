@@ -11,7 +11,8 @@ The hidden states are taken by forward hooks on the transformer layers, so a lay
 training step passes its input on (it computed the identity), and the sum always has L + 1 terms.
 
 The backbone is built from the transformers config stored in `EncoderConfig.ssl.backbone` (sa2sr_core.backbones
-resolves it; a saved model rebuilds without the hub); pre-trained weights are copied in once, at the start of pre-training (`load_pretrained_backbone`).
+resolves it; a saved model rebuilds without the hub); pre-trained weights are copied in once, at the start of
+pre-training (`load_pretrained_backbone`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class SSLEncoder(nn.Module):
         for i, layer in enumerate(layers):
             layer.register_forward_pre_hook(self._record_input)
             layer.register_forward_hook(functools.partial(self._record_output, i))  # (a copy's hooks are the copy's)
-        if cfg.ssl.freeze_feature_encoder:  # (HubertModel has no freeze_feature_encoder(); every feature encoder has this)
+        if cfg.ssl.freeze_feature_encoder:  # HubertModel lacks freeze_feature_encoder(); every feature encoder has this
             self.backbone.feature_extractor._freeze_parameters()
         if cfg.ssl.gradient_checkpointing:
             self.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
