@@ -90,13 +90,17 @@ def package_model(pretrain_dir, finetune_dir, out_dir, card: dict | None = None)
     ft = ft_cfg.get("finetune", {})
     enc_pre = {k: v for k, v in pre_w.items() if k.startswith("encoder.")}
     enc_ft = {k: v for k, v in ft_w.items() if k.startswith("encoder.")}
+    # frozen fine-tuning left the encoder as it was (an SSL encoder: all but its learned layer weights)
+    own = {"encoder.layer_weights"} if pre_cfg["model"]["encoder"].get("kind") == "ssl" else set()
     share = ft.get("init") == "pretrained" and enc_pre.keys() == enc_ft.keys() and all(
-        torch.equal(enc_pre[k], enc_ft[k]) for k in enc_pre)  # frozen fine-tuning left the encoder as it was
+        torch.equal(enc_pre[k], enc_ft[k]) for k in enc_pre if k not in own)
     cfg = PredictorConfig(SA2SRConfig.from_dict(pre_cfg["model"]), EmotionModelConfig.from_dict(ft_cfg["model"]), share)
     state = {f"asr.{k}": v for k, v in pre_w.items()}
     state.update({f"regressor.{k[len('regressor.'):]}": v for k, v in ft_w.items() if k.startswith("regressor.")})
     if not share:
         state.update({f"emotion_encoder.{k[len('encoder.'):]}": v for k, v in enc_ft.items()})
+    elif own:
+        state["emotion_layer_weights"] = enc_ft["encoder.layer_weights"]
     Predictor(cfg).load_state_dict(state)  # fails loudly here, not at predict time, if anything does not fit
     config = {"format": FORMAT, "model": cfg.to_dict(), "features": pre_cfg["features"],
               "normalization": pre_cfg.get("normalization", {"type": pre_cfg["features"].get("normalize")}),

@@ -101,6 +101,6 @@ def estimate_pretraining(project: Path, corpora: dict, overrides: dict | None = 
             "hours_per_pretraining_at_least": _sig(per_epoch * epochs),
             "note": "a projection from counted FLOPs and an assumed utilisation, not a measurement"}
         log(f"projection for one H100 (not a measurement): {flops / 1e9:.1f} GFLOP per second of audio per training "
-            f"step at {ASSUMED_MFU:.0%} of {H100_BF16_PEAK_FLOPS / 1e12:.0f} TFLOP/s (bf16) -> {per_epoch:.2f} h per "
-            f"epoch, at least {per_epoch * epochs:.1f} h per pre-training")
+            f"step at {ASSUMED_MFU:.0%} of {H100_BF16_PEAK_FLOPS / 1e12:.0f} TFLOP/s (bf16) -> {per_epoch:.3g} h per "
+            f"epoch, at least {per_epoch * epochs:.3g} h per pre-training")
     return out

@@ -162,6 +162,10 @@ def render_study(study_dir: str | Path, split: str = "test1") -> str:
     if plan.is_file():
         p = json.loads(plan.read_text())
         lines += [f"Profile `{p['profile']}`; overrides {json.dumps(p['shared_overrides'])}.", ""]
+    encoders = sorted({json.loads(f.read_text()).get("encoder", "bilstm 5x192")
+                       for f in (root / "runs").glob("*/pretrain.json")})
+    if encoders:
+        lines += [f"Encoder: {', '.join(encoders)}.", ""]
     if (root / "table1").is_dir():
         lines += table1_section(root / "table1")
     lines += [f"Tables 2-4 ({split}): CCC, mean ± sd over pre-training seeds (each fine-tuned once).", "",

@@ -172,3 +172,32 @@ def test_ddp_two_processes_with_layerdrop_and_a_frozen_start(wave_shards, tmp_pa
     assert res.returncode == 0, res.stderr[-3000:]
     sums = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert sums[0]["param_sum"] == sums[1]["param_sum"] and sums[0]["world"] == 2
+
+
+def test_a_frozen_ssl_fine_tuning_shares_the_backbone_in_the_package(wave_shards, tmp_path):
+    """Frozen fine-tuning trains only the layer weights (and the regressor): the package keeps one backbone, runs it
+    once, and gives what the two trained models give."""
+    from sa2sr_core.finetune import load_emotion_model
+
+    _, train, valid, labels = wave_shards
+    enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model="random-tiny"))
+    train_sa2sr(PretrainConfig(max_epochs=1, max_frames_per_batch=3000), SA2SRConfig(encoder=enc, summarizer_hidden=8),
+                train, valid, labels, tmp_path / "pre", {"features": asdict(WAVE)}, log=lambda *_: None)
+    fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, freeze_encoder=True, lr=0.05)
+    train_emotion(fcfg, EmotionModelConfig(enc, RegressorConfig(channels=16)), train, valid, tmp_path / "ft",
+                  tmp_path / "pre", {"features": asdict(WAVE), "labels": {"dimensions": DIMS3, "scale": [1.0, 7.0]},
+                                     "finetune": asdict(fcfg)}, log=lambda *_: None)
+    ft_w, pre_w = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("ft", "pre"))
+    assert not torch.equal(ft_w["encoder.layer_weights"], pre_w["encoder.layer_weights"])  # they learned
+    package_model(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
+    model, config = load_model(tmp_path / "sa2sr")
+    assert config["model"]["share_encoder"] and model.emotion_encoder is None
+    x = 0.1 * torch.randn(2, 260, 160, generator=torch.Generator().manual_seed(0))
+    n = torch.tensor([260, 180])
+    emo = load_emotion_model(tmp_path / "ft")
+    with torch.no_grad():
+        avd, _, _, _ = model(x, n)
+        ref = emo(x, n)
+    torch.testing.assert_close(avd, ref, atol=1e-5, rtol=1e-5)
+    for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+        export_model(model, fmt, tmp_path / f"shared{suffix}", atol=2e-4)

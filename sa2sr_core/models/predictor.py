@@ -1,11 +1,13 @@
-"""The deployed model: one module from LFBE features to everything `sa2sr predict` reports.
+"""The deployed model: one module from features to everything `sa2sr predict` reports.
 
-    feats (B, T, 40) --SA2SR encoder--> (B, T', 384) --CTC head--> log-probs (B, T', 29)   -> greedy transcript
-                                                     --sentiment head--> probs (B, 3)        negative/neutral/positive
-                     --emotion encoder--> (B, T', 384) --regressor--> (B, 3)                activation/valence/dominance
+    feats (B, T, F) --SA2SR encoder--> (B, T', H) --CTC head--> log-probs (B, T', 29)   -> greedy transcript
+                                                  --sentiment head--> probs (B, 3)        negative/neutral/positive
+                    --emotion encoder--> (B, T', H) --regressor--> (B, 3)                activation/valence/dominance
 
+F, H: 40 LFBE bins and 384 for the BiLSTM; 160 PCM samples per frame and the backbone's width for an SSL encoder.
 The emotion encoder is the fine-tuned copy of the SA2SR encoder; with a frozen encoder (Table 4) it *is* the
-SA2SR encoder and is run once (`share_encoder`). The forward has no data-dependent Python branches, so it
+SA2SR encoder and is run once (`share_encoder`). A frozen SSL encoder shares its backbone the same way, and only
+the emotion side's learned layer weights are its own: the backbone's hidden states are computed once and summed twice. The forward has no data-dependent Python branches, so it
 traces (TorchScript) and exports (ONNX) with dynamic batch and time axes.
 """
 
@@ -46,6 +48,9 @@ class Predictor(nn.Module):
         self.asr = SA2SR(cfg.asr)
         self.emotion_encoder = None if cfg.share_encoder else build_encoder(cfg.emotion.encoder)
         self.regressor = EmotionRegressor(cfg.emotion.regressor)
+        self.ssl_shared = cfg.share_encoder and cfg.asr.encoder.kind == "ssl"
+        if self.ssl_shared:  # the fine-tuned layer weights of a frozen SSL encoder
+            self.emotion_layer_weights = nn.Parameter(torch.zeros_like(self.asr.encoder.layer_weights))
 
     @property
     def stats_dim(self) -> int:
@@ -53,13 +58,19 @@ class Predictor(nn.Module):
         return self.cfg.emotion.regressor.stats_dim
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None):
-        """feats (B, T, 40), lengths (B,)[, stats (B, K) when stats_dim > 0] -> avd (B, 3), sentiment_probs (B, 3),
+        """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0] -> avd (B, 3), sentiment_probs (B, 3),
         ctc_log_probs (B, T', 29), out_lengths (B,)."""
-        h, out_lengths = self.asr.encoder(feats, lengths)  # (B, T', 384)
+        if self.ssl_shared:
+            states, out_lengths = self.asr.encoder.states(feats, lengths)  # (L+1, B, T', H), once
+            h, h_emotion = self.asr.encoder.mix(states), self.asr.encoder.mix(states, self.emotion_layer_weights)
+        else:
+            h, out_lengths = self.asr.encoder(feats, lengths)  # (B, T', H)
         log_probs = F.log_softmax(self.asr.ctc_head(h), dim=-1)  # (B, T', 29)
         sentiment = F.softmax(self.asr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
-        if self.emotion_encoder is not None:
-            h, _ = self.emotion_encoder(feats, lengths)  # (B, T', 384), same T' arithmetic
+        if self.ssl_shared:
+            h = h_emotion
+        elif self.emotion_encoder is not None:
+            h, _ = self.emotion_encoder(feats, lengths)  # (B, T', H), same T' arithmetic
         avd = self.regressor(h, out_lengths, stats)  # (B, 3)
         return avd, sentiment, log_probs, out_lengths
 

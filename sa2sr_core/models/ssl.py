@@ -93,8 +93,9 @@ class SSLEncoder(nn.Module):
         self._tls.states = []
         return torch.stack(states)
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """feats (B, T, 160) PCM frames, lengths (B,) in frames -> encodings (B, T', H), out_lengths (B,)."""
+    def states(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (B, T, 160) PCM frames, lengths (B,) in frames -> the L + 1 hidden states (L+1, B, T', H),
+        out_lengths (B,)."""
         B, T, S = feats.shape
         wave = feats.reshape(B, T * S)  # (B, N)
         mask = torch.arange(T * S, device=feats.device)[None, :] < (lengths.to(feats.device) * S)[:, None]  # (B, N)
@@ -104,10 +105,17 @@ class SSLEncoder(nn.Module):
             mean = (wave * m).sum(1, keepdim=True) / n
             var = (((wave - mean) ** 2) * m).sum(1, keepdim=True) / n
             wave = (wave - mean) / torch.sqrt(var + 1e-7) * m  # (B, N), padding stays 0
-        states = self.layer_states(wave, mask)  # (L+1, B, T', H)
-        w = torch.softmax(self.layer_weights, dim=0).to(states.dtype)  # (L+1,)
-        h = (w[:, None, None, None] * states).sum(0)  # (B, T', H)
-        return h, self.cfg.output_length(lengths)
+        return self.layer_states(wave, mask), self.cfg.output_length(lengths)  # (L+1, B, T', H), (B,)
+
+    def mix(self, states: torch.Tensor, layer_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """The softmax-weighted layer sum, with this encoder's weights or given ones. (L+1, B, T', H) -> (B, T', H)."""
+        w = torch.softmax(self.layer_weights if layer_weights is None else layer_weights, dim=0).to(states.dtype)
+        return (w[:, None, None, None] * states).sum(0)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats (B, T, 160) PCM frames, lengths (B,) in frames -> encodings (B, T', H), out_lengths (B,)."""
+        states, out_lengths = self.states(feats, lengths)
+        return self.mix(states), out_lengths
 
 
 def load_pretrained_backbone(encoder: SSLEncoder, log=print) -> None:
