@@ -28,7 +28,7 @@ import torch
 
 from sa2sr_core.backbones import resolve_sa2sr
 from sa2sr_core.config import RANDOM_BASE, RANDOM_TINY, EncoderConfig, SA2SRConfig, SSLConfig
-from sa2sr_core.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS,
+from sa2sr_core.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS, h100_hours,
                                  training_flops_per_audio_s)
 from sa2sr_core.predict import PredictConfig, predict_files
 from sa2sr_core.throughput import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances, step_throughput, \
@@ -96,11 +96,9 @@ def main() -> None:
     report["predict_ssl_over_bilstm"] = round(report["predict"]["ssl"]["x_real_time"]
                                               / report["predict"]["bilstm"]["x_real_time"], 3)
     flops = training_flops_per_audio_s(SA2SRConfig(encoder=encs["ssl"]))
-    epoch_audio_s = LIBRISPEECH_TRAIN_HOURS["train-clean-100"] * 3600 * 3
     report["ssl_h100_projection"] = {
         "training_gflops_per_audio_s": round(flops / 1e9, 2),
-        "train_clean_100_x3_hours_per_epoch": round(flops * epoch_audio_s / (H100_BF16_PEAK_FLOPS * ASSUMED_MFU)
-                                                    / 3600, 3),
+        "train_clean_100_x3_hours_per_epoch": round(h100_hours(flops, LIBRISPEECH_TRAIN_HOURS["train-clean-100"] * 3), 3),
         "assumptions": f"{H100_BF16_PEAK_FLOPS / 1e12:.0f} TFLOP/s bf16 peak x {ASSUMED_MFU:.0%} utilisation",
         "note": "a projection, not a measurement"}
     print(json.dumps(report, indent=1))

@@ -133,7 +133,11 @@ def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
     vocab = _read_json(d / "vocab.json").get("chars")
     if vocab != CHARS:
         raise ModelDirError(f"{d / 'vocab.json'}: vocabulary differs from this version's 29 symbols")
-    model = Predictor(PredictorConfig.from_dict(config["model"]))
+    try:
+        model = Predictor(PredictorConfig.from_dict(config["model"]))
+    except (KeyError, TypeError, ValueError) as e:  # e.g. an SSL encoder whose backbone config is missing
+        raise ModelDirError(f"{cfg_path}: its model config cannot build a model ({e.__class__.__name__}: {e}); "
+                            f"re-run `dvc repro package` or copy the model directory again") from None
     try:
         model.load_state_dict(_read_weights(weights))
     except RuntimeError as e:

@@ -70,10 +70,11 @@ class FbankConfig:
         return self.num_mel_bins if self.kind == "lfbe" else self.hop_samples
 
     def num_frames(self, num_samples: int) -> int:
-        """Frames of a waveform of num_samples. lfbe: Kaldi's snip_edges=True count, 1 + (N - window) // hop, 0 if
-        shorter than one window; waveform: whole hops, N // hop (the last partial hop, < 10 ms, is dropped)."""
+        """Frames of a waveform of num_samples, 0 if it cannot be featurised. lfbe: Kaldi's snip_edges=True count,
+        1 + (N - window) // hop, 0 if shorter than one window; waveform: whole hops, N // hop (the last partial hop,
+        < 10 ms, is dropped), 0 too if shorter than one LFBE window (its functionals are computed on LFBE)."""
         if self.kind == "waveform":
-            return num_samples // self.hop_samples
+            return num_samples // self.hop_samples if self.lfbe_frames(num_samples) else 0
         return self.lfbe_frames(num_samples)
 
     def lfbe_frames(self, num_samples: int) -> int:
@@ -147,7 +148,7 @@ class ServeConfig:
 class SSLConfig:
     """A self-supervised backbone (wav2vec 2.0 / HuBERT / WavLM via transformers' Auto classes) and how it is
     trained; params `pretrain.encoder.ssl`. `backbone` is the backbone's full transformers config, filled in by
-    `sa2sr_core.models.ssl.resolve_backbone` from `model`, so a saved model rebuilds without the hub."""
+    `sa2sr_core.backbones.resolve_backbone` from `model`, so a saved model rebuilds without the hub."""
 
     model: str = RANDOM_TINY  # hub id, a directory written by save_pretrained, or random-tiny / random-base (random)
     freeze_feature_encoder: bool = True  # the CNN waveform encoder keeps its pre-trained weights
@@ -176,7 +177,7 @@ class SSLConfig:
         """Waveform samples -> backbone steps through the CNN feature encoder ((L - k) // s + 1 per layer; 20 ms
         per step for the standard wav2vec 2.0 stack). An int, or a tensor of lengths."""
         if not self.backbone:
-            raise ValueError("the SSL backbone config is not resolved (sa2sr_core.models.ssl.resolve_backbone)")
+            raise ValueError("the SSL backbone config is not resolved (sa2sr_core.backbones.resolve_backbone)")
         for k, s in zip(self.backbone["conv_kernel"], self.backbone["conv_stride"]):
             samples = (samples - k) // s + 1
         return max(0, samples) if isinstance(samples, int) else samples.clamp(min=0)

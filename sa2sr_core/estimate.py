@@ -50,12 +50,18 @@ def training_flops_per_audio_s(model_cfg, seconds: float = 10.0, batch: int = 2)
     model = SA2SR(model_cfg)
     frames = int(seconds * 100)
     g = torch.Generator().manual_seed(0)
-    b = collate([Example(f"f{i}", torch.randn(frames, model_cfg.encoder.input_dim, generator=g).numpy(),
-                         list(range(1, 1 + int(seconds * 14) % 28)) * 1, 0) for i in range(batch)])
+    tokens = [1 + i % 28 for i in range(int(seconds * 14))]  # ~14 characters per second, as LibriSpeech speaks
+    b = collate([Example(f"f{i}", torch.randn(frames, model_cfg.encoder.input_dim, generator=g).numpy(), tokens, 0)
+                 for i in range(batch)])
     with FlopCounterMode(display=False) as counter:
         loss, _ = sa2sr_loss(1.0)(model, b)
         loss.backward()
     return counter.get_total_flops() / (batch * seconds)
+
+
+def h100_hours(flops_per_audio_s: float, audio_hours: float) -> float:
+    """Projected hours of training on `audio_hours` of audio on one H100 (the two assumptions above)."""
+    return flops_per_audio_s * audio_hours / (H100_BF16_PEAK_FLOPS * ASSUMED_MFU)  # (x 3600 s of audio) / 3600 s
 
 
 def _sig(x: float) -> float:
@@ -94,7 +100,7 @@ def estimate_pretraining(project: Path, corpora: dict, overrides: dict | None = 
         f"{cfg.max_epochs}); the study runs 2 per seed. Data loading adds to this; N GPUs (torchrun) divide it by about N.")
     if model_cfg.encoder.kind == "ssl":
         flops = training_flops_per_audio_s(model_cfg)
-        per_epoch = flops * hours * 3600 * copies / (H100_BF16_PEAK_FLOPS * ASSUMED_MFU) / 3600
+        per_epoch = h100_hours(flops, hours * copies)
         out["h100_projection"] = {
             "training_gflops_per_audio_s": _sig(flops / 1e9), "assumed_peak_tflops": H100_BF16_PEAK_FLOPS / 1e12,
             "assumed_mfu": ASSUMED_MFU, "hours_per_epoch": _sig(per_epoch),

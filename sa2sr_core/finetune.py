@@ -22,7 +22,7 @@ from sa2sr_core.data import Batch, ShardDataset
 from sa2sr_core.emotion_data import EmotionData, ccc_per_dim, make_emotion_dataset, scan_emotion_split
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, ccc_loss
-from sa2sr_core.training import Setup, Task, fit
+from sa2sr_core.training import Setup, Task, fit, scaled_groups
 
 
 class PretrainedModelError(Sa2srError):
@@ -37,11 +37,10 @@ def load_pretrained_encoder(model: EmotionModel, model_dir: str | Path) -> None:
         if not p.is_file():
             raise PretrainedModelError(f"pre-trained model file {p} is missing: run `dvc repro pretrain` first, "
                                        f"or set finetune.init: scratch")
-    saved = json.loads(cfg_path.read_text())["model"]["encoder"]
+    saved = {"kind": "bilstm", **json.loads(cfg_path.read_text())["model"]["encoder"]}  # older directories: BiLSTM
     want = asdict(model.cfg.encoder)
     arch = ("kind", "input_dim") + (("stack", "skip", "hidden", "layers") if want["kind"] == "bilstm" else ())
-    diff = {k: (saved.get(k, "bilstm" if k == "kind" else None), want[k]) for k in arch
-            if saved.get(k, "bilstm" if k == "kind" else None) != want[k]}
+    diff = {k: (saved.get(k), want[k]) for k in arch if saved.get(k) != want[k]}
     if want["kind"] == "ssl":  # the same backbone: model and its whole transformers config
         s_ssl = saved.get("ssl") or {}
         if s_ssl.get("model") != want["ssl"]["model"]:
@@ -109,13 +108,7 @@ def start_from_baseline(model: EmotionModel, train_dir, train_data: EmotionData,
 def param_groups(model: EmotionModel, cfg: FinetuneConfig) -> list[dict]:
     """Trainable parameters as optimizer groups: the regressor first (its rate is the one logged), then a
     pre-trained encoder at `encoder_lr_scale` times the rate (a randomly initialised one learns at the full rate)."""
-    enc_ids = {id(p) for p in model.encoder.parameters()}
-    head = [p for p in model.parameters() if p.requires_grad and id(p) not in enc_ids]
-    enc = [p for p in model.encoder.parameters() if p.requires_grad]
-    groups = [{"params": head, "lr_scale": 1.0}]
-    if enc:
-        groups.append({"params": enc, "lr_scale": cfg.encoder_lr_scale if cfg.init == "pretrained" else 1.0})
-    return groups
+    return scaled_groups(model, model.encoder, cfg.encoder_lr_scale if cfg.init == "pretrained" else 1.0)
 
 
 def ccc_task_loss(net: torch.nn.Module, batch: Batch):

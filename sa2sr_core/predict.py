@@ -109,7 +109,7 @@ class Recording:
             raise AudioError(self.path, f"silent (peak amplitude {peak:.2g} < {fbank.silence_peak:g})")
         n = 0
         for i, x in pieces:
-            if fbank.num_frames(len(x)) < min_frames or fbank.lfbe_frames(len(x)) == 0:
+            if fbank.num_frames(len(x)) < min_frames:
                 self.segments[i].kind = TOO_SHORT
                 continue
             n += 1

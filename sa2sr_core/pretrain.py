@@ -24,7 +24,7 @@ from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
 from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig, greedy_decode
 from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.shards import shard_files
-from sa2sr_core.training import LossFn, Setup, Task, fit
+from sa2sr_core.training import LossFn, Setup, Task, fit, scaled_groups
 from sa2sr_core.vocab import CHARS, ctc_min_frames, decode, encode, normalize_for_ctc
 
 
@@ -132,9 +132,7 @@ def param_groups(model: SA2SR) -> list[dict]:
     enc = model.cfg.encoder
     if enc.kind != "ssl" or enc.ssl.backbone_lr_scale == 1.0:
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
-    backbone = {id(p) for p in model.encoder.backbone.parameters()}
-    return [{"params": [p for p in model.parameters() if id(p) not in backbone], "lr_scale": 1.0},
-            {"params": list(model.encoder.backbone.parameters()), "lr_scale": enc.ssl.backbone_lr_scale}]
+    return scaled_groups(model, model.encoder.backbone, enc.ssl.backbone_lr_scale)
 
 
 def sa2sr_loss(lam: float) -> LossFn:

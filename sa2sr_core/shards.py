@@ -156,7 +156,7 @@ def extract_job(job: Job, cfg: FbankConfig) -> tuple[np.ndarray, np.ndarray]:
     if np.abs(wave).max() < cfg.silence_peak:
         raise AudioError(job.path, f"silent audio (peak amplitude below {cfg.silence_peak})")
     wave = speed_perturb(wave, job.speed, cfg.sample_rate)
-    if cfg.num_frames(len(wave)) == 0 or cfg.lfbe_frames(len(wave)) == 0:
+    if cfg.num_frames(len(wave)) == 0:
         raise AudioError(job.path, f"shorter than one {cfg.frame_length_ms:g} ms frame ({len(wave)} samples)")
     return extract_features_and_stats(wave, cfg)
 

@@ -90,14 +90,14 @@ def paper_size_predictor(encoder: "EncoderConfig | None" = None) -> tuple[torch.
     """A randomly initialised inference model (default: the paper's size, 5 x BiLSTM(192); or any resolved
     `encoder`, e.g. SSL random-base), encoder run twice, with a minimal config: it costs what a trained one costs to
     run, for benchmarks without a model directory."""
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
 
     from sa2sr_core.config import ENCODER_KINDS, EmotionModelConfig, EncoderConfig, FbankConfig, RegressorConfig
     from sa2sr_core.models.predictor import Predictor, PredictorConfig
 
     torch.manual_seed(0)
     enc = encoder or EncoderConfig()
-    emo = EmotionModelConfig(enc, replace(RegressorConfig(), input_dim=enc.output_dim))
+    emo = EmotionModelConfig(enc, RegressorConfig(input_dim=enc.output_dim))
     cfg = PredictorConfig(SA2SRConfig(encoder=enc), emo, share_encoder=False)
     return Predictor(cfg).eval(), {"features": asdict(FbankConfig(kind=ENCODER_KINDS[enc.kind])),
                                    "labels": {"scale": [1.0, 7.0]}}

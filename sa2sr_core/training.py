@@ -80,6 +80,15 @@ class Task:
         return f"epoch {row['epoch']}: {self.score} {row[self.score]:.3f}{' *' if improved else ''}"
 
 
+def scaled_groups(model: torch.nn.Module, part: torch.nn.Module, scale: float) -> list[dict]:
+    """Trainable parameters as optimizer groups: the rest of the model first (its rate is the one logged), then
+    `part` at `scale` times the rate (set_lr reads `lr_scale`); the second group only when `part` trains."""
+    ids = {id(p) for p in part.parameters()}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    own = [p for p in part.parameters() if p.requires_grad]
+    return [{"params": rest, "lr_scale": 1.0}] + ([{"params": own, "lr_scale": scale}] if own else [])
+
+
 def train_step(net: torch.nn.Module, opt: torch.optim.Optimizer, loss_fn: LossFn, batch: Batch, grad_clip: float,
                amp: bool = False) -> tuple[list[str], torch.Tensor]:
     """One update: forward and loss (bf16 autocast when amp), backward, gradient clipping, optimizer step.

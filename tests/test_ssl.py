@@ -4,6 +4,7 @@ package -> predict -> export, for tiny WavLM, wav2vec 2.0 and HuBERT models."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sa2sr_core.backbones import SSLBackboneError, resolve_backbone
+from sa2sr_core.backbones import SSLBackboneError, resolve_backbone, resolve_encoder
 from sa2sr_core.bundle import demo_notice, load_model, package_model
 from sa2sr_core.config import EncoderConfig, SSLConfig
 from sa2sr_core.export import export_model
@@ -201,3 +202,48 @@ def test_a_frozen_ssl_fine_tuning_shares_the_backbone_in_the_package(wave_shards
     torch.testing.assert_close(avd, ref, atol=1e-5, rtol=1e-5)
     for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
         export_model(model, fmt, tmp_path / f"shared{suffix}", atol=2e-4)
+
+
+def test_bad_inputs_are_named(wave_shards, tmp_path):
+    """Out-of-range options, a shard without a frames column, a model directory whose backbone config is gone, and a
+    waveform too short to featurise: each a named error or a counted reject, never a traceback deep inside."""
+    import shutil
+
+    from sa2sr_core.bundle import ModelDirError
+    from sa2sr_core.data import ShardDataset
+    from sa2sr_core.errors import ParamsError
+    from sa2sr_core.params import load_params, validate_params, with_overrides
+
+    params = load_params()
+    for key, value, message in [("pretrain.encoder.ssl.layerdrop", 1.5, "layerdrop must be in"),
+                                ("pretrain.encoder.ssl.freeze_backbone_updates", -1, "must be >= 0"),
+                                ("pretrain.encoder.kind", "lstm", "must be one of")]:
+        with pytest.raises(ParamsError, match=message):
+            validate_params(with_overrides(params, {key: value}))
+    _, train, _, _ = wave_shards
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    f = shard_files(train)[0]
+    pq.write_table(pq.read_table(f).drop(["pcm"]), bad / f.name)
+    with pytest.raises(ValueError, match=f"{bad / f.name}: no feature column"):
+        list(ShardDataset(bad, lambda r: None).epoch(0, 0))
+    assert WAVE.num_frames(399) == 0 and WAVE.num_frames(400) == 2  # shorter than one LFBE window: nothing to score
+    enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig())
+    train_sa2sr(PretrainConfig(max_epochs=1, max_frames_per_batch=3000), SA2SRConfig(encoder=enc, summarizer_hidden=8),
+                train, wave_shards[2], wave_shards[3], tmp_path / "pre", {"features": asdict(WAVE)},
+                log=lambda *_: None)
+    shutil.copytree(tmp_path / "pre", tmp_path / "ft")  # any fine-tuned directory with the same encoder will do
+    ft_cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    emo = EmotionModelConfig(resolve_encoder(enc), RegressorConfig(input_dim=64, channels=16))
+    from sa2sr_core.finetune import save_emotion_model
+    from sa2sr_core.models.regressor import EmotionModel
+
+    save_emotion_model(tmp_path / "ft", EmotionModel(emo), {"features": ft_cfg["features"],
+                                                            "labels": {"dimensions": DIMS3, "scale": [1.0, 7.0]}})
+    package_model(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
+    cfg_path = tmp_path / "sa2sr" / "config.json"
+    config = json.loads(cfg_path.read_text())
+    config["model"]["asr"]["encoder"]["ssl"]["backbone"] = {}
+    cfg_path.write_text(json.dumps(config))
+    with pytest.raises(ModelDirError, match=f"{cfg_path}: its model config cannot build a model"):
+        load_model(tmp_path / "sa2sr")

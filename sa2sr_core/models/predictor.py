@@ -7,7 +7,8 @@
 F, H: 40 LFBE bins and 384 for the BiLSTM; 160 PCM samples per frame and the backbone's width for an SSL encoder.
 The emotion encoder is the fine-tuned copy of the SA2SR encoder; with a frozen encoder (Table 4) it *is* the
 SA2SR encoder and is run once (`share_encoder`). A frozen SSL encoder shares its backbone the same way, and only
-the emotion side's learned layer weights are its own: the backbone's hidden states are computed once and summed twice. The forward has no data-dependent Python branches, so it
+the emotion side's learned layer weights are its own: the backbone's hidden states are computed once and summed
+twice. The forward has no data-dependent Python branches, so it
 traces (TorchScript) and exports (ONNX) with dynamic batch and time axes.
 """
 
@@ -65,13 +66,10 @@ class Predictor(nn.Module):
             h, h_emotion = self.asr.encoder.mix(states), self.asr.encoder.mix(states, self.emotion_layer_weights)
         else:
             h, out_lengths = self.asr.encoder(feats, lengths)  # (B, T', H)
+            h_emotion = h if self.emotion_encoder is None else self.emotion_encoder(feats, lengths)[0]  # same T'
         log_probs = F.log_softmax(self.asr.ctc_head(h), dim=-1)  # (B, T', 29)
         sentiment = F.softmax(self.asr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
-        if self.ssl_shared:
-            h = h_emotion
-        elif self.emotion_encoder is not None:
-            h, _ = self.emotion_encoder(feats, lengths)  # (B, T', H), same T' arithmetic
-        avd = self.regressor(h, out_lengths, stats)  # (B, 3)
+        avd = self.regressor(h_emotion, out_lengths, stats)  # (B, 3)
         return avd, sentiment, log_probs, out_lengths
 
     def min_frames(self) -> int:
