@@ -5,7 +5,7 @@ one torch thread, so per core) and the ratio ours / baseline.
 
   baseline: per utterance soundfile.read -> torchaudio kaldi.fbank -> normalise, rows collected in a pandas
             DataFrame with the features as nested Python lists, then DataFrame.to_parquet.
-  sa2sr:    sa2sr_core.shards.extract_split (the `features` stage's code path), workers=1.
+  sa2sr:    sa2sr_core.features.shards.extract_split (the `features` stage's code path), workers=1.
 
 Without the manifest (no `dvc repro` yet), or with --synthetic N: N synthetic voiced utterances (1-4 s tones
 with noise, 16 kHz FLAC) in a temporary directory.
@@ -30,8 +30,8 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 
 from sa2sr_core.audio import load_audio
-from sa2sr_core.features import FbankConfig
-from sa2sr_core.shards import extract_split
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.features.shards import extract_split
 
 
 def baseline(manifest: pd.DataFrame, out: Path) -> None:
@@ -89,7 +89,7 @@ def compare(m: pd.DataFrame, repeats: int) -> dict:
             if name == "baseline":
                 baseline(m, tmp)
             else:
-                extract_split(m, tmp / "shards", FbankConfig(), speeds=[], workers=1, desc="sa2sr")
+                extract_split(m, tmp / "shards", FeatureConfig(), speeds=[], workers=1, desc="sa2sr")
             results[name].append(time.perf_counter() - t0)
             shutil.rmtree(tmp)
     best = {k: min(v) for k, v in results.items()}

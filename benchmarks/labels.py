@@ -19,9 +19,10 @@ import numpy as np
 import torch
 
 from sa2sr_core.corpora.sentences import make_sentence
-from sa2sr_core.hf_local import build_local_roberta
+from fixtures import build_local_roberta
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.sentiment import LabelerConfig, RobertaLabeler
+from sa2sr_core.config.labeler import LabelerConfig
+from sa2sr_core.sentiment.labeler import RobertaLabeler
 
 
 def main() -> None:

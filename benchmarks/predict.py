@@ -1,6 +1,6 @@
 """`sa2sr predict` throughput: batched vs one file at a time, side by side in one run.
 
-Both score the same files with the same model through the same code (sa2sr_core.predict.predict_files):
+Both score the same files with the same model through the same code (sa2sr_core.inference.predict.predict_recordings):
 decoding, resampling, segmentation, LFBE and the model, end to end. "one file at a time" runs one segment per
 forward pass on the usual intra-op threads; "batched" length-sorts segments into batches under a padded-frame
 budget and runs `workers` batches at once, one core each. Reported: files/s and x real time (audio seconds per second).
@@ -25,12 +25,12 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from sa2sr_core.bundle import load_model
+from sa2sr_core.models.directory import load_model
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.predict import PredictConfig, predict_files
-from sa2sr_core.throughput import paper_size_predictor
+from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from fixtures import paper_size_predictor
 
 
 def make_audio(root: Path, n: int) -> float:
@@ -46,7 +46,7 @@ def make_audio(root: Path, n: int) -> float:
 
 def run(model, config, root: Path, audio_s: float, n: int, cfg: PredictConfig) -> dict:
     t0 = time.perf_counter()
-    df = predict_files(model, config, [root], cfg, log=lambda *_: None)
+    df = predict_recordings(model, config, [root], cfg, log=lambda *_: None).files
     dt = time.perf_counter() - t0
     assert (df["status"] == "ok").all() and len(df) == n
     return {"seconds": round(dt, 2), "files_per_s": round(n / dt, 2), "x_real_time": round(audio_s / dt, 1)}
@@ -64,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         audio_s = make_audio(root, args.files)
-        predict_files(model, config, [root / "u0000.wav"], PredictConfig(progress=False))  # warm-up
+        predict_recordings(model, config, [root / "u0000.wav"], PredictConfig(progress=False)).files  # warm-up
         batched = PredictConfig(progress=False)
         report = {"model": which, "files": args.files, "audio_seconds": round(audio_s, 1),
                   "torch_threads": torch.get_num_threads(), "workers": batched.workers,

@@ -30,9 +30,11 @@ import pandas as pd
 import torch
 
 from sa2sr_core.device import pick_device
-from sa2sr_core.params import load_params, pretrain_configs
-from sa2sr_core.pretrain import make_dataset, scan_split, train_sa2sr
-from sa2sr_core.throughput import step_throughput, write_synthetic_shards
+from sa2sr_core.config.training import pretrain_configs
+from sa2sr_core.params import load_params
+from sa2sr_core.training.pretrain import make_dataset, scan_split, train_sa2sr
+from fixtures import write_synthetic_shards
+from sa2sr_core.study.throughput import step_throughput
 
 FRAMES_960H_X3 = 1.04e9
 

@@ -2,7 +2,7 @@
 
 A recording is made by concatenating utterances (the demo's MSP-Podcast audio by default) with pauses of
 0.5-2 s of quiet room noise (-50 dBFS) between them, so the true speech spans are known. `sa2sr predict`'s
-segmentation (sa2sr_core.segments) is scored on it against the baseline it replaced, fixed windows of 10 s:
+segmentation (sa2sr_core.inference.vad) is scored on it against the baseline it replaced, fixed windows of 10 s:
 
 - the truth: a gap is a run of at least 0.2 s of quiet 10-ms frames: the inserted pauses, and the frames of an
   utterance less than 20 dB above its own noise floor (its leading, trailing and inner silences);
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sa2sr_core.bundle import demo_notice, load_model
-from sa2sr_core.predict import PredictConfig, predict_recordings
-from sa2sr_core.throughput import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
-from sa2sr_core.timeline import plot_all
+from sa2sr_core.models.directory import demo_notice, load_model
+from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from fixtures import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
+from sa2sr_core.inference.timeline import plot_all
 
 def _energies(x: np.ndarray) -> np.ndarray:
     n = len(x) // 160

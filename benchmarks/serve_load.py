@@ -37,7 +37,7 @@ import numpy as np
 import psutil
 import soundfile as sf
 
-from sa2sr_core.throughput import speech_utterances
+from fixtures import speech_utterances
 
 def make_files(root: Path, n: int, max_upload_mb: float) -> tuple[list[Path], list[Path]]:
     """n good recordings of 5-30 s, and the bad uploads."""
@@ -120,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model in ("tiny", "paper"):
-            from sa2sr_core.throughput import random_model_dir
+            from fixtures import random_model_dir
 
             model = str(random_model_dir(Path(tmp) / "model", *((16, 1) if model == "tiny" else (192, 5))))
         good, bad = make_files(Path(tmp), args.files, args.max_upload_mb)

@@ -7,7 +7,7 @@
 2. `sa2sr predict` x real time for both (random weights of the real size; the same audio, the same code path:
    decoding, segmentation, features, the model).
 3. The SSL training step's FLOPs per second of audio (torch's FLOP counter) and the projection of one epoch of the
-   SSL profile's LibriSpeech train-clean-100 (x 3 with speed perturbation) on one H100 (sa2sr_core.estimate's
+   SSL profile's LibriSpeech train-clean-100 (x 3 with speed perturbation) on one H100 (sa2sr_core.study.estimate's
    assumptions: 989 TFLOP/s bf16 peak at 10 % utilisation). A projection, not a measurement.
 
 Usage: python benchmarks/ssl_encoder.py [--frames 3000] [--seconds 60] [--files 40] [--device cpu] [--amp]
@@ -26,13 +26,12 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from sa2sr_core.backbones import resolve_sa2sr
-from sa2sr_core.config import RANDOM_BASE, RANDOM_TINY, EncoderConfig, SA2SRConfig, SSLConfig
-from sa2sr_core.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS, h100_hours,
-                                 training_flops_per_audio_s)
-from sa2sr_core.predict import PredictConfig, predict_files
-from sa2sr_core.throughput import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances, step_throughput, \
-    synthetic_batches
+from sa2sr_core.models.backbones import resolve_sa2sr
+from sa2sr_core.config.models import EncoderConfig, RANDOM_BASE, RANDOM_TINY, SA2SRConfig, SSLConfig
+from sa2sr_core.study.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS, h100_hours, training_flops_per_audio_s)
+from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from fixtures import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
+from sa2sr_core.study.throughput import step_throughput, synthetic_batches
 
 
 def encoders(smoke: bool) -> dict[str, EncoderConfig]:
@@ -53,9 +52,9 @@ def predict_speed(enc: EncoderConfig, root: Path, audio_s: float, n: int, device
     model, config = paper_size_predictor(enc)
     model, dev = model.to(device), torch.device(device)
     files = sorted(root.glob("*.wav"))
-    predict_files(model, config, files[:1], PredictConfig(progress=False), dev, log=lambda *_: None)  # warm-up
+    predict_recordings(model, config, files[:1], PredictConfig(progress=False), dev, log=lambda *_: None).files  # warm-up
     t0 = time.perf_counter()
-    df = predict_files(model, config, [root], PredictConfig(progress=False), dev, log=lambda *_: None)
+    df = predict_recordings(model, config, [root], PredictConfig(progress=False), dev, log=lambda *_: None).files
     dt = time.perf_counter() - t0
     assert (df["status"] == "ok").all() and len(df) == n, df["status"].value_counts()
     return {"seconds": round(dt, 2), "x_real_time": round(audio_s / dt, 1)}

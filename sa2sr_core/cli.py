@@ -8,6 +8,13 @@ from typing import Optional
 
 import typer
 
+from sa2sr_core.config.inference import PredictConfig, SegmentConfig, ServeConfig
+
+
+def given(**options) -> dict:
+    """The options given on the command line; the others keep their config dataclass's default (stated there once)."""
+    return {k: v for k, v in options.items() if v is not None}
+
 app = typer.Typer(help="SA2SR: sentiment-aware ASR pre-training for speech emotion recognition.",
                   no_args_is_help=True, add_completion=False)
 
@@ -22,7 +29,7 @@ def correlate(
     """Text sentiment x speech emotion: Table 1 counts, Spearman (with p-value) and Cramér's V."""
     import pandas as pd
 
-    from sa2sr_core.correlation import correlate as run, plot_table
+    from sa2sr_core.sentiment.correlation import correlate as run, plot_table
     from sa2sr_core.io import write_json
 
     if not table.is_file():
@@ -49,7 +56,8 @@ def demo(
     """Synthesize the demo corpus (LibriSpeech, IEMOCAP and MSP-Podcast layouts) with espeak-ng."""
     from sa2sr_core.corpora.demo import build_demo
     from sa2sr_core.io import atomic_dir
-    from sa2sr_core.params import demo_config, load_params
+    from sa2sr_core.config.demo import demo_config
+    from sa2sr_core.params import load_params
 
     with atomic_dir(out) as tmp:
         counts = build_demo(tmp, demo_config(load_params(params)), ["librispeech", "iemocap", "msp_podcast"])
@@ -64,7 +72,7 @@ def manifest(
 ) -> None:
     """Read one corpus from its official layout into a manifest and a rejects report."""
     from sa2sr_core.corpora.manifest import summarize, write_manifest
-    from sa2sr_core.prepare import read_corpus
+    from sa2sr_core.corpora.prepare import read_corpus
 
     params = {"data": {corpus: str(root)}}
     read = read_corpus(params, corpus)
@@ -84,7 +92,7 @@ def tables(
 ) -> None:
     """Render the paper's Tables 2-4 (CCC, mean ± sd over runs) beside the paper's numbers."""
     from sa2sr_core.io import write_text
-    from sa2sr_core.tables import render_tables
+    from sa2sr_core.evaluation.tables import render_tables
 
     for p in [*scratch, *asr, *sa2sr, *asr_frozen, *sa2sr_frozen]:
         if not p.is_file():
@@ -112,7 +120,7 @@ def reproduce(
     every run under --out/runs/, Tables 1-4 with paired bootstrap intervals in --out/tables.md. Re-running
     resumes: finished runs are skipped."""
     from sa2sr_core.errors import Sa2srError
-    from sa2sr_core.reproduce import ReproduceConfig, parse_sets, reproduce as run
+    from sa2sr_core.study.reproduce import ReproduceConfig, parse_sets, reproduce as run
 
     try:
         cfg = ReproduceConfig(out=out or Path("results") / profile, profile=profile, seeds=seeds,
@@ -138,7 +146,7 @@ def _default_model() -> Path:
 
 
 def _load_model_or_exit(model: Optional[Path], device: str = "cpu"):
-    from sa2sr_core.bundle import ModelDirError, load_model
+    from sa2sr_core.models.directory import ModelDirError, load_model
 
     try:
         return load_model(model or _default_model(), device)
@@ -153,13 +161,16 @@ def predict(
     out: Path = typer.Option(..., "--out", help="CSV to write: one row per file."),
     model: Optional[Path] = typer.Option(None, help="Model directory (default: the pipeline's models/sa2sr)."),
     device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda[:N]"),
-    max_frames_per_batch: int = typer.Option(12000, help="Padded feature frames per forward pass."),
-    max_batch: int = typer.Option(64, help="Most segments per forward pass (1 = one at a time)."),
+    max_frames_per_batch: Optional[int] = typer.Option(
+        None, help=f"Padded feature frames per forward pass (default {PredictConfig.max_frames_per_batch})."),
+    max_batch: Optional[int] = typer.Option(
+        None, help=f"Most segments per forward pass (1 = one at a time) (default {PredictConfig.max_batch})."),
     segments: Optional[Path] = typer.Option(None, help="Also write one row per segment here (.csv, or .jsonl)."),
     plots: Optional[Path] = typer.Option(None, help="Also write one PNG per file here: emotion over time."),
-    max_segment_s: float = typer.Option(15.0, help="Longer speech runs are cut at pauses; shorter files are "
-                                                    "scored whole."),
-    workers: int = typer.Option(0, help="CPU: batches scored at once, one core each (0: all cores)."),
+    max_segment_s: Optional[float] = typer.Option(None, help="Longer speech runs are cut at pauses; shorter files are "
+                                                             f"scored whole (default {SegmentConfig.max_segment_s})."),
+    workers: Optional[int] = typer.Option(None, help="CPU: batches scored at once, one core each (0: all cores) "
+                                                     f"(default {PredictConfig.workers})."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
 ) -> None:
     """Activation / valence / dominance, text-sentiment probabilities and the CTC transcript for audio files,
@@ -167,16 +178,16 @@ def predict(
 
     Exit status: 0 when every file was scored, 1 when any file failed (named on stderr and in the status
     column; all good files are still scored), 2 on a usage or model error."""
-    from sa2sr_core.bundle import demo_notice
-    from sa2sr_core.config import SegmentConfig
     from sa2sr_core.device import pick_device
+    from sa2sr_core.inference.predict import predict_recordings, write_segments
     from sa2sr_core.io import write_csv
-    from sa2sr_core.predict import PredictConfig, predict_recordings, write_segments
+    from sa2sr_core.models.directory import demo_notice
 
     dev = pick_device(device)
     net, config = _load_model_or_exit(model, dev)
-    cfg = PredictConfig(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, workers=workers,
-                        segment=SegmentConfig(max_segment_s=max_segment_s), device=str(dev), progress=progress)
+    cfg = PredictConfig(**given(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, workers=workers),
+                        segment=SegmentConfig(**given(max_segment_s=max_segment_s)), device=str(dev),
+                        progress=progress)
     res = predict_recordings(net, config, paths, cfg, dev)
     df = res.files
     if df.empty:
@@ -188,7 +199,7 @@ def predict(
     scale = tuple(config["labels"]["scale"])
     notice = demo_notice(config)
     if plots:
-        from sa2sr_core.timeline import plot_all
+        from sa2sr_core.inference.timeline import plot_all
 
         plot_all(df, res.segments, scale, plots, notice)
     bad = int((df["status"] != "ok").sum())
@@ -208,24 +219,27 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8000, help="Port to listen on."),
     device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda[:N]"),
-    max_upload_mb: float = typer.Option(50.0, help="Larger uploads get 413 before they are read."),
-    max_audio_s: float = typer.Option(1800.0, help="Longer recordings get 413."),
-    max_pending: int = typer.Option(8, help="Requests processed at once; more get 503 with Retry-After."),
-    batch_wait_ms: float = typer.Option(5.0, help="How long the model waits for other requests to fill a batch."),
+    max_upload_mb: Optional[float] = typer.Option(
+        None, help=f"Larger uploads get 413 before they are read (default {ServeConfig.max_upload_mb})."),
+    max_audio_s: Optional[float] = typer.Option(
+        None, help=f"Longer recordings get 413 (default {ServeConfig.max_audio_s})."),
+    max_pending: Optional[int] = typer.Option(
+        None, help=f"Requests processed at once; more get 503 with Retry-After (default {ServeConfig.max_pending})."),
+    batch_wait_ms: Optional[float] = typer.Option(
+        None, help=f"How long the model waits for other requests to fill a batch (default {ServeConfig.batch_wait_ms})."),
 ) -> None:
     """A local HTTP service and page for the model: POST /predict (multipart field `file`), GET /health, GET /
     (pick, drop or record a file; emotion over time). Ctrl-C lets in-flight requests finish."""
     import uvicorn
 
-    from sa2sr_core.config import ServeConfig
     from sa2sr_core.device import pick_device
-    from sa2sr_core.serve import Service, create_app
+    from sa2sr_core.inference.serve import Service, create_app
 
     dev = pick_device(device)
     model_dir = model or _default_model()
     net, config = _load_model_or_exit(model_dir, dev)
-    cfg = ServeConfig(max_upload_mb=max_upload_mb, max_audio_s=max_audio_s, max_pending=max_pending,
-                      batch_wait_ms=batch_wait_ms)
+    cfg = ServeConfig(**given(max_upload_mb=max_upload_mb, max_audio_s=max_audio_s, max_pending=max_pending,
+                              batch_wait_ms=batch_wait_ms))
     service = Service(net, config, str(model_dir), cfg, device=dev)
     if service.notice:
         typer.echo(service.notice, err=True)
@@ -242,7 +256,7 @@ def export(
 ) -> None:
     """Export the model (LFBE features -> A/V/D, sentiment probabilities, CTC log-probabilities) as a graph
     with dynamic batch and time axes, checked against PyTorch before it is written."""
-    from sa2sr_core.export import FORMATS, export_model
+    from sa2sr_core.inference.export import FORMATS, export_model
 
     if format not in FORMATS:
         raise typer.BadParameter(f"{format!r}: choose one of {', '.join(FORMATS)}", param_hint="--format")

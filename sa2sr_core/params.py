@@ -1,21 +1,17 @@
-"""params.yaml -> typed configs, checked before any work starts; dotted overrides and profiles. Stages and the
-CLI read parameters only through here."""
+"""params.yaml: reading it (the keys that are paths and plain values type-checked), dotted overrides, profiles,
+and where each stage's inputs and outputs are. The config sections are built and checked by the config modules
+(sa2sr_core.config.*) of the stages that read them; sa2sr_core.config.check checks the whole file at once."""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 from pathlib import Path
 from typing import Any, Union
 
 import yaml
 
-from sa2sr_core.config import (ENCODER_KINDS, BaselineConfig, DemoConfig, EmotionModelConfig, EncoderConfig,
-                               FbankConfig, FinetuneConfig, LabelerConfig, PretrainConfig, RegressorConfig, SA2SRConfig,
-                               SSLConfig)
 from sa2sr_core.errors import ParamsError
-from sa2sr_core.functionals import num_functionals
-from sa2sr_core.typecheck import build, check_type
+from sa2sr_core.typecheck import check_type
 
 CORPORA = ("librispeech", "iemocap", "msp_podcast")
 #: Each corpus's root folder in its official layout (the demo writes data.demo_dir/<corpus>/<root>).
@@ -49,7 +45,8 @@ PLAIN_TYPES: dict[str, Any] = {
 
 
 def load_params(path: str | Path = "params.yaml", validate: bool = True) -> dict[str, Any]:
-    """params.yaml as a dict; validate: every key of every section is checked (type, range) first."""
+    """params.yaml as a dict; validate: its path and plain keys are type-checked (each config section is checked
+    where it is built, by the stage that reads it)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: run from the project root (where params.yaml is)")
@@ -60,30 +57,18 @@ def load_params(path: str | Path = "params.yaml", validate: bool = True) -> dict
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping of sections, got {type(params).__name__}")
     if validate:
-        validate_params(params, str(path))
+        check_plain_keys(params)
     return params
 
 
-def validate_params(params: dict, source: str = "params.yaml") -> None:
-    """Check every section before any work starts: the plain keys' types, then each config dataclass."""
+def check_plain_keys(params: dict) -> None:
+    """The types of the keys no config dataclass checks (paths, corpus lists, the top-level seed and lambda)."""
     for key, tp in PLAIN_TYPES.items():
         try:
             value = get_dotted(params, key)
         except KeyError:
             continue
         check_type(key, value, tp)
-    if "features" in params:
-        fbank_config(params)
-    if "demo" in params:
-        demo_config(params)
-    if "labeler" in params:
-        labeler_config(params)
-    if "baseline" in params:
-        baseline_config(params)
-    if all(k in params for k in ("pretrain", "features", "lambda", "seed")):
-        pretrain_configs(params)
-        if "finetune" in params:
-            finetune_configs(params)
 
 
 # ------------------------------------------------------------------------------------ overrides, profiles
@@ -123,61 +108,6 @@ def load_profile(name: str, project: Path = Path(".")) -> dict[str, Any]:
     if not isinstance(prof, dict):
         raise ParamsError(f"{path}: expected a mapping of dotted params keys to values")
     return prof
-
-
-def check_overrides(params: dict, overrides: dict[str, Any], where: str) -> None:
-    """Every overridden key exists in params.yaml, and params with the overrides pass validate_params."""
-    unknown = []
-    for key in overrides:
-        try:
-            get_dotted(params, key)
-        except KeyError:
-            unknown.append(key)
-    if unknown:
-        raise ParamsError(f"{where}: {unknown} are not keys of params.yaml")
-    try:
-        validate_params(with_overrides(params, overrides))
-    except ParamsError as e:
-        raise ParamsError(f"{where}: {e}") from None
-
-
-def encoder_kind(params: dict) -> str:
-    """params `pretrain.encoder.kind` (bilstm when absent): it also decides what the feature shards hold."""
-    kind = ((params.get("pretrain") or {}).get("encoder") or {}).get("kind", "bilstm")
-    if not isinstance(kind, str) or kind not in ENCODER_KINDS:
-        raise ParamsError(f"params.yaml: pretrain.encoder.kind must be one of {tuple(ENCODER_KINDS)}, got {kind!r}")
-    return kind
-
-
-def fbank_config(params: dict) -> FbankConfig:
-    """params `features`, with the kind of frames the encoder reads (pretrain.encoder.kind: bilstm -> LFBE,
-    ssl -> waveform)."""
-    keys = {f.name for f in dataclasses.fields(FbankConfig)} - {"kind"}
-    if "kind" in params["features"]:
-        raise ParamsError("params.yaml: features.kind is not a key: what the shards hold follows "
-                          "pretrain.encoder.kind (bilstm: LFBE, ssl: waveform)")
-    return build(FbankConfig, {**{k: v for k, v in params["features"].items() if k in keys},
-                               "kind": ENCODER_KINDS[encoder_kind(params)]}, "features")
-
-
-def encoder_config(params: dict) -> EncoderConfig:
-    """params `pretrain.encoder` (its backbone not resolved yet: sa2sr_core.backbones does that where a stage needs it)."""
-    enc = dict(params["pretrain"].get("encoder", {}))
-    enc["ssl"] = build(SSLConfig, enc.get("ssl") or {}, "pretrain.encoder.ssl")
-    return build(EncoderConfig, {"input_dim": fbank_config(params).frame_dim, **enc}, "pretrain.encoder")
-
-
-def demo_config(params: dict) -> DemoConfig:
-    return build(DemoConfig, params.get("demo"), "demo")
-
-
-def labeler_config(params: dict) -> LabelerConfig:
-    return build(LabelerConfig, {k: v for k, v in (params.get("labeler") or {}).items() if k != "corpora"}, "labeler")
-
-
-def baseline_config(params: dict) -> BaselineConfig:
-    return build(BaselineConfig, {k: v for k, v in (params.get("baseline") or {}).items()
-                                  if k not in ("predictions", "metrics")}, "baseline")
 
 
 def check_corpus(corpus: str) -> str:
@@ -249,35 +179,3 @@ def read_summaries(params: dict, kind: str, corpora=None) -> dict[str, dict]:
             raise FileNotFoundError(f"{path} not found: run `dvc repro` (stage {kind if kind != 'labels' else 'pseudo_label'}@{c})")
         out[c] = json.loads(path.read_text())
     return out
-
-
-def pretrain_configs(params: dict) -> tuple[PretrainConfig, SA2SRConfig]:
-    """(PretrainConfig, SA2SRConfig) from params `pretrain`, top-level `lambda` and `seed`."""
-    p = dict(params["pretrain"])
-    check_type("lambda", params["lambda"], float)
-    check_type("seed", params["seed"], int)
-    p.pop("encoder", None)
-    model = SA2SRConfig(encoder=encoder_config(params), summarizer_hidden=p.pop("summarizer_hidden", 128))
-    for k in ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend", "launcher"):
-        p.pop(k, None)
-    cfg = build(PretrainConfig, {**p, "lambda_": float(params["lambda"]), "seed": int(params["seed"])}, "pretrain")
-    return cfg, model
-
-
-def finetune_configs(params: dict) -> tuple[FinetuneConfig, EmotionModelConfig]:
-    """(FinetuneConfig, EmotionModelConfig) from params `finetune`, `pretrain.encoder` and `seed`."""
-    p = dict(params["finetune"])
-    enc = encoder_config(params)
-    reg = dict(p.pop("regressor", {}))
-    for k in ("kernels", "strides"):
-        if k in reg:
-            reg[k] = tuple(reg[k])
-    if reg.pop("utterance_stats", False):  # the functionals normalisation removed, beside the sequence
-        reg["stats_dim"] = num_functionals(params["features"]["num_mel_bins"])
-    # an SSL encoder's width is known once its backbone is resolved (sa2sr_core.backbones.resolve_emotion sets it)
-    width = enc.output_dim if enc.kind == "bilstm" or enc.ssl.backbone else RegressorConfig.input_dim
-    model = EmotionModelConfig(enc, build(RegressorConfig, {"input_dim": width, **reg}, "finetune.regressor"))
-    for k in ("corpus", "model_dir", "live_dir", "metrics", "summary"):
-        p.pop(k, None)
-    seed = int(params["seed"]) + int(p.pop("seed_offset", 0))  # seed sweeps of fine-tuning alone
-    return build(FinetuneConfig, {**p, "seed": seed}, "finetune"), model

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
+from sa2sr_core.names import CHARS
 from sa2sr_core.text import fold_accents
 
-BLANK = "<blank>"
-#: Index 0 is the CTC blank; then space, apostrophe and the 26 lower-case letters: 29 symbols.
-CHARS = [BLANK, " ", "'"] + [chr(c) for c in range(ord("a"), ord("z") + 1)]
-assert len(CHARS) == 29
 _INDEX = {c: i for i, c in enumerate(CHARS)}
 
 

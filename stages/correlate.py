@@ -4,7 +4,7 @@ import json
 
 import pandas as pd
 
-from sa2sr_core.correlation import correlate, paper_reference, plot_table
+from sa2sr_core.sentiment.correlation import correlate, paper_reference, plot_table
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_csv, write_json
 from sa2sr_core.params import corpus_root, labels_path, load_manifest, load_params, summary_path

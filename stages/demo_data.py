@@ -6,7 +6,8 @@ import sys
 from sa2sr_core.corpora.demo import build_demo
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import atomic_dir
-from sa2sr_core.params import demo_config, demo_corpus_dir, load_params
+from sa2sr_core.config.demo import demo_config
+from sa2sr_core.params import demo_corpus_dir, load_params
 
 
 def main(corpus: str) -> None:

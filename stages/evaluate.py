@@ -2,20 +2,21 @@
 
 import json
 
-from sa2sr_core.errors import run_main
 import pandas as pd
 
-from sa2sr_core.evaluate import compact_scores, evaluate_splits, plot_scatter, score_predictions
-from sa2sr_core.finetune import load_emotion_model
+from sa2sr_core.config.training import finetune_config
+from sa2sr_core.errors import run_main
+from sa2sr_core.evaluation.evaluate import compact_scores, evaluate_splits, plot_scatter, score_predictions
 from sa2sr_core.io import write_json, write_parquet
+from sa2sr_core.models.directory import load_emotion_model
 from sa2sr_core.names import DIMS
-from sa2sr_core.params import corpus_root, finetune_configs, load_params, split_dir
+from sa2sr_core.params import corpus_root, load_params, split_dir
 
 
 def main() -> None:
     params = load_params()
     p, e = params["finetune"], params["evaluate"]
-    cfg, _ = finetune_configs(params)
+    cfg = finetune_config(params)
     model = load_emotion_model(p["model_dir"])
     dirs = {s: split_dir(params, p["corpus"], s) for s in e["splits"] if split_dir(params, p["corpus"], s).is_dir()}
     if not dirs:

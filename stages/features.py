@@ -4,7 +4,7 @@ import json
 import sys
 
 from sa2sr_core.errors import run_main
-from sa2sr_core.extract import extract_corpus
+from sa2sr_core.features.extract import extract_corpus
 from sa2sr_core.io import write_json
 from sa2sr_core.params import load_params, summary_path
 

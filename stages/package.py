@@ -3,8 +3,9 @@
 import json
 from pathlib import Path
 
-from sa2sr_core.bundle import package_model
 from sa2sr_core.errors import run_main
+from sa2sr_core.evaluation.card import model_card
+from sa2sr_core.models.directory import package_model, trained_on_demo
 from sa2sr_core.params import load_params, read_summaries
 
 
@@ -16,7 +17,7 @@ def main() -> None:
     # the corpora this model was trained on (not IEMOCAP: a change there does not touch the model)
     card["data"] = read_summaries(params, "prepare", sorted({params["pretrain"]["corpus"], params["finetune"]["corpus"]}))
     cfg = package_model(params["pretrain"]["model_dir"], params["finetune"]["model_dir"],
-                        params["package"]["model_dir"], card)
+                        params["package"]["model_dir"], trained_on_demo(card), lambda config: model_card(config, card))
     print(f"wrote {params['package']['model_dir']} (encoder shared with the SA2SR heads: {cfg.share_encoder})")
 
 

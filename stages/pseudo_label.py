@@ -7,7 +7,7 @@ import sys
 
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
-from sa2sr_core.labels import pseudo_label_corpus
+from sa2sr_core.sentiment.labels import pseudo_label_corpus
 from sa2sr_core.params import load_params, summary_path
 
 

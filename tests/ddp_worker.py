@@ -10,9 +10,10 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from sa2sr_core.config import EncoderConfig, SSLConfig
-from sa2sr_core.models.sa2sr import SA2SRConfig
-from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
+from sa2sr_core.config.models import EncoderConfig, SSLConfig
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.training.pretrain import train_sa2sr
 
 if __name__ == "__main__":
     train, valid, labels, out = sys.argv[1:5]

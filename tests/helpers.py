@@ -13,13 +13,13 @@ from sa2sr_core.audio import resample
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.features import FbankConfig
-from sa2sr_core.shards import extract_split
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.features.shards import extract_split
 
 
 def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words: int | None = None,
                   speeds: tuple = (), voice: str = "en-us+m3", avd: bool = False,
-                  max_seconds: float = 1800.0, fbank: FbankConfig | None = None) -> tuple[Path, pd.DataFrame]:
+                  max_seconds: float = 1800.0, fbank: FeatureConfig | None = None) -> tuple[Path, pd.DataFrame]:
     """Write n espeak utterances, extract shards (LFBE, or `fbank`'s kind) to root/features/<split>; return
     (split dir, labels frame)."""
     rng = random.Random(seed)
@@ -42,5 +42,23 @@ def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words
                      "dominance": 4 + 1.5 * a if avd else np.nan})
         labels.append({"utt_id": f"{split}-{i:03d}", "sentiment": sentiment})
     out = root / "features" / split
-    extract_split(pd.DataFrame(rows), out, fbank or FbankConfig(), speeds=list(speeds), max_seconds=max_seconds, workers=1)
+    extract_split(pd.DataFrame(rows), out, fbank or FeatureConfig(), speeds=list(speeds), max_seconds=max_seconds, workers=1)
     return out, pd.DataFrame(labels)
+
+
+def standardise_stats(regressor, stats) -> None:
+    """Set a regressor's functionals standardisation to a sample's mean and sd per value (stats (N, K)), as the ridge
+    start does in training."""
+    import torch
+
+    with torch.no_grad():
+        regressor.stats_mean.copy_(stats.mean(0))
+        regressor.stats_std.copy_(stats.std(0).clamp_min(1e-3))
+
+
+def project_baseline_config():
+    """params.yaml's ridge baseline settings (its regulariser grid is stated there only)."""
+    from sa2sr_core.config.baseline import baseline_config
+    from sa2sr_core.params import load_params
+
+    return baseline_config(load_params(Path(__file__).resolve().parents[1] / "params.yaml"))

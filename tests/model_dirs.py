@@ -7,41 +7,51 @@ from pathlib import Path
 
 import torch
 
-from sa2sr_core.bundle import package_model
-from sa2sr_core.features import FbankConfig
-from sa2sr_core.finetune import FinetuneConfig, save_emotion_model
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.regressor import EmotionModel, EmotionModelConfig, RegressorConfig
-from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig
-from sa2sr_core.pretrain import PretrainConfig, save_model_dir
+from tests.helpers import standardise_stats
+
+from sa2sr_core.evaluation.card import model_card
+from sa2sr_core.models import directory
+from sa2sr_core.models.directory import finetune_dir_config, package_model, pretrain_dir_config, trained_on_demo
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.config.models import EncoderConfig
+from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.models.regressor import EmotionModel
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.models.sa2sr import SA2SR
+from sa2sr_core.config.training import PretrainConfig
 
 ENC = EncoderConfig(hidden=16, layers=2)
-FEATS = asdict(FbankConfig())
+FEATURES = FeatureConfig()
+FEATS = asdict(FEATURES)
 
 
 def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: bool = False
                      ) -> tuple[Path, Path, SA2SR, EmotionModel]:
     torch.manual_seed(seed)
     asr = SA2SR(SA2SRConfig(encoder=ENC, summarizer_hidden=8)).eval()
-    save_model_dir(root / "pretrain", asr, {"features": FEATS, "normalization": {"type": "utterance"},
-                                            "pretrain": asdict(PretrainConfig(lambda_=10.0))})
+    directory.save(root / "pretrain", asr, pretrain_dir_config(asr, FEATURES, asdict(PretrainConfig(lambda_=10.0))))
     emo = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84 if stats else 0))).eval()
     if stats:  # standardisation as training sets it: log-energy-like levels
-        emo.regressor.set_stats_normalisation(10.0 + 3.0 * torch.randn(50, 84))
+        standardise_stats(emo.regressor, 10.0 + 3.0 * torch.randn(50, 84))
     if frozen:
         emo.encoder.load_state_dict(asr.encoder.state_dict())
     else:
         with torch.no_grad():  # a fine-tuned encoder: moved away from the pre-trained one
             for p_e, p_a in zip(emo.encoder.parameters(), asr.encoder.parameters()):
                 p_e.copy_(p_a + 0.05 * torch.randn_like(p_a))
-    save_emotion_model(root / "finetune", emo, {
-        "features": FEATS, "labels": {"dimensions": ["activation", "valence", "dominance"], "scale": [1.0, 7.0],
-                                      "training_normalisation": "none"},
-        "finetune": asdict(FinetuneConfig(freeze_encoder=frozen))})
+    directory.save(root / "finetune", emo, finetune_dir_config(emo, FEATURES, (1.0, 7.0),
+                                                               asdict(FinetuneConfig(freeze_encoder=frozen))))
     return root / "pretrain", root / "finetune", asr, emo
 
 
 def packaged(root: Path, frozen: bool = False, stats: bool = False) -> tuple[Path, SA2SR, EmotionModel]:
     pre, ft, asr, emo = write_model_dirs(root, frozen, stats=stats)
-    package_model(pre, ft, root / "sa2sr", {})
+    package(pre, ft, root / "sa2sr")
     return root / "sa2sr", asr, emo
+
+
+def package(pre: Path, ft: Path, out: Path, info: dict | None = None):
+    """What stage `package` does: the packaged directory with its model card from `info` (card data, metrics)."""
+    info = info or {}
+    return package_model(pre, ft, out, trained_on_demo(info), lambda config: model_card(config, info))

@@ -1,11 +1,14 @@
 import numpy as np
+
+from tests.helpers import project_baseline_config
 import pytest
 
-from sa2sr_core.baseline import BaselineConfig, Ridge, SplitData, fit_baseline, load_split, predictions_frame
-from sa2sr_core.evaluate import score_predictions
-from sa2sr_core.emotion_data import read_stats
-from sa2sr_core.finetune import FinetuneConfig
-from sa2sr_core.metrics import ccc
+from sa2sr_core.config.baseline import BaselineConfig
+from sa2sr_core.evaluation.baseline import Ridge, SplitData, fit_baseline, load_split, predictions_frame
+from sa2sr_core.evaluation.evaluate import score_predictions
+from sa2sr_core.features.emotion import read_stats
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.evaluation.metrics import ccc
 from tests.helpers import speech_shards
 
 
@@ -46,7 +49,7 @@ def test_baseline_on_shards_scores_the_same_utterances_as_the_model(tmp_path):
     tr, dv, te = (load_split(d, cfg, min_frames=25) for d in (train, dev, test))
     assert tr.x.shape == (10, 84) and te.y.shape == (6, 3)
     np.testing.assert_array_equal(te.x, read_stats(test, te.ids))
-    m = fit_baseline(tr, dv, BaselineConfig())
+    m = fit_baseline(tr, dv, project_baseline_config())
     frame = predictions_frame("test1", te, m.predict(te.x))
     scored = score_predictions(frame, n_boot=100)
     assert scored["test1"]["n"] == 6
@@ -59,7 +62,7 @@ def test_shards_without_functionals_or_no_shards_are_named(tmp_path):
     """Shards written before the utt_stats column, and a split with no shards, fail with what to do."""
     import pyarrow.parquet as pq
 
-    from sa2sr_core.emotion_data import MissingStatsError
+    from sa2sr_core.features.emotion import MissingStatsError
 
     split, _ = speech_shards(tmp_path, 3, "train", words=4, avd=True)
     path = next(split.glob("shard-*.parquet"))

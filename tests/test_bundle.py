@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from sa2sr_core.bundle import ModelDirError, load_model, package_model
-from tests.model_dirs import packaged, write_model_dirs
+from sa2sr_core.models.directory import ModelDirError, load_model
+from tests.model_dirs import package, packaged, write_model_dirs
 
 
 def _inputs():
@@ -46,7 +46,7 @@ def test_card_reports_given_metrics(tmp_path):
     block = lambda c: {"n": 10, **{k: {"ccc": c, "ci95": [c - 0.1, c + 0.1]} for k in  # noqa: E731
                                    ("activation", "valence", "dominance", "mean")}}
     ev = {"data": "demo", "test1": block(0.5), "baseline": {"test1": block(0.3)}}
-    package_model(pre, ft, tmp_path / "m", {"eval": ev})
+    package(pre, ft, tmp_path / "m", {"eval": ev})
     card = (tmp_path / "m" / "README.md").read_text()
     assert "DEMO" in card and "| test1 | sa2sr | 10 | 0.500 [0.400, 0.600]" in card
     assert "| test1 | baseline (ridge) | 10 | 0.300 [0.200, 0.400]" in card
@@ -59,7 +59,7 @@ def test_bad_model_directories_are_named(tmp_path):
     with pytest.raises(ModelDirError, match="format"):
         load_model(pre)  # a pre-training directory is not a predict model
     d = tmp_path / "m"
-    package_model(pre, ft, d)
+    package(pre, ft, d)
     cfg = json.loads((d / "config.json").read_text())
     cfg["model"]["asr"]["encoder"]["hidden"] = 32
     (d / "config.json").write_text(json.dumps(cfg))
@@ -72,5 +72,5 @@ def test_bad_model_directories_are_named(tmp_path):
     fcfg["features"]["num_mel_bins"] = 80
     (ft / "config.json").write_text(json.dumps(fcfg))
     with pytest.raises(ModelDirError, match="different features"):
-        package_model(pre, ft, tmp_path / "m2")
+        package(pre, ft, tmp_path / "m2")
     assert not (tmp_path / "m2").exists()

@@ -7,7 +7,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from sa2sr_core.cli import app
-from sa2sr_core.correlation import PAPER_TABLE1, ROWS, correlate, paper_reference, spearman_from_table
+from sa2sr_core.sentiment.correlation import PAPER_TABLE1, ROWS, correlate, paper_reference, spearman_from_table
 
 
 def test_paper_table_reproduces_from_counts():

@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sa2sr_core.data import Example, ShardDataset, plan_batches
+from sa2sr_core.features.batches import Example, ShardDataset, plan_batches
 from tests.helpers import speech_shards
 
 
@@ -55,7 +55,7 @@ def test_stats_column_is_read_into_batches(split):
 
 
 def test_prefetch_yields_the_same_batches_and_raises_reader_errors(split):
-    from sa2sr_core.data import prefetch
+    from sa2sr_core.features.batches import prefetch
 
     ds = _ds(split, pool=2)
     want = [b.utt_ids for b in ds.epoch(1, 5)]

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from sa2sr_core.estimate import ASSUMED_MFU, H100_BF16_PEAK_FLOPS, estimate_pretraining, train_hours
+from sa2sr_core.study.estimate import ASSUMED_MFU, H100_BF16_PEAK_FLOPS, estimate_pretraining, train_hours
 
 PROJECT = Path(__file__).resolve().parents[1]
 

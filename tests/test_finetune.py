@@ -3,16 +3,21 @@ import json
 import numpy as np
 import pytest
 import torch
+
+from tests.helpers import project_baseline_config
 from safetensors.torch import load_file
 
-from sa2sr_core.evaluate import evaluate_splits
-from sa2sr_core.emotion_data import scan_emotion_split
-from sa2sr_core.finetune import FinetuneConfig, PretrainedModelError, load_emotion_model, train_emotion
-from sa2sr_core.metrics import bootstrap_ci, ccc
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
-from sa2sr_core.models.sa2sr import SA2SRConfig
-from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
+from sa2sr_core.evaluation.evaluate import evaluate_splits
+from sa2sr_core.features.emotion import scan_emotion_split
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.models.directory import ModelDirError, load_emotion_model
+from sa2sr_core.training.finetune import train_emotion
+from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc
+from sa2sr_core.config.models import EncoderConfig
+from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.training.pretrain import train_sa2sr
 from tests.helpers import speech_shards
 
 ENC = EncoderConfig(hidden=16, layers=1)
@@ -88,10 +93,10 @@ def test_pretrained_encoder_learns_at_its_own_rate(emo, tmp_path):
 
 def test_missing_or_incompatible_pretrained_model(emo, tmp_path):
     train, valid, _, pre = emo
-    with pytest.raises(PretrainedModelError, match="model.safetensors is missing|config.json is missing"):
+    with pytest.raises(ModelDirError, match="does not exist|model.safetensors is missing|config.json is missing"):
         train_emotion(_cfg(), MODEL, train, valid, tmp_path, tmp_path / "nothing", **QUIET)
     wider = EmotionModelConfig(EncoderConfig(hidden=32, layers=1), RegressorConfig(input_dim=64))
-    with pytest.raises(PretrainedModelError, match=r"'hidden': \(16, 32\)"):
+    with pytest.raises(ModelDirError, match=r"'hidden': \(16, 32\)"):
         train_emotion(_cfg(), wider, train, valid, tmp_path, pre, **QUIET)
 
 
@@ -162,7 +167,8 @@ def test_stops_by_patience_and_lowers_the_rate_on_plateaus(emo, tmp_path):
 def test_utterance_stats_model_trains_and_evaluates(emo, tmp_path):
     train, valid, test, pre = emo
     model = EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84))
-    res = train_emotion(_cfg(max_epochs=2), model, train, valid, tmp_path, pre, **QUIET)
+    res = train_emotion(_cfg(max_epochs=2), model, train, valid, tmp_path, pre, baseline_cfg=project_baseline_config(),
+                        **QUIET)
     assert res["epochs_run"] == 2
     m = load_emotion_model(tmp_path)
     assert m.cfg.regressor.stats_dim == 84 and float(m.regressor.stats_std.min()) > 0
@@ -174,17 +180,18 @@ def test_utterance_stats_model_trains_and_evaluates(emo, tmp_path):
 def test_stats_model_starts_from_the_ridge_baseline(emo):
     """Before any update, the regressor with utterance stats predicts exactly what the baseline stage's ridge
     (fitted on Train, regulariser chosen on Development) predicts."""
-    from sa2sr_core.baseline import BaselineConfig, fit_baseline, load_split
-    from sa2sr_core.emotion_data import make_emotion_dataset
-    from sa2sr_core.finetune import predict_split, start_from_baseline
+    from sa2sr_core.evaluation.baseline import fit_baseline, load_split
+    from sa2sr_core.features.emotion import make_emotion_dataset
+    from sa2sr_core.evaluation.evaluate import predict_split
+    from sa2sr_core.training.finetune import start_from_baseline
     from sa2sr_core.models.regressor import EmotionModel
 
     train, valid, test, _ = emo
     model = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84)))
     cfg, mf = _cfg(), model.min_frames()
     dev_ccc = start_from_baseline(model, train, scan_emotion_split(train, cfg, mf), valid,
-                                  scan_emotion_split(valid, cfg, mf), log=lambda *_: None)
-    base = fit_baseline(load_split(train, cfg, mf), load_split(valid, cfg, mf), BaselineConfig())
+                                  scan_emotion_split(valid, cfg, mf), project_baseline_config(), log=lambda *_: None)
+    base = fit_baseline(load_split(train, cfg, mf), load_split(valid, cfg, mf), project_baseline_config())
     assert dev_ccc == base.dev_ccc
     te = load_split(test, cfg, mf)
     ids, preds, _ = predict_split(model, make_emotion_dataset(test, scan_emotion_split(test, cfg, mf), cfg, True), "cpu")

@@ -14,17 +14,22 @@ import pandas as pd
 import pytest
 import torch
 
-from sa2sr_core.bundle import load_model, package_model
-from sa2sr_core.evaluate import evaluate_splits
-from sa2sr_core.export import export_model
-from sa2sr_core.finetune import FinetuneConfig, load_emotion_model, train_emotion
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
-from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig
-from sa2sr_core.predict import PredictConfig, predict_files
-from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
+from sa2sr_core.models.directory import load_model, package_model
+from sa2sr_core.evaluation.evaluate import evaluate_splits
+from sa2sr_core.inference.export import export_model
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.models.directory import load_emotion_model
+from sa2sr_core.training.finetune import train_emotion
+from sa2sr_core.config.models import EncoderConfig
+from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.models.sa2sr import SA2SR
+from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.training.pretrain import train_sa2sr
 from tests.helpers import speech_shards
-from tests.model_dirs import FEATS
+from tests.helpers import project_baseline_config
+from tests.model_dirs import FEATURES
 
 DEVICE = os.environ.get("SA2SR_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="no CUDA device")
@@ -42,12 +47,10 @@ def run(tmp_path_factory):
     labels = pd.concat([lab_t, lab_v])
     pcfg = PretrainConfig(lr=3e-3, max_epochs=2, max_frames_per_batch=3000, device=DEVICE)
     pre = train_sa2sr(pcfg, SA2SRConfig(encoder=ENC, summarizer_hidden=8), train, valid, labels, root / "pretrain",
-                      {"features": FEATS, "normalization": {"type": "utterance"}, "pretrain": pcfg.__dict__}, **QUIET)
+                      FEATURES, **QUIET)
     fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, device=DEVICE)
     ft = train_emotion(fcfg, EmotionModelConfig(ENC, RegressorConfig(input_dim=64, stats_dim=84)), train, valid,
-                       root / "finetune", root / "pretrain",
-                       {"features": FEATS, "labels": {"dimensions": ["activation", "valence", "dominance"],
-                                                      "scale": [1.0, 7.0]}, "finetune": fcfg.__dict__}, **QUIET)
+                       root / "finetune", root / "pretrain", FEATURES, baseline_cfg=project_baseline_config(), **QUIET)
     return root, train, valid, test, labels, pre, ft
 
 
@@ -94,8 +97,8 @@ def test_predict_on_the_device_matches_the_cpu_and_export_of_a_device_trained_mo
     rows = {}
     for dev in (DEVICE, "cpu"):
         model, config = load_model(root / "sa2sr", dev)
-        rows[dev] = predict_files(model, config, [root / "audio"], PredictConfig(progress=False, device=dev),
-                                  torch.device(dev), **QUIET)
+        rows[dev] = predict_recordings(model, config, [root / "audio"], PredictConfig(progress=False, device=dev),
+                                  torch.device(dev), **QUIET).files
     cols = ["activation_raw", "valence_raw", "dominance_raw", "p_negative", "p_neutral", "p_positive"]
     np.testing.assert_allclose(rows[DEVICE][cols].to_numpy(float), rows["cpu"][cols].to_numpy(float), atol=1e-3)
     assert (rows[DEVICE]["transcript"].fillna("") == rows["cpu"]["transcript"].fillna("")).mean() >= 0.9
@@ -121,16 +124,16 @@ def test_torchrun_one_process(run, tmp_path):
 def test_ssl_encoder_trains_in_bf16_and_matches_the_cpu(tmp_path):
     """The self-supervised encoder on the device: pre-training with bf16 autocast (the ssl profile's setting) stays
     finite, and the trained encoder's fp32 output on the device matches the CPU's."""
-    from sa2sr_core.config import SSLConfig
-    from sa2sr_core.features import FbankConfig
+    from sa2sr_core.config.models import SSLConfig
+    from sa2sr_core.config.features import FeatureConfig
 
-    wave = FbankConfig(kind="waveform")
+    wave = FeatureConfig(kind="waveform")
     train, lab_t = speech_shards(tmp_path, 6, "train", words=4, fbank=wave)
     valid, lab_v = speech_shards(tmp_path, 3, "validation", seed=1, words=4, fbank=wave)
     enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(mask_time_prob=0.0))
     cfg = PretrainConfig(lr=3e-3, max_epochs=2, max_frames_per_batch=3000, amp=True, device=DEVICE)
     res = train_sa2sr(cfg, SA2SRConfig(encoder=enc, summarizer_hidden=8), train, valid, pd.concat([lab_t, lab_v]),
-                      tmp_path / "pre", {"features": {}}, **QUIET)
+                      tmp_path / "pre", wave, **QUIET)
     assert all(np.isfinite(r["train_loss"]) for r in res["history"])
     model = res["model"].eval()
     x = 0.1 * torch.randn(2, 300, 160, generator=torch.Generator().manual_seed(0))

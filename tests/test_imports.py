@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sa2sr_core.imports import ROOT, code_deps, cycles, direct_imports, stage_dep_problems
+from tools.code_deps import ROOT, code_deps, cycles, direct_imports, stage_dep_problems
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
 
 PACKAGE_FILES = sorted((ROOT / "sa2sr_core").rglob("*.py"))
@@ -24,21 +24,21 @@ def test_a_missing_dep_is_named_with_how_the_stage_reaches_it(tmp_path):
     start = text.index("\n  finetune:")
     end = text.index("\n  baseline:")
     stage = text[start:end]
-    assert "      - sa2sr_core/baseline.py\n" in stage
-    scratch.write_text(text[:start] + stage.replace("      - sa2sr_core/baseline.py\n", "") + text[end:])
+    assert "      - sa2sr_core/evaluation/baseline.py\n" in stage
+    scratch.write_text(text[:start] + stage.replace("      - sa2sr_core/evaluation/baseline.py\n", "") + text[end:])
     problems = stage_dep_problems(scratch)
-    assert problems == [f"stage finetune: dvc.yaml does not list sa2sr_core/baseline.py (stages/finetune.py -> "
-                        f"sa2sr_core/finetune.py -> sa2sr_core/baseline.py); run "
-                        f"`python -m sa2sr_core.imports --write`"]
+    assert problems == [f"stage finetune: dvc.yaml does not list sa2sr_core/evaluation/baseline.py (stages/finetune.py -> "
+                        f"sa2sr_core/training/finetune.py -> sa2sr_core/evaluation/baseline.py); run "
+                        f"`python -m tools.code_deps --write`"]
     # and a stage listing a module it never imports is named too (it would re-run for nothing)
     scratch.write_text(text.replace("      - stages/report.py\n", "      - stages/report.py\n"
-                                    "      - sa2sr_core/training.py\n"))
-    assert any(p.startswith("stage report: dvc.yaml lists sa2sr_core/training.py") for p in stage_dep_problems(scratch))
+                                    "      - sa2sr_core/training/loop.py\n"))
+    assert any(p.startswith("stage report: dvc.yaml lists sa2sr_core/training/loop.py") for p in stage_dep_problems(scratch))
 
 
 def test_the_baseline_module_is_a_dep_of_exactly_the_stages_that_run_it():
     users = {s for s in ("pretrain", "finetune", "baseline", "evaluate", "package", "report", "features")
-             if "sa2sr_core/baseline.py" in code_deps(f"stages/{s}.py")}
+             if "sa2sr_core/evaluation/baseline.py" in code_deps(f"stages/{s}.py")}
     assert users == {"finetune", "baseline", "evaluate"}
 
 
@@ -72,7 +72,7 @@ def test_no_module_imports_a_stage_or_a_benchmark():
 
 
 def test_package_init_files_hold_no_code():
-    """So a stage's deps need not list them (sa2sr_core.imports skips __init__.py)."""
+    """So a stage's deps need not list them (tools.code_deps skips __init__.py)."""
     for p in PACKAGE_FILES:
         if p.name == "__init__.py":
             body = ast.parse(p.read_text()).body

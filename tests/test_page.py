@@ -25,8 +25,8 @@ def browser():
 
 
 def test_pick_a_file_and_the_results_appear(env, browser, tmp_path):  # noqa: F811
-    from sa2sr_core.config import ServeConfig
-    from sa2sr_core.serve import Service, create_app
+    from sa2sr_core.config.inference import ServeConfig
+    from sa2sr_core.inference.serve import Service, create_app
 
     root, model_dir, model, config = env
     service = Service(model, {**config, "trained_on_demo": True}, str(model_dir), ServeConfig())

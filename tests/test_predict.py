@@ -6,14 +6,14 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from sa2sr_core.bundle import load_model
+from sa2sr_core.models.directory import load_model
 from sa2sr_core.cli import app
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.audio import probe_audio
-from sa2sr_core.config import SegmentConfig
-from sa2sr_core.predict import PredictConfig, predict_files, predict_recordings
-from sa2sr_core.segments import cut_audio, segment_audio
-from sa2sr_core.shards import shard_files
+from sa2sr_core.config.inference import SegmentConfig
+from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.inference.vad import cut_audio, segment_audio
+from sa2sr_core.features.shards import shard_files
 from sa2sr_core.vocab import decode
 from tests.helpers import speech_shards
 from tests.model_dirs import packaged
@@ -36,7 +36,7 @@ def _cfg(**kw):
 
 def test_predictions_equal_the_model_on_pipeline_features(env):
     root, split, _, model, config = env
-    df = predict_files(model, config, [root / "audio"], _cfg(), **QUIET)
+    df = predict_recordings(model, config, [root / "audio"], _cfg(), **QUIET).files
     assert (df["status"] == "ok").all() and len(df) == 6
     rows = [r for f in shard_files(split) for r in pq.read_table(f).to_pylist()]
     for r in rows:  # the features stage's LFBE for the same wav, through the model directly
@@ -61,7 +61,7 @@ def test_utterance_stats_model_gets_the_features_stage_functionals(env, tmp_path
     model_dir, _, _ = packaged(tmp_path, stats=True)
     model, config = load_model(model_dir)
     assert model.stats_dim == 84
-    df = predict_files(model, config, [root / "audio"], _cfg(), **QUIET)
+    df = predict_recordings(model, config, [root / "audio"], _cfg(), **QUIET).files
     assert (df["status"] == "ok").all()
     for r in (r for f in shard_files(split) for r in pq.read_table(f).to_pylist()):
         feats = torch.tensor(np.array(r["lfbe"], np.float32))[None]
@@ -124,7 +124,7 @@ def test_any_rate_channels_and_format(env, tmp_path):
     sf.write(tmp_path / "a.flac", y, 44100)
     sf.write(tmp_path / "a.mp3", y, 44100, format="MP3")
     sf.write(tmp_path / "a.ogg", y, 44100, format="OGG")
-    df = predict_files(model, config, [tmp_path], _cfg(), **QUIET)
+    df = predict_recordings(model, config, [tmp_path], _cfg(), **QUIET).files
     df.index = [p.split("/")[-1] for p in df["path"]]
     assert (df["status"] == "ok").all() and len(df) == 5
     cols = ["activation", "valence", "dominance"]
@@ -143,7 +143,7 @@ def test_bad_files_are_named_and_good_files_still_scored(env, tmp_path):
     sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
     sf.write(tmp_path / "tiny.wav", 0.1 * np.random.default_rng(0).standard_normal(1600).astype(np.float32), 16000)
     logged = []
-    df = predict_files(model, config, [tmp_path, tmp_path / "missing.wav"], _cfg(), log=logged.append)
+    df = predict_recordings(model, config, [tmp_path, tmp_path / "missing.wav"], _cfg(), log=logged.append).files
     status = {p.split("/")[-1]: s for p, s in zip(df["path"], df["status"])}
     assert status["good.wav"] == "ok"
     assert status["empty.wav"].startswith("error: file is empty")
@@ -177,7 +177,7 @@ def test_long_file_is_cut_at_pauses_and_combined_by_duration(env, tmp_path):
     out.mkdir()
     for i, x in cut_audio(tmp_path / "long.wav", info, 16000, plan):
         sf.write(out / f"s{i:03d}.wav", x, 16000, subtype="FLOAT")
-    each = predict_files(model, config, [out], _cfg(), **QUIET)
+    each = predict_recordings(model, config, [out], _cfg(), **QUIET).files
     np.testing.assert_allclose(each[SCORE_COLS].to_numpy(float), speech[SCORE_COLS].to_numpy(float), atol=1e-4)
     weights = each["speech_s"].to_numpy()
     for c in SCORE_COLS:

@@ -8,9 +8,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.sa2sr import SA2SRConfig
-from sa2sr_core.pretrain import MissingLabelsError, PretrainConfig, scan_split, train_sa2sr
+from sa2sr_core.config.models import EncoderConfig
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.training.pretrain import MissingLabelsError, scan_split, train_sa2sr
 from tests.helpers import speech_shards
 
 TINY = SA2SRConfig(encoder=EncoderConfig(hidden=16, layers=1), summarizer_hidden=8)
@@ -49,7 +50,7 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_run(shards, tmp_path, 
         lrs = [r["lr"] for r in full["history"]]
         steps = [r["updates"] for r in full["history"]]
         assert steps == [steps[0] * (i + 1) for i in range(3)]  # the planned number of updates per epoch
-        from sa2sr_core.schedule import lr_factor
+        from sa2sr_core.training.schedule import lr_factor
         assert lrs == [pytest.approx(_cfg().lr * lr_factor(s - 1, steps[-1], 3, "cosine", 0.05)) for s in steps]
         assert lrs[1] > lrs[2]
     assert any("resuming" in m for m in logs)
@@ -84,7 +85,7 @@ def test_changed_config_starts_afresh(shards, tmp_path):
 
 
 def test_an_unreadable_checkpoint_is_named_and_kept(shards, tmp_path):
-    from sa2sr_core.checkpoint import CheckpointError
+    from sa2sr_core.training.checkpoint import CheckpointError
 
     train, valid, labels = shards
     train_sa2sr(_cfg(max_epochs=1), TINY, train, valid, labels, tmp_path, log=lambda *_: None)

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 from sa2sr_core.cli import app
 from sa2sr_core.corpora.layout import check_layout
 from sa2sr_core.corpora.librispeech import CorpusLayoutError
-from sa2sr_core.metrics import ccc
-from sa2sr_core.prepare import subset_rows
-from sa2sr_core.params import ParamsError, load_profile
-from sa2sr_core.reproduce import (ORDER, ReproduceConfig, ReproduceError, base_overrides, dvc_command, format_value,
-                                  parse_sets, plan_runs, reproduce)
-from sa2sr_core.significance import ccc_columns, paired_bootstrap
-from sa2sr_core.tables import render_study
+from sa2sr_core.evaluation.metrics import ccc
+from sa2sr_core.corpora.prepare import subset_rows
+from sa2sr_core.errors import ParamsError
+from sa2sr_core.params import load_profile
+from sa2sr_core.study.reproduce import (ORDER, ReproduceConfig, ReproduceError, base_overrides, dvc_command, format_value, parse_sets, plan_runs, reproduce)
+from sa2sr_core.evaluation.significance import ccc_columns, paired_bootstrap
+from sa2sr_core.evaluation.tables import render_study
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -258,7 +258,7 @@ def test_failed_run_keeps_finished_ones_and_restores_params(tmp_path):
 
 
 def test_training_hours_come_from_the_subsets_present(tmp_path):
-    from sa2sr_core.estimate import train_hours
+    from sa2sr_core.study.estimate import train_hours
 
     assert train_hours(None) == (pytest.approx(960.9), "the paper's LibriSpeech 960 h")
     hours, source = train_hours(str(_libri(tmp_path, ["train-clean-100", "dev-clean"])))
@@ -266,9 +266,9 @@ def test_training_hours_come_from_the_subsets_present(tmp_path):
 
 
 def test_step_throughput_counts_real_frames():
-    from sa2sr_core.models.encoder import EncoderConfig
-    from sa2sr_core.models.sa2sr import SA2SRConfig
-    from sa2sr_core.throughput import step_throughput, synthetic_batches
+    from sa2sr_core.config.models import EncoderConfig
+    from sa2sr_core.config.models import SA2SRConfig
+    from sa2sr_core.study.throughput import step_throughput, synthetic_batches
 
     cfg = SA2SRConfig(encoder=EncoderConfig(input_dim=40, hidden=8, layers=1), summarizer_hidden=4)
     batches = synthetic_batches(cfg, 6000, 8, n=4)
@@ -296,7 +296,7 @@ def test_real_corpus_roots_reach_every_run_as_absolute_paths(tmp_path):
 
 
 def test_the_paper_profile_is_measured_once_per_study(tmp_path, monkeypatch):
-    import sa2sr_core.estimate as est
+    import sa2sr_core.study.estimate as est
 
     proj = _fake_project(tmp_path)
     measured = []

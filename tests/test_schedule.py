@@ -1,6 +1,6 @@
 import pytest
 
-from sa2sr_core.schedule import lr_factor
+from sa2sr_core.training.schedule import lr_factor
 
 
 def test_warmup_then_cosine_to_the_final_ratio():

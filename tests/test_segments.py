@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 
 from sa2sr_core.audio import load_audio, probe_audio
-from sa2sr_core.config import SegmentConfig
-from sa2sr_core.segments import NON_SPEECH, SPEECH, cut_audio, frame_energies, plan_segments, segment_audio
+from sa2sr_core.config.inference import SegmentConfig
+from sa2sr_core.inference.vad import NON_SPEECH, SPEECH, cut_audio, frame_energies, plan_segments, segment_audio
 
 HOP = 0.01
 

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 from sa2sr_core.corpora.sentences import make_sentence
-from sa2sr_core.hf_local import build_local_roberta
+from benchmarks.fixtures import build_local_roberta
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.sentiment import (LabelerConfig, LabelMappingError, RobertaLabeler, VaderLabeler,
-                                  class_order, label_texts, load_labeler, prepare_text)
+from sa2sr_core.config.labeler import LabelerConfig
+from sa2sr_core.sentiment.labeler import (LabelMappingError, RobertaLabeler, VaderLabeler, class_order, label_texts, load_labeler, prepare_text)
 import random
 
 TEXTS = [make_sentence(random.Random(i), SENTIMENT_CLASSES[i % 3]) for i in range(60)]

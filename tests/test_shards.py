@@ -4,10 +4,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sa2sr_core import shards
-from sa2sr_core.features import FbankConfig, extract_lfbe
+from sa2sr_core.features import shards
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.features.fbank import extract_lfbe
 from sa2sr_core.audio import load_audio
-from sa2sr_core.shards import extract_split, iter_shard_batches, frames_from_batch
+from sa2sr_core.features.shards import extract_split, frames_from_batch, shard_files
+
+
+def iter_shard_batches(split_dir):
+    for path in shard_files(split_dir):
+        yield from pq.ParquetFile(path).iter_batches(batch_size=256)
 from tests.conftest import tone, write_audio
 
 
@@ -26,7 +32,7 @@ def _manifest(tmp_path, n=6, bad=()):
 
 
 def test_schema_values_and_speed_copies(tmp_path):
-    cfg = FbankConfig()
+    cfg = FeatureConfig()
     m = _manifest(tmp_path, 3)
     res = extract_split(m, tmp_path / "out", cfg, speeds=[0.9, 1.1], max_seconds=1.0)
     assert res["utterances"] == 9 and res["shards"] > 1 and not res["rejects"]
@@ -50,13 +56,13 @@ def test_schema_values_and_speed_copies(tmp_path):
 
 
 def test_bad_file_is_a_reject_and_nothing_else_is_lost(tmp_path):
-    res = extract_split(_manifest(tmp_path, 4, bad=(2,)), tmp_path / "out", FbankConfig(), speeds=[])
+    res = extract_split(_manifest(tmp_path, 4, bad=(2,)), tmp_path / "out", FeatureConfig(), speeds=[])
     assert res["utterances"] == 3
     assert [r["utt_id"] for r in res["rejects"]] == ["u2"] and "u2.wav" in res["rejects"][0]["file"]
 
 
 def test_resume_skips_finished_shards_and_removes_stale(tmp_path, monkeypatch):
-    cfg, out = FbankConfig(), tmp_path / "out"
+    cfg, out = FeatureConfig(), tmp_path / "out"
     m = _manifest(tmp_path, 6)
     calls = []
     real = shards.write_shard
@@ -80,14 +86,14 @@ def test_resume_skips_finished_shards_and_removes_stale(tmp_path, monkeypatch):
     assert all(out.joinpath(n).stat().st_mtime_ns == t for n, t in mtimes.items())
     assert not (out / "shard-00099.parquet").exists()
     # a config change invalidates every shard
-    res = extract_split(m, out, FbankConfig(normalize="none"), speeds=[], max_seconds=1.0)
+    res = extract_split(m, out, FeatureConfig(normalize="none"), speeds=[], max_seconds=1.0)
     assert res["reused_shards"] == 0
 
 
 def test_parallel_workers_give_same_shards(tmp_path):
     m = _manifest(tmp_path, 4)
-    a = extract_split(m, tmp_path / "a", FbankConfig(), speeds=[], max_seconds=1.0, workers=1)
-    b = extract_split(m, tmp_path / "b", FbankConfig(), speeds=[], max_seconds=1.0, workers=2)
+    a = extract_split(m, tmp_path / "a", FeatureConfig(), speeds=[], max_seconds=1.0, workers=1)
+    b = extract_split(m, tmp_path / "b", FeatureConfig(), speeds=[], max_seconds=1.0, workers=2)
     assert a["frames"] == b["frames"]
     ta, tb = pq.read_table(tmp_path / "a"), pq.read_table(tmp_path / "b")
     assert ta.drop(["lfbe"]).equals(tb.drop(["lfbe"]))
@@ -99,7 +105,7 @@ def test_float16_storage_halves_the_features_and_reads_back_as_float32(tmp_path)
     m = _manifest(tmp_path, 4)
     sizes, feats = {}, {}
     for dtype in ("float32", "float16"):
-        cfg = FbankConfig(dtype=dtype)
+        cfg = FeatureConfig(dtype=dtype)
         extract_split(m, tmp_path / dtype, cfg, speeds=[], max_seconds=100.0)
         f = next((tmp_path / dtype).glob("shard-*.parquet"))
         assert pq.read_schema(f).field("lfbe").type.value_type.value_type == (pa.float16() if dtype == "float16"
@@ -111,4 +117,4 @@ def test_float16_storage_halves_the_features_and_reads_back_as_float32(tmp_path)
         assert b.dtype == np.float32 and a.shape == b.shape
         np.testing.assert_allclose(b, a, atol=4e-3, rtol=1e-3)  # normalised LFBE: |x| < ~5, half precision
     with pytest.raises(ValueError, match="dtype"):
-        FbankConfig(dtype="int8")
+        FeatureConfig(dtype="int8")

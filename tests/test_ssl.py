@@ -5,7 +5,6 @@ package -> predict -> export, for tiny WavLM, wav2vec 2.0 and HuBERT models."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -14,20 +13,24 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sa2sr_core.backbones import SSLBackboneError, resolve_backbone, resolve_encoder
-from sa2sr_core.bundle import demo_notice, load_model, package_model
-from sa2sr_core.config import EncoderConfig, SSLConfig
-from sa2sr_core.export import export_model
-from sa2sr_core.features import FbankConfig
-from sa2sr_core.finetune import FinetuneConfig, PretrainedModelError, train_emotion
-from sa2sr_core.models.regressor import EmotionModelConfig, RegressorConfig
-from sa2sr_core.models.sa2sr import SA2SRConfig
-from sa2sr_core.predict import PredictConfig, predict_files
-from sa2sr_core.pretrain import PretrainConfig, train_sa2sr
-from sa2sr_core.shards import shard_files
+from sa2sr_core.models.backbones import SSLBackboneError, resolve_backbone, resolve_encoder
+from sa2sr_core.models.directory import demo_notice, load_model
+from tests.model_dirs import package
+from sa2sr_core.config.models import EncoderConfig, SSLConfig
+from sa2sr_core.inference.export import export_model
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.models.directory import ModelDirError
+from sa2sr_core.training.finetune import train_emotion
+from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.training.pretrain import train_sa2sr
+from sa2sr_core.features.shards import shard_files
 from tests.helpers import speech_shards
 
-WAVE = FbankConfig(kind="waveform")
+WAVE = FeatureConfig(kind="waveform")
 DIMS3 = ["activation", "valence", "dominance"]
 
 
@@ -75,8 +78,7 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
     logged = []
     pre = tmp_path / "pre"
     cfg = PretrainConfig(max_epochs=6, lr=5e-3, max_frames_per_batch=1500, lambda_=1.0, seed=0)
-    extra = {"features": asdict(WAVE), "normalization": {"type": "none"}, "pretrain": asdict(cfg)}
-    res = train_sa2sr(cfg, SA2SRConfig(encoder=enc, summarizer_hidden=8), train, valid, labels, pre, extra,
+    res = train_sa2sr(cfg, SA2SRConfig(encoder=enc, summarizer_hidden=8), train, valid, labels, pre, WAVE,
                       log=logged.append)
     assert any(f"pre-trained weights of {hub}" in m for m in logged)
     ctc = [r["train_loss_ctc"] for r in res["history"]]
@@ -90,26 +92,23 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
     ft = tmp_path / "ft"
     fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, seed=1)
     model_cfg = EmotionModelConfig(enc, RegressorConfig(input_dim=0, channels=16))  # width set from the backbone
-    out = train_emotion(fcfg, model_cfg, train, valid, ft, pre, {
-        "features": asdict(WAVE), "labels": {"dimensions": DIMS3, "scale": [1.0, 7.0],
-                                             "training_normalisation": "none"}, "finetune": asdict(fcfg)},
-        log=lambda *_: None)
+    out = train_emotion(fcfg, model_cfg, train, valid, ft, pre, WAVE, log=lambda *_: None)
     assert out["epochs_run"] == 2 and np.isfinite(out["selected"]["val_ccc_mean"])
 
-    package_model(pre, ft, tmp_path / "sa2sr", {})
+    package(pre, ft, tmp_path / "sa2sr", {})
     card = (tmp_path / "sa2sr" / "README.md").read_text()
     assert f"Encoder: ssl {hub}" in card and "waveform itself" in card
     model, config = load_model(tmp_path / "sa2sr")  # self-contained: the backbone comes from the directory
     assert demo_notice(config) is None  # a pre-trained backbone, not the demo corpus: nothing to warn about
     assert config["model"]["asr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
-    df = predict_files(model, config, [root / "audio" / "validation-0.wav", root / "audio" / "validation-1.wav"],
-                       PredictConfig(progress=False), log=lambda *_: None)
+    df = predict_recordings(model, config, [root / "audio" / "validation-0.wav", root / "audio" / "validation-1.wav"],
+                       PredictConfig(progress=False), log=lambda *_: None).files
     assert (df["status"] == "ok").all() and df[DIMS3].notna().all().all()
     if family == "wavlm":  # `sa2sr serve` answers with the same numbers
         from fastapi.testclient import TestClient
 
-        from sa2sr_core.config import ServeConfig
-        from sa2sr_core.serve import Service, create_app
+        from sa2sr_core.config.inference import ServeConfig
+        from sa2sr_core.inference.serve import Service, create_app
 
         with TestClient(create_app(Service(model, config, str(tmp_path / "sa2sr"), ServeConfig()))) as client:
             with open(root / "audio" / "validation-0.wav", "rb") as f:
@@ -148,10 +147,10 @@ def test_finetune_refuses_a_pretrained_model_with_another_backbone(wave_shards, 
     enc = lambda m: EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model=str(m)))  # noqa: E731
     cfg = PretrainConfig(max_epochs=1, max_frames_per_batch=3000)
     train_sa2sr(cfg, SA2SRConfig(encoder=enc(a), summarizer_hidden=8), train, valid, labels, tmp_path / "pre",
-                {"features": asdict(WAVE)}, log=lambda *_: None)
-    with pytest.raises(PretrainedModelError, match="ssl.model"):
+                WAVE, log=lambda *_: None)
+    with pytest.raises(ModelDirError, match="ssl.model"):
         train_emotion(FinetuneConfig(max_epochs=1), EmotionModelConfig(enc(b), RegressorConfig(channels=16)), train,
-                      valid, tmp_path / "ft", tmp_path / "pre", {}, log=lambda *_: None)
+                      valid, tmp_path / "ft", tmp_path / "pre", log=lambda *_: None)
 
 
 @pytest.mark.slow
@@ -178,19 +177,18 @@ def test_ddp_two_processes_with_layerdrop_and_a_frozen_start(wave_shards, tmp_pa
 def test_a_frozen_ssl_fine_tuning_shares_the_backbone_in_the_package(wave_shards, tmp_path):
     """Frozen fine-tuning trains only the layer weights (and the regressor): the package keeps one backbone, runs it
     once, and gives what the two trained models give."""
-    from sa2sr_core.finetune import load_emotion_model
+    from sa2sr_core.models.directory import load_emotion_model
 
     _, train, valid, labels = wave_shards
     enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model="random-tiny"))
     train_sa2sr(PretrainConfig(max_epochs=1, max_frames_per_batch=3000), SA2SRConfig(encoder=enc, summarizer_hidden=8),
-                train, valid, labels, tmp_path / "pre", {"features": asdict(WAVE)}, log=lambda *_: None)
+                train, valid, labels, tmp_path / "pre", WAVE, log=lambda *_: None)
     fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, freeze_encoder=True, lr=0.05)
     train_emotion(fcfg, EmotionModelConfig(enc, RegressorConfig(channels=16)), train, valid, tmp_path / "ft",
-                  tmp_path / "pre", {"features": asdict(WAVE), "labels": {"dimensions": DIMS3, "scale": [1.0, 7.0]},
-                                     "finetune": asdict(fcfg)}, log=lambda *_: None)
+                  tmp_path / "pre", WAVE, log=lambda *_: None)
     ft_w, pre_w = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("ft", "pre"))
     assert not torch.equal(ft_w["encoder.layer_weights"], pre_w["encoder.layer_weights"])  # they learned
-    package_model(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
+    package(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
     model, config = load_model(tmp_path / "sa2sr")
     assert config["model"]["share_encoder"] and model.emotion_encoder is None
     x = 0.1 * torch.randn(2, 260, 160, generator=torch.Generator().manual_seed(0))
@@ -209,10 +207,11 @@ def test_bad_inputs_are_named(wave_shards, tmp_path):
     waveform too short to featurise: each a named error or a counted reject, never a traceback deep inside."""
     import shutil
 
-    from sa2sr_core.bundle import ModelDirError
-    from sa2sr_core.data import ShardDataset
+    from sa2sr_core.models.directory import ModelDirError
+    from sa2sr_core.features.batches import ShardDataset
     from sa2sr_core.errors import ParamsError
-    from sa2sr_core.params import load_params, validate_params, with_overrides
+    from sa2sr_core.config.check import validate_params
+    from sa2sr_core.params import load_params, with_overrides
 
     params = load_params()
     for key, value, message in [("pretrain.encoder.ssl.layerdrop", 1.5, "layerdrop must be in"),
@@ -230,17 +229,16 @@ def test_bad_inputs_are_named(wave_shards, tmp_path):
     assert WAVE.num_frames(399) == 0 and WAVE.num_frames(400) == 2  # shorter than one LFBE window: nothing to score
     enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig())
     train_sa2sr(PretrainConfig(max_epochs=1, max_frames_per_batch=3000), SA2SRConfig(encoder=enc, summarizer_hidden=8),
-                train, wave_shards[2], wave_shards[3], tmp_path / "pre", {"features": asdict(WAVE)},
+                train, wave_shards[2], wave_shards[3], tmp_path / "pre", WAVE,
                 log=lambda *_: None)
     shutil.copytree(tmp_path / "pre", tmp_path / "ft")  # any fine-tuned directory with the same encoder will do
-    ft_cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
     emo = EmotionModelConfig(resolve_encoder(enc), RegressorConfig(input_dim=64, channels=16))
-    from sa2sr_core.finetune import save_emotion_model
+    from sa2sr_core.models import directory
     from sa2sr_core.models.regressor import EmotionModel
 
-    save_emotion_model(tmp_path / "ft", EmotionModel(emo), {"features": ft_cfg["features"],
-                                                            "labels": {"dimensions": DIMS3, "scale": [1.0, 7.0]}})
-    package_model(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
+    emotion = EmotionModel(emo)
+    directory.save(tmp_path / "ft", emotion, directory.finetune_dir_config(emotion, WAVE, (1.0, 7.0)))
+    package(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
     cfg_path = tmp_path / "sa2sr" / "config.json"
     config = json.loads(cfg_path.read_text())
     config["model"]["asr"]["encoder"]["ssl"]["backbone"] = {}

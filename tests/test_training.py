@@ -4,9 +4,9 @@ skipped batches, and resume equal to an uninterrupted run."""
 import pytest
 import torch
 
-from sa2sr_core.config import TrainingConfig
-from sa2sr_core.data import Batch
-from sa2sr_core.training import Setup, Task, fit, train_step
+from sa2sr_core.config.training import TrainingConfig
+from sa2sr_core.features.batches import Batch
+from sa2sr_core.training.loop import Setup, Task, fit, train_step
 
 
 def _batch(n: int, seed: int) -> Batch:
@@ -31,7 +31,7 @@ class ToyTask(Task):
 
     def setup(self, device, world, log):
         model = torch.nn.Linear(4, 3)
-        return Setup(model, torch.optim.Adam(model.parameters(), lr=self.cfg.lr), Toy(), "toy")
+        return Setup(model, torch.optim.Adam(model.parameters(), lr=self.cfg.lr), Toy(), Toy(), "toy")
 
     def loss(self, net, batch):
         loss = torch.nn.functional.mse_loss(net(batch.feats[:, 0]), batch.avd)
@@ -40,7 +40,7 @@ class ToyTask(Task):
     def usable(self, batch):
         return len(batch.utt_ids) >= 2
 
-    def validate(self, model, device):
+    def validate(self, model, valid, device):
         s = self.scores[self.seen]
         self.seen += 1
         return {"val_score": s}

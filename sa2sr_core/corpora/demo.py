@@ -24,7 +24,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from sa2sr_core.audio import resample
-from sa2sr_core.config import DemoConfig
+from sa2sr_core.config.demo import DemoConfig
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
 from sa2sr_core.names import SENTIMENT_CLASSES

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.audio import AudioError, probe_audio
 from sa2sr_core.corpora.manifest import CorpusRead
 from sa2sr_core.text import normalize_librispeech_text
@@ -18,7 +19,7 @@ SUBSET_SPLIT = {
 }
 
 
-class CorpusLayoutError(FileNotFoundError):
+class CorpusLayoutError(Sa2srError, FileNotFoundError):
     """The corpus root does not have the expected layout; the message says what was expected where."""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import write_csv, write_parquet
 from sa2sr_core.names import DIMS
 
@@ -68,8 +69,8 @@ class CorpusRead:
         self.rows.append({c: row.get(c) for c in COLUMNS} | {"corpus": self.corpus})
 
 
-class ManifestError(ValueError):
-    pass
+class ManifestError(Sa2srError):
+    """A manifest that breaks the contract (ids, splits, durations, speakers); the message names the corpus."""
 
 
 def validate_manifest(df: pd.DataFrame, corpus: str) -> None:

@@ -20,9 +20,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sa2sr_core.models.encoders import build_encoder
-from sa2sr_core.models.regressor import EmotionModelConfig, EmotionRegressor
-from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig
+from sa2sr_core.models.encoder import build_encoder
+from sa2sr_core.config.models import EmotionModelConfig
+from sa2sr_core.models.regressor import EmotionRegressor
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.models.sa2sr import SA2SR
 
 OUTPUT_NAMES = ("avd", "sentiment_probs", "ctc_log_probs", "out_lengths")
 

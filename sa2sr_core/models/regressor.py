@@ -5,7 +5,7 @@
     --mean + variance pooling over valid steps--> (B, 128) --linear--> (B, 3) activation, valence, dominance
 
 Optional (`stats_dim > 0`, params `finetune.regressor.utterance_stats`): the utterance functionals of the
-*unnormalised* LFBE (sa2sr_core.functionals, K = 84), which the paper's per-utterance normalisation removes
+*unnormalised* LFBE (sa2sr_core.features.functionals, K = 84), which the paper's per-utterance normalisation removes
 from the encoder's input, enter beside the pooled sequence:
 
     z = stats (B, K) standardised (training-set mean/sd, stored as buffers)
@@ -27,9 +27,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sa2sr_core.config import EmotionModelConfig, RegressorConfig
-from sa2sr_core.models.encoder import validating
-from sa2sr_core.models.encoders import build_encoder
+from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.models.bilstm import validating
+from sa2sr_core.models.encoder import build_encoder
 
 
 def lengths_to_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
@@ -107,11 +107,6 @@ class EmotionRegressor(nn.Module):
             self.stats_linear = nn.Linear(cfg.stats_dim, cfg.outputs)
             pooled += cfg.channels
         self.out = nn.Linear(pooled, cfg.outputs)
-
-    def set_stats_normalisation(self, stats: torch.Tensor) -> None:
-        """Standardise the functionals with the training set's mean and sd per value. stats (N, K)."""
-        self.stats_mean.copy_(stats.mean(0))
-        self.stats_std.copy_(stats.std(0).clamp_min(1e-3))
 
     @torch.no_grad()
     def start_from_linear(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:

@@ -14,9 +14,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from sa2sr_core.config import SA2SRConfig
-from sa2sr_core.models.encoder import BiLSTM
-from sa2sr_core.models.encoders import build_encoder
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.models.bilstm import BiLSTM
+from sa2sr_core.models.encoder import build_encoder
 
 
 class SentimentHead(nn.Module):

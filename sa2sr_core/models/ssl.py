@@ -10,7 +10,7 @@ stack). The weighted sum feeds the CTC head, the sentiment head and, after fine-
 The hidden states are taken by forward hooks on the transformer layers, so a layer skipped by LayerDrop in a
 training step passes its input on (it computed the identity), and the sum always has L + 1 terms.
 
-The backbone is built from the transformers config stored in `EncoderConfig.ssl.backbone` (sa2sr_core.backbones
+The backbone is built from the transformers config stored in `EncoderConfig.ssl.backbone` (sa2sr_core.models.backbones
 resolves it; a saved model rebuilds without the hub); pre-trained weights are copied in once, at the start of
 pre-training (`load_pretrained_backbone`).
 """
@@ -24,9 +24,7 @@ import warnings
 import torch
 import torch.nn as nn
 
-from sa2sr_core.backbones import SSLBackboneError, how_to_point_local
-from sa2sr_core.config import EncoderConfig, SSLConfig
-from sa2sr_core.hub import local_only
+from sa2sr_core.config.models import EncoderConfig, SSLConfig
 
 def backbone_config(ssl: SSLConfig):
     """The transformers config to build the backbone from, with this run's training options."""
@@ -116,27 +114,3 @@ class SSLEncoder(nn.Module):
         """feats (B, T, 160) PCM frames, lengths (B,) in frames -> encodings (B, T', H), out_lengths (B,)."""
         states, out_lengths = self.states(feats, lengths)
         return self.mix(states), out_lengths
-
-
-def load_pretrained_backbone(encoder: SSLEncoder, log=print) -> None:
-    """Copy the pre-trained weights of `encoder.cfg.ssl.model` into the backbone (nothing for a random one, said
-    loudly). Fails naming the model when its weights cannot be read or do not fit its config."""
-    ssl = encoder.cfg.ssl
-    if ssl.random:
-        log(f"SSL backbone: {encoder.cfg.describe()}: a named random configuration for the demo, the tests and speed "
-            f"measurements; its results say nothing about self-supervised pre-training")
-        return
-    from transformers import AutoModel
-
-    try:
-        pre = AutoModel.from_pretrained(ssl.model, trust_remote_code=False, local_files_only=local_only(ssl.model))
-    except (OSError, ValueError) as e:
-        raise SSLBackboneError(f"SSL backbone weights of {ssl.model!r} cannot be loaded "
-                               f"({str(e).splitlines()[0][:200]}); {how_to_point_local(ssl.model)}") from None
-    missing, unexpected = encoder.backbone.load_state_dict(pre.state_dict(), strict=False)
-    if missing:
-        raise SSLBackboneError(f"SSL backbone {ssl.model!r}: its weights miss {len(missing)} tensors of its own config "
-                               f"(first: {missing[:5]})")
-    log(f"SSL backbone: pre-trained weights of {ssl.model} ({sum(p.numel() for p in pre.parameters()) / 1e6:.1f} M "
-        f"parameters{', ' + str(len(unexpected)) + ' unused tensors' if unexpected else ''})")
-

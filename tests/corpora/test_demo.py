@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from sa2sr_core.corpora.demo import DemoConfig, build_demo
+from sa2sr_core.config.demo import DemoConfig
+from sa2sr_core.corpora.demo import build_demo
 from sa2sr_core.corpora.iemocap import read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import speaker_overlap

@@ -2,10 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from sa2sr_core.metrics import ccc
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.regressor import (EmotionModel, EmotionModelConfig, EmotionRegressor, MaskedConv1d,
-                                         RegressorConfig, ccc_loss)
+from tests.helpers import standardise_stats
+
+from sa2sr_core.evaluation.metrics import ccc
+from sa2sr_core.config.models import EncoderConfig
+from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.models.regressor import EmotionModel, EmotionRegressor, MaskedConv1d, ccc_loss
 
 
 def test_masked_conv_lengths_and_receptive_field():
@@ -88,7 +90,7 @@ def test_utterance_stats_path_learns_what_the_sequence_lacks():
     for k in (0, K):
         reg = EmotionRegressor(RegressorConfig(input_dim=16, stats_dim=k, dropout=0.0))
         if k:
-            reg.set_stats_normalisation(stats)
+            standardise_stats(reg, stats)
             assert torch.allclose(reg.stats_mean, stats.mean(0))
         with torch.no_grad():
             reg.out.bias.copy_(y.mean(0))

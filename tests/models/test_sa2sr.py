@@ -2,9 +2,11 @@
 
 import torch
 
-from sa2sr_core.models.encoder import EncoderConfig
-from sa2sr_core.models.sa2sr import SA2SR, SA2SRConfig, greedy_decode
-from sa2sr_core.pretrain import PretrainConfig, make_dataset, scan_split
+from sa2sr_core.config.models import EncoderConfig
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.models.sa2sr import SA2SR, greedy_decode
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.training.pretrain import make_dataset, scan_split
 from sa2sr_core.vocab import decode
 from tests.helpers import speech_shards
 
@@ -20,7 +22,7 @@ def test_overfits_a_handful_of_utterances(tmp_path):
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for step in range(300):
-        _, losses = model(batch.feats, batch.lengths, batch.targets, batch.target_lengths, batch.sentiment)
+        _, losses = model(batch.feats, batch.lengths, batch.tokens, batch.token_lengths, batch.sentiment)
         loss = losses["ctc"] + 1.0 * losses["sentiment"]
         opt.zero_grad()
         loss.backward()
@@ -30,9 +32,9 @@ def test_overfits_a_handful_of_utterances(tmp_path):
         if float(losses["ctc"]) < 0.5 and float(losses["sentiment"]) < 0.05:
             break
     model.eval()
-    out, losses = model(batch.feats, batch.lengths, batch.targets, batch.target_lengths, batch.sentiment)
+    out, losses = model(batch.feats, batch.lengths, batch.tokens, batch.token_lengths, batch.sentiment)
     hyps = [decode(ids) for ids in greedy_decode(out["ctc_log_probs"], out["out_lengths"])]
-    refs = [decode(t[:n].tolist()) for t, n in zip(batch.targets, batch.target_lengths)]
+    refs = [decode(t[:n].tolist()) for t, n in zip(batch.tokens, batch.token_lengths)]
     assert float(losses["ctc"]) < 0.05 * first
     assert hyps == refs
     assert out["sentiment_logits"].argmax(-1).tolist() == batch.sentiment.tolist()

@@ -1,0 +1,1 @@
+"""Metrics, the classical baseline, evaluation on the test splits, tables, the report."""

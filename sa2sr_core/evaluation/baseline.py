@@ -1,0 +1,96 @@
+"""The classical baseline every SER paper reports: a linear model on utterance functionals.
+
+Ridge regression, one per dimension, on the 84 functionals of *unnormalised* LFBE that `features` stores with
+every utterance (sa2sr_core.features.functionals: mean and sd per mel bin over the louder 70% of frames, three frame-
+energy percentiles, log duration). Inputs are standardised with the training set's mean and sd; the
+regulariser is chosen per dimension on the Development split (CCC), then the model is refitted on Train
+alone, so no test split takes part in any choice. Utterances are filtered exactly as for the deep model
+(`scan_emotion_split`), so both are scored on the same test utterances by the same CCC and bootstrap code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sa2sr_core.config.baseline import BaselineConfig
+from sa2sr_core.evaluation.metrics import ccc_per_dim
+from sa2sr_core.features.emotion import EmotionData, read_stats, scan_emotion_split
+from sa2sr_core.evaluation.metrics import ccc
+from sa2sr_core.names import DIMS
+
+
+@dataclass
+class SplitData:
+    ids: list[str]
+    x: np.ndarray  # (N, K) functionals
+    y: np.ndarray  # (N, 3) activation, valence, dominance
+
+
+def split_data(split_dir, data: EmotionData) -> SplitData:
+    """Functionals and targets of the utterances a scan of `split_dir` kept."""
+    ids = list(data.avd)
+    return SplitData(ids, read_stats(split_dir, ids).astype(np.float64),
+                     np.stack([data.avd[u] for u in ids]).astype(np.float64))
+
+
+def load_split(split_dir, cfg, min_frames: int) -> SplitData:
+    """The utterances of `split_dir` the deep model would use (cfg: the label scale, e.g. a FinetuneConfig)."""
+    return split_data(split_dir, scan_emotion_split(split_dir, cfg, min_frames))
+
+
+class Ridge:
+    """Closed-form ridge on standardised inputs; the intercept is not penalised."""
+
+    def __init__(self, alpha: float):
+        self.alpha = alpha
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "Ridge":
+        self.mu, self.sd = x.mean(0), np.maximum(x.std(0), 1e-8)
+        z = (x - self.mu) / self.sd
+        self.y0 = y.mean(0)
+        a = z.T @ z + self.alpha * np.eye(z.shape[1])
+        self.w = np.linalg.solve(a, z.T @ (y - self.y0))
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mu) / self.sd) @ self.w + self.y0
+
+
+@dataclass
+class BaselineModel:
+    alphas: dict[str, float]  # chosen per dimension on Development
+    dev_ccc: dict[str, float]
+    models: list[Ridge]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.stack([m.predict(x) for m in self.models], axis=1)  # (N, 3)
+
+
+def fit_baseline(train: SplitData, dev: SplitData, cfg: BaselineConfig) -> BaselineModel:
+    alphas, dev_ccc, models = {}, {}, []
+    for i, dim in enumerate(DIMS):
+        scores = [(ccc(dev.y[:, i], Ridge(a).fit(train.x, train.y[:, i]).predict(dev.x)), a) for a in cfg.alphas]
+        best, alpha = max(scores, key=lambda t: (t[0], t[1]))  # ties: the stronger regulariser
+        alphas[dim], dev_ccc[dim] = float(alpha), float(best)
+        models.append(Ridge(alpha).fit(train.x, train.y[:, i]))
+    dev_ccc["mean"] = float(np.mean([dev_ccc[d] for d in DIMS]))
+    return BaselineModel(alphas, dev_ccc, models)
+
+
+def predictions_frame(split: str, data: SplitData, preds: np.ndarray) -> pd.DataFrame:
+    """The same columns as the deep model's predictions (evaluate stage)."""
+    return pd.DataFrame({"utt_id": data.ids, "split": split,
+                         **{f"true_{d}": data.y[:, i] for i, d in enumerate(DIMS)},
+                         **{f"pred_{d}": preds[:, i] for i, d in enumerate(DIMS)}})
+
+
+def summary(model: BaselineModel, train: SplitData, test: dict[str, SplitData]) -> dict:
+    out = {"model": "ridge regression per dimension on utterance functionals of unnormalised LFBE",
+           "functionals": int(train.x.shape[1]), "train_utterances": len(train.ids),
+           "alpha": model.alphas, "validation_ccc": model.dev_ccc}
+    for split, d in test.items():
+        out[split] = {"n": len(d.ids), **ccc_per_dim(model.predict(d.x), d.y)}
+    return out

@@ -1,0 +1,76 @@
+"""The model card (README.md) of a packaged model directory: what it is, how it was trained, its metrics, its limits."""
+
+from __future__ import annotations
+
+from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.evaluation.tables import data_table, test_ccc_table
+from sa2sr_core.models.directory import trained_on_demo
+from sa2sr_core.names import DIMS
+
+
+def model_card(config: dict, info: dict) -> str:
+    """README.md of a model directory. `info`: data (prepare summaries per corpus), pretrain, finetune, eval metrics."""
+    lab, feats, prov = config["labels"], config["features"], config["provenance"]
+    ft = prov.get("finetune") or {}
+    ev, data = info.get("eval") or {}, info.get("data") or {}
+    demo = trained_on_demo(info)
+    encoder = SA2SRConfig.from_dict(config["model"]["asr"]).encoder
+    random_ssl = encoder.kind == "ssl" and encoder.ssl.random
+    inputs = (f"{feats['num_mel_bins']}-dim log mel filterbank ({feats['frame_length_ms']:g} ms / "
+              f"{feats['frame_shift_ms']:g} ms), normalised per {config['normalization'].get('type')}"
+              if feats.get("kind", "lfbe") == "lfbe" else
+              "the waveform itself (16-bit PCM in 10 ms frames, normalised per utterance inside the model)")
+    lines = [f"# SA2SR emotion model{' (DEMO: trained on synthetic speech)' if demo else ''}"
+             f"{' (RANDOM-WEIGHT SSL BACKBONE)' if random_ssl else ''}", "",
+             "Speech emotion recognition (activation, valence, dominance) on an acoustic encoder pre-trained with "
+             "sentiment-aware ASR (SA2SR, ICASSP 2022), plus the pre-training's greedy CTC transcript and text-"
+             "sentiment probabilities. Built by the sa2sr pipeline (`dvc repro`).", "",
+             "## Use", "", "```", "sa2sr predict --model <this directory> audio/ more.wav --out results.csv", "```", "",
+             f"- Input: any audio soundfile reads (wav, flac, mp3, ogg), any sample rate, mono or multi-channel; "
+             f"down-mixed and resampled to {feats['sample_rate']} Hz; the encoder reads {inputs}.",
+             f"- Output: {', '.join(DIMS)} on the training corpus's scale {lab['scale'][0]:g}-{lab['scale'][1]:g} "
+             f"({lab.get('training_normalisation', '')}), clipped into that scale (the unclipped values are in "
+             "the `<dimension>_raw` columns); P(negative / neutral / positive) of the spoken text; "
+             "the transcript (29 symbols: a-z, apostrophe, space).",
+             *([f"- The regressor also reads {config['model']['emotion']['regressor']['stats_dim']} utterance "
+                "functionals of the unnormalised filterbank (level, spread, energy percentiles, duration), which "
+                "per-utterance normalisation removes from the encoder's input."]
+               if config["model"]["emotion"]["regressor"].get("stats_dim") else []), "",
+             "## Training", "",
+             f"- Encoder: {encoder.describe()}"
+             + (f"; the self-supervised backbone was NOT pre-trained ({encoder.ssl.model}: a named random "
+                "configuration for the demo and the tests)" if random_ssl else "") + ".",
+             f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
+             f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
+             "sentiment model.",
+             f"- Fine-tuning: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
+             f"CCC loss, seed {ft.get('seed')}, lr {ft.get('lr')}, stopped after {ft.get('patience')} epochs "
+             f"without a better Development mean CCC (at most {ft.get('max_epochs')}), selected on it."]
+    if data:
+        lines += ["", *data_table(data)]
+    lines += ["", "## Metrics", ""]
+    pre, ftm = info.get("pretrain") or {}, info.get("finetune") or {}
+    if pre:
+        lines.append(f"- Pre-training validation (unseen speakers): CER {pre['cer']:.3f}, sentiment macro AUC "
+                     f"{pre['auc']:.3f}, WAR {pre['war']:.3f} (epoch {pre['epoch']}).")
+    if ftm:
+        lines.append(f"- Fine-tuning Development CCC: A {ftm['val_ccc_activation']:.3f}, V {ftm['val_ccc_valence']:.3f},"
+                     f" D {ftm['val_ccc_dominance']:.3f} (epoch {ftm['epoch']}).")
+    if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
+        lines += ["", *test_ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split; the baseline is "
+                  "ridge regression on utterance functionals of the unnormalised filterbank (stage `baseline`)."]
+    lines += ["", "## Intended use", "",
+              "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
+              "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",
+              "## Limits", ""]
+    if demo:
+        lines.append("- **Trained on the built-in demo corpus** (espeak-ng synthetic voices, sentences from a "
+                     "355-word generator, labels made by rule). It shows the pipeline works; it says nothing about "
+                     "real human emotion and must not be used on real recordings for any decision.")
+    lines += ["- Not for decisions about individuals (hiring, health, policing, credit): dimensional emotion "
+              "estimates are noisy (CCC well below 1) and depend on speaker, language, channel and culture.",
+              "- English only; the transcript is greedy CTC without a language model, so expect spelling errors.",
+              "- The text sentiment head learned from pseudo-labels of a text model, not from human annotation.",
+              "- Long files are cut into speech segments at pauses by an energy voice-activity decision; the file's "
+              "scores are the duration-weighted mean over them (`sa2sr predict --segments` gives each segment's)."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,85 @@
+"""Evaluation metrics: CER (edit distance), one-vs-rest AUC, weighted-average recall, CCC (+ bootstrap CI)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sa2sr_core.names import DIMS
+
+
+def edit_distance(a, b) -> int:
+    """Levenshtein distance between two sequences (O(len(a) * len(b)) time, O(len(b)) memory)."""
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def cer(refs: list[str], hyps: list[str]) -> float:
+    """Character error rate over a set: total edits / total reference characters."""
+    total = sum(len(r) for r in refs)
+    if total == 0:
+        raise ValueError("CER needs at least one non-empty reference")
+    return sum(edit_distance(r, h) for r, h in zip(refs, hyps)) / total
+
+
+def binary_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve via the rank-sum (Mann-Whitney U) statistic, ties averaged."""
+    y = np.asarray(y, bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(score, kind="mergesort")
+    ranks = np.empty(len(score))
+    s = np.asarray(score)[order]
+    i = 0
+    while i < len(s):  # average ranks of ties
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[i]:
+            j += 1
+        ranks[order[i: j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def macro_auc(labels: np.ndarray, probs: np.ndarray) -> float:
+    """One-vs-rest AUC averaged over the classes present with both positives and negatives."""
+    aucs = [binary_auc(labels == k, probs[:, k]) for k in range(probs.shape[1])]
+    aucs = [a for a in aucs if not np.isnan(a)]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def weighted_average_recall(labels: np.ndarray, preds: np.ndarray) -> float:
+    """Per-class recall weighted by class support (equals accuracy)."""
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    return float((labels == preds).mean()) if len(labels) else float("nan")
+
+
+def ccc(y: np.ndarray, yhat: np.ndarray) -> float:
+    """Concordance correlation coefficient (paper eq. 2) over the whole set, population moments."""
+    y, yhat = np.asarray(y, np.float64), np.asarray(yhat, np.float64)
+    my, mh = y.mean(), yhat.mean()
+    cov = ((y - my) * (yhat - mh)).mean()
+    denom = y.var() + yhat.var() + (my - mh) ** 2
+    return float(2 * cov / denom) if denom > 0 else float("nan")
+
+
+def bootstrap_ci(y: np.ndarray, yhat: np.ndarray, fn=ccc, n: int = 1000, seed: int = 0,
+                 alpha: float = 0.05) -> tuple[float, float]:
+    """Percentile bootstrap (1 - alpha) interval of fn(y, yhat), resampling utterances (rows: y and yhat may be
+    (N,) or (N, D))."""
+    rng = np.random.default_rng(seed)
+    y, yhat = np.asarray(y), np.asarray(yhat)
+    stats = [fn(y[idx], yhat[idx]) for idx in (rng.integers(0, len(y), len(y)) for _ in range(n))]
+    lo, hi = np.nanpercentile(stats, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return float(lo), float(hi)
+
+
+def ccc_per_dim(preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    """CCC per dimension over the whole set (not batch-averaged) and their mean."""
+    out = {d: ccc(targets[:, i], preds[:, i]) for i, d in enumerate(DIMS)}
+    out["mean"] = float(np.mean([out[d] for d in DIMS]))
+    return out

@@ -1,0 +1,131 @@
+"""metrics/report.md: the one page to read after `dvc repro` — data, pseudo-labels, Table 1, training curves,
+test CCC with CIs, frozen vs fine-tuned, links to the plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from sa2sr_core.io import atomic_path
+from sa2sr_core.sentiment.labels import merge_label_summaries
+from sa2sr_core.params import read_summaries
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+from sa2sr_core.evaluation.tables import (collect_study, data_table, paired_table, render_tables, study_evals, test_ccc_table)
+
+
+def read_curves(live_dir: str | Path) -> pd.DataFrame:
+    """dvclive's plots/metrics/<name>.tsv (step, value) -> one frame indexed by epoch."""
+    cols = {}
+    for f in sorted(Path(live_dir, "plots", "metrics").glob("*.tsv")):
+        t = pd.read_csv(f, sep="\t")
+        cols[f.stem] = t.set_index("step")[t.columns[-1]]
+    df = pd.DataFrame(cols)
+    df.index = df.index + 1
+    df.index.name = "epoch"
+    return df
+
+
+def plot_curves(pre: pd.DataFrame, ft: pd.DataFrame, path: str | Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
+    for col, label in (("train_loss_ctc", "train CTC"), ("val_loss_ctc", "val CTC")):
+        if col in pre:
+            ax[0].plot(pre.index, pre[col], marker="o", label=label)
+    ax[0].set_title("pre-training: CTC loss")
+    for col, label in (("cer", "val CER"), ("auc", "val sentiment AUC"), ("war", "val sentiment WAR")):
+        if col in pre:
+            ax[1].plot(pre.index, pre[col], marker="o", label=label)
+    ax[1].set_title("pre-training: validation")
+    for d in (*DIMS, "mean"):
+        if f"val_ccc_{d}" in ft:
+            ax[2].plot(ft.index, ft[f"val_ccc_{d}"], marker="o", label=d)
+    ax[2].set_title("fine-tuning: Development CCC")
+    from matplotlib.ticker import MaxNLocator
+
+    for a in ax:
+        a.set_xlabel("epoch")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _md_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
+    cols = [df.index.name or ""] + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in df.iterrows():
+        cells = [floatfmt.format(v) if isinstance(v, float) else str(v) for v in row]
+        lines.append(f"| {idx} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_report(params: dict, report_path: str | Path) -> str:
+    p = params
+    rel = lambda f: os.path.relpath(f, Path(report_path).parent)  # noqa: E731  links relative to the report
+    data = read_summaries(params, "prepare")
+    labels = merge_label_summaries(read_summaries(params, "labels"))
+    corr = json.loads(Path(p["correlate"]["json"]).read_text())
+    pre_m = json.loads(Path(p["pretrain"]["summary"]).read_text())
+    ev = json.loads(Path(p["evaluate"]["metrics"]).read_text())
+    pre, ft = read_curves(p["pretrain"]["live_dir"]), read_curves(p["finetune"]["live_dir"])
+    plot_curves(pre, ft, p["report"]["curves"])
+    demo = ev.get("data") == "demo"
+    out = [f"# sa2sr run report{' — DEMO corpus (synthetic speech)' if demo else ''}", "",
+           f"Encoder: **{pre_m.get('encoder', 'bilstm')}**"
+           + (" — random weights: the SSL numbers below say nothing about self-supervised pre-training"
+              if "RANDOM WEIGHTS" in pre_m.get("encoder", "") else "") + ".",
+           f"Setting: lambda = {p['lambda']}, fine-tuning init = {p['finetune']['init']}, encoder "
+           f"{'frozen' if p['finetune']['freeze_encoder'] else 'fine-tuned'}, seed {p['seed']} "
+           f"(+{p['finetune'].get('seed_offset', 0)} for fine-tuning)."
+           + (" Demo numbers show the pipeline works; they are not the paper's experiment." if demo else ""), ""]
+    out += ["## Data", "", *data_table(data)]
+    out.append("\nRejected at reading: " + ", ".join(f"{c} {v['rejects']}" for c, v in data.items()) + ".")
+    out += ["", "## Pseudo-labels", "", f"Labeller: **{labels['labeler']}** (requested {labels.get('model_requested')})."
+            + (" VADER stood in because the RoBERTa model could not be loaded." if labels["labeler"] == "vader" else ""),
+            "", "| corpus | utterances | negative | neutral | positive |", "|---|---:|---:|---:|---:|"]
+    for c, v in labels["corpora"].items():
+        n = v["utterances"]
+        out.append(f"| {c} | {n} | " + " | ".join(f"{v['per_class'][k]} ({v['per_class'][k] / max(n, 1):.0%})"
+                                                  for k in SENTIMENT_CLASSES) + " |")
+    t1 = pd.read_csv(p["correlate"]["table_csv"]).set_index("speech_emotion")
+    out += ["", "## Table 1: text sentiment x speech emotion (IEMOCAP)", "", _md_table(t1, "{}"), "",
+            f"Spearman {corr['spearman']:.3f} (p = {corr['p_value']:.1e}), Cramér's V {corr['cramers_v']:.3f}, "
+            f"n = {corr['n']}. The paper's own Table 1 counts give Spearman "
+            f"{corr['paper']['spearman_from_paper_counts']:.3f} (its text says {corr['paper']['spearman_reported_in_paper_text']}).",
+            f"Heatmap: [{rel(p['correlate']['heatmap'])}]({rel(p['correlate']['heatmap'])})."]
+    show = [c for c in ("train_loss_ctc", "val_loss_ctc", "cer", "auc", "war", "M", "frames_per_s") if c in pre]
+    out += ["", "## Pre-training", "", f"Selected epoch {pre_m['epoch']} of {pre_m['epochs_run']} "
+            f"({pre_m['selection']}): CER {pre_m['cer']:.3f}, AUC {pre_m['auc']:.3f}, WAR {pre_m['war']:.3f}.", "",
+            _md_table(pre[show].round(4)), "",
+            f"![training curves]({rel(p['report']['curves'])})"]
+    show = [c for c in ("train_loss_ccc", *(f"val_ccc_{x}" for x in (*DIMS, "mean"))) if c in ft]
+    out += ["", "## Fine-tuning (Development CCC per epoch)", "", _md_table(ft[show].round(4))]
+    out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
+    out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
+    study = collect_study(p["report"]["runs_dir"])
+    runs = study_evals(study)
+    out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]
+    if runs:
+        out += [f"From {sum(map(len, runs.values()))} runs in `{p['report']['runs_dir']}` (`sa2sr reproduce`; "
+                "mean ± sd over pre-training seeds, test1):", "", render_tables(runs, "test1")]
+        paired = paired_table(study, "test1")
+        if paired:
+            out += ["Paired differences on the same test utterances (mean CCC of A's runs minus B's, 95% bootstrap "
+                    "interval over utterances and seeds; * = excludes 0):", "", *paired]
+    else:
+        out.append(f"No runs in `{p['report']['runs_dir']}` yet: `sa2sr reproduce --profile demo --seeds 3 "
+                   f"--out {p['report']['runs_dir']}` makes them.")
+    out += ["", "## Plots", "", *(f"- [{rel(x)}]({rel(x)})" for x in
+            (p["report"]["curves"], p["correlate"]["heatmap"], p["evaluate"]["scatter"])),
+            "- `dvc plots show` renders the per-epoch curves of dvclive/pretrain and dvclive/finetune."]
+    return "\n".join(out) + "\n"

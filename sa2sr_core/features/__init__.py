@@ -1,0 +1,1 @@
+"""Feature extraction: LFBE, utterance functionals, Parquet shards, batches from them."""

@@ -1,0 +1,290 @@
+"""`sa2sr predict`: score audio files with a model directory, per file and per segment.
+
+Each file is decoded, down-mixed and resampled to the model's rate, and cut into segments at pauses by a
+voice-activity decision (sa2sr_core.inference.vad; a file no longer than `segment.max_segment_s` is one utterance,
+decoded exactly as in training). Speech segments become the same normalised LFBE as in training and are
+length-sorted into batches under a padded-frame budget, across files; non-speech stretches are reported, not
+scored. A file's activation / valence / dominance and sentiment probabilities are the duration-weighted means
+over its scored segments; its transcript is theirs joined by spaces. Memory is bounded: files are streamed,
+one segment at a time, and at most `buffer_frames` of features wait for the model.
+
+The numbers do not depend on what a file is batched with, its place in a batch, the batch size, `workers` or
+the device beyond float rounding (every layer masks padding; tested to 1e-4), so `sa2sr serve`, which batches
+the segments of concurrent requests together, gives the same numbers as `sa2sr predict` on the same file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
+from sa2sr_core.config.inference import SegmentConfig
+from sa2sr_core.features.batches import plan_batches
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.features.fbank import extract_features_and_stats
+from sa2sr_core.models.predictor import Predictor
+from sa2sr_core.models.sa2sr import greedy_decode
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+from sa2sr_core.inference.vad import SPEECH, Segment, cut_audio, segment_audio, whole_recording
+from sa2sr_core.vocab import decode
+
+PROBS = tuple(f"p_{c}" for c in SENTIMENT_CLASSES)
+SCORES = (*DIMS, *PROBS, "transcript", *(f"{d}_raw" for d in DIMS))
+COLUMNS = ("path", "status", "duration_s", "segments", "speech_s", *SCORES)
+SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "kind", "speech_share", *SCORES)
+TOO_SHORT = "speech, too short to score"
+
+
+@dataclass
+class PredictConfig:
+    max_frames_per_batch: int = 12000  # padded frames (B x longest) per forward pass
+    max_batch: int = 64
+    buffer_frames: int = 200000  # features decoded ahead of the model (~33 min of audio, ~32 MB)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    device: str = "auto"
+    workers: int = 0  # CPU: batches scored at once, one core each (0: all cores)
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.workers <= 0:
+            self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def find_audio(paths) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files to score (directories searched recursively for audio extensions, sorted) and (path, error) for
+    arguments that do not exist."""
+    files, missing = [], []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS
+                            and not f.name.startswith("._"))
+        elif p.exists():
+            files.append(p)
+        else:
+            missing.append((str(p), "error: no such file or directory"))
+    return files, missing
+
+
+def model_fbank(config: dict) -> FeatureConfig:
+    """The feature config a model directory's config.json was trained with (its other keys are provenance)."""
+    return FeatureConfig.from_dict(config["features"])
+
+
+@dataclass
+class Recording:
+    """One file on its way through the model: its segments, and the scores of the speech ones."""
+
+    path: str
+    duration: float = 0.0
+    status: str = "ok"
+    segments: list[Segment] = field(default_factory=list)
+    scores: dict[int, tuple] = field(default_factory=dict)  # segment index -> (frames, avd, probs, text)
+    sample_rate: int = 16000
+    frame_s: float = 0.01  # feature frame shift: scores' weights are frames
+
+    def features(self, info: AudioInfo, fbank: FeatureConfig, seg: SegmentConfig, min_frames: int
+                 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """(segment index, frames (LFBE or PCM, as the model was trained), functionals) of each speech segment long
+        enough to score; raises AudioError
+        for a file with nothing to score (silent, too short, no speech)."""
+        sr = self.sample_rate = fbank.sample_rate
+        self.frame_s = fbank.frame_shift_ms / 1000
+        if info.duration_s <= seg.max_segment_s:  # one utterance: decoded once, exactly as in training
+            x = load_audio(self.path, sr)
+            self.segments, peak = whole_recording(x, seg, sr, fbank.frame_length_ms, fbank.frame_shift_ms)
+            pieces = iter([(0, x)] if self.segments[0].kind == SPEECH else [])
+        else:  # streamed twice: the voice-activity decision, then the cuts
+            self.segments, peak = segment_audio(self.path, info, sr, seg, fbank.frame_length_ms, fbank.frame_shift_ms)
+            pieces = cut_audio(self.path, info, sr, self.segments)
+        self.duration = (self.segments[-1].end / sr) if self.segments else 0.0
+        if peak < fbank.silence_peak:
+            raise AudioError(self.path, f"silent (peak amplitude {peak:.2g} < {fbank.silence_peak:g})")
+        n = 0
+        for i, x in pieces:
+            if fbank.num_frames(len(x)) < min_frames:
+                self.segments[i].kind = TOO_SHORT
+                continue
+            n += 1
+            yield (i, *extract_features_and_stats(x, fbank))
+        if n == 0:
+            if any(s.kind == TOO_SHORT for s in self.segments):
+                need = ((min_frames - 1) * fbank.frame_shift_ms + (fbank.frame_length_ms if fbank.kind == "lfbe"
+                                                                    else fbank.frame_shift_ms)) / 1000
+                longest = max(s.end - s.start for s in self.segments if s.kind == TOO_SHORT) / sr
+                raise AudioError(self.path, f"too short: {longest:.3f} s of speech, the model needs at least "
+                                            f"{need:.3f} s")
+            raise AudioError(self.path, "no speech found (voice-activity decision)")
+
+    def _scores(self, parts, scale) -> dict:
+        w = np.array([p[0] for p in parts], np.float64)
+        avd = np.average(np.stack([p[1] for p in parts]), axis=0, weights=w)
+        probs = np.average(np.stack([p[2] for p in parts]), axis=0, weights=w)
+        return {**{d: float(np.clip(v, *scale)) for d, v in zip(DIMS, avd)},
+                **{p: float(v) for p, v in zip(PROBS, probs)},
+                "transcript": " ".join(t for t in (p[3] for p in parts) if t),
+                **{f"{d}_raw": float(v) for d, v in zip(DIMS, avd)}}
+
+    def file_row(self, scale: tuple[float, float]) -> dict:
+        """A/V/D clipped into the corpus scale (the regressor is linear, so an unusual recording can land
+        outside it); the unclipped values are kept in <dim>_raw."""
+        ok = self.status == "ok" and self.scores
+        row = {"path": self.path, "status": self.status, "duration_s": round(self.duration, 3),
+               "segments": len(self.scores) if ok else 0,
+               "speech_s": round(sum(self.scores[i][0] for i in self.scores) * self.frame_s, 2) if ok else 0.0}
+        if ok:
+            row.update(self._scores([self.scores[i] for i in sorted(self.scores)], scale))
+        else:
+            row.update({c: math.nan for c in SCORES if c != "transcript"}, transcript="")
+        return row
+
+    def segment_rows(self, scale: tuple[float, float]) -> list[dict]:
+        if self.status != "ok":
+            return []
+        rows = []
+        for i, s in enumerate(self.segments):
+            start, end = s.seconds(self.sample_rate)
+            row = {"path": self.path, "segment": i, "start_s": round(start, 3), "end_s": round(end, 3),
+                   "kind": s.kind, "speech_share": round(s.speech_share, 3)}
+            if i in self.scores:
+                row.update(self._scores([self.scores[i]], scale))
+            else:
+                row.update({c: math.nan for c in SCORES if c != "transcript"}, transcript="")
+            rows.append(row)
+        return rows
+
+
+def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray, np.ndarray]]
+            ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One padded forward pass over (frames, functionals) items: (avd (B, 3), probs (B, 3), texts)."""
+    # subnormal floats computed at full cost made an SSL model's sentiment LSTM up to 50x slower on CPU (measured);
+    # flushing them to zero changes no score beyond 1e-30 (process-wide, in the processes that run inference)
+    torch.set_flush_denormal(True)
+    with torch.inference_mode():
+        feats = torch.zeros(len(items), max(len(f) for f, _ in items), items[0][0].shape[1])  # (B, T, F)
+        for b, (f, _) in enumerate(items):
+            feats[b, : len(f)] = torch.from_numpy(f)
+        lengths = torch.tensor([len(f) for f, _ in items])
+        stats = torch.from_numpy(np.stack([st for _, st in items])).to(device) if model.stats_dim else None
+        avd, probs, log_probs, out_lengths = model(feats.to(device), lengths.to(device), stats)
+        texts = [decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
+        return avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts
+
+
+class Scorer:
+    """Batches the speech segments of many recordings through a Predictor."""
+
+    def __init__(self, model: Predictor, config: dict, cfg: PredictConfig, device: torch.device):
+        self.model, self.cfg, self.device = model, cfg, device
+        self.fbank = model_fbank(config)
+        self.min_frames = model.min_frames()
+        self.queue: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (recording, segment, feats, stats)
+        self.queued_frames = 0
+        self.on_scored = lambda seconds: None  # progress callback: audio seconds just scored
+
+    def add(self, ri: int, si: int, feats: np.ndarray, stats: np.ndarray) -> None:
+        self.queue.append((ri, si, feats, stats))
+        self.queued_frames += len(feats)
+
+    def drop(self, ri: int) -> None:
+        """Forget a failed recording's queued segments."""
+        self.queue = [it for it in self.queue if it[0] != ri]
+        self.queued_frames = sum(len(it[2]) for it in self.queue)
+
+    def flush(self, recordings: list[Recording]) -> None:
+        """Score everything queued. On CPU, `workers` batches run at once, each on one core: the LSTMs' small
+        matrix products scale worse over cores within a batch than across batches (measured)."""
+        queue, self.queue, self.queued_frames = self.queue, [], 0
+        lengths = np.array([len(it[2]) for it in queue])
+        batches = [[queue[i] for i in idx] for idx in plan_batches(lengths, self.cfg.max_frames_per_batch,
+                                                                   self.cfg.max_batch)]
+        run = lambda batch: forward(self.model, self.device, [(f, st) for *_, f, st in batch])  # noqa: E731
+        workers = self.cfg.workers if self.device.type == "cpu" else 1
+        if workers > 1 and len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with ThreadPoolExecutor(workers) as pool:
+                    for batch, out in zip(batches, pool.map(run, batches)):
+                        self._collect(recordings, batch, *out)
+            finally:
+                torch.set_num_threads(threads)
+        else:
+            for batch in batches:
+                self._collect(recordings, batch, *run(batch))
+
+    def _collect(self, recordings, batch, avd, probs, texts) -> None:
+        for b, (ri, si, f, _) in enumerate(batch):
+            recordings[ri].scores[si] = (len(f), avd[b], probs[b], texts[b])
+        self.on_scored(sum(len(f) for _, _, f, _ in batch) * self.fbank.frame_shift_ms / 1000)
+
+
+@dataclass
+class Predictions:
+    files: pd.DataFrame  # one row per file (COLUMNS)
+    segments: pd.DataFrame  # one row per segment of each scored file (SEGMENT_COLUMNS)
+
+
+def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig, device=None,
+                       log=lambda m: print(m, file=sys.stderr)) -> Predictions:
+    """Score every audio file under `paths`: per file and per segment. Bad files get status 'error: ...'
+    (also logged) and NaN scores; every good file is still scored."""
+    from tqdm import tqdm
+
+    device = device or next(model.parameters()).device
+    files, missing = find_audio(paths)
+    scorer = Scorer(model, config, cfg, device)
+    recordings = [Recording(str(p)) for p in files]
+    infos: list[AudioInfo | AudioError] = []
+    for p in files:  # header reads once: the progress bar's total, and the files that fail before decoding
+        try:
+            infos.append(probe_audio(p))
+        except AudioError as e:
+            infos.append(e)
+    total_s = sum(i.duration_s for i in infos if isinstance(i, AudioInfo))
+    bar = tqdm(total=round(total_s, 1), desc="predict", unit="s", disable=not cfg.progress, file=sys.stderr,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")
+    scorer.on_scored = bar.update
+    for ri, rec in enumerate(recordings):
+        try:
+            if isinstance(infos[ri], AudioError):
+                raise infos[ri]
+            for si, feats, stats in rec.features(infos[ri], scorer.fbank, cfg.segment, scorer.min_frames):
+                scorer.add(ri, si, feats, stats)
+                if scorer.queued_frames >= cfg.buffer_frames:
+                    scorer.flush(recordings)
+        except AudioError as e:
+            rec.status, rec.scores = f"error: {e.reason}", {}
+            log(f"sa2sr predict: {e}")
+            scorer.drop(ri)
+    scorer.flush(recordings)
+    bar.close()
+    scale = tuple(config["labels"]["scale"])
+    rows = [r.file_row(scale) for r in recordings] + [Recording(p, status=s).file_row(scale) for p, s in missing]
+    for p, s in missing:
+        log(f"sa2sr predict: {p}: {s[len('error: '):]}")
+    segs = [row for r in recordings for row in r.segment_rows(scale)]
+    return Predictions(pd.DataFrame(rows, columns=list(COLUMNS)), pd.DataFrame(segs, columns=list(SEGMENT_COLUMNS)))
+
+
+def write_segments(path: str | Path, segments: pd.DataFrame) -> None:
+    """The segments table as CSV, or as JSON lines when `path` ends in .jsonl (atomically)."""
+    from sa2sr_core.io import atomic_path, write_csv
+
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        with atomic_path(path) as tmp:
+            segments.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    else:
+        write_csv(path, segments)
+

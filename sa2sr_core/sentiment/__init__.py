@@ -1,0 +1,1 @@
+"""Text sentiment: the pseudo-labeller, labelling a corpus, and the IEMOCAP study (Table 1)."""

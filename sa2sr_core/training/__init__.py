@@ -1,0 +1,1 @@
+"""The one training loop and its two tasks (SA2SR pre-training, emotion fine-tuning)."""
