@@ -29,7 +29,8 @@ import numpy as np
 import soundfile as sf
 
 from sa2sr_core.models.directory import demo_notice, load_model
-from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.inference.predict import predict_recordings
 from fixtures import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
 from sa2sr_core.inference.timeline import plot_all
 

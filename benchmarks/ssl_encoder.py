@@ -29,7 +29,8 @@ import torch
 from sa2sr_core.models.backbones import resolve_sa2sr
 from sa2sr_core.config.models import EncoderConfig, RANDOM_BASE, RANDOM_TINY, SA2SRConfig, SSLConfig
 from sa2sr_core.study.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS, h100_hours, training_flops_per_audio_s)
-from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.inference.predict import predict_recordings
 from fixtures import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
 from sa2sr_core.study.throughput import step_throughput, synthetic_batches
 

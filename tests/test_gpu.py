@@ -24,7 +24,8 @@ from sa2sr_core.config.models import EncoderConfig
 from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
 from sa2sr_core.config.models import SA2SRConfig
 from sa2sr_core.models.sa2sr import SA2SR
-from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.inference.predict import predict_recordings
 from sa2sr_core.config.training import PretrainConfig
 from sa2sr_core.training.pretrain import train_sa2sr
 from tests.helpers import speech_shards

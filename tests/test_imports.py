@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.code_deps import ROOT, code_deps, cycles, direct_imports, stage_dep_problems
+from tools.code_deps import ROOT, DATA_STAGES, code_deps, cycles, direct_imports, house_problems, impact, stage_dep_problems
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
 
 PACKAGE_FILES = sorted((ROOT / "sa2sr_core").rglob("*.py"))
@@ -39,7 +39,7 @@ def test_a_missing_dep_is_named_with_how_the_stage_reaches_it(tmp_path):
 def test_the_baseline_module_is_a_dep_of_exactly_the_stages_that_run_it():
     users = {s for s in ("pretrain", "finetune", "baseline", "evaluate", "package", "report", "features")
              if "sa2sr_core/evaluation/baseline.py" in code_deps(f"stages/{s}.py")}
-    assert users == {"finetune", "baseline", "evaluate"}
+    assert users == {"finetune", "baseline"}
 
 
 def test_no_import_cycles():
@@ -65,9 +65,9 @@ def _imported_names(path: Path) -> set[str]:
     return names
 
 
-def test_no_module_imports_a_stage_or_a_benchmark():
+def test_no_module_imports_a_stage_a_benchmark_a_test_helper_or_a_tool():
     bad = [str(p.relative_to(ROOT)) for p in PACKAGE_FILES
-           if any(n.split(".")[0] in ("stages", "benchmarks", "tests") for n in _imported_names(p))]
+           if any(n.split(".")[0] in ("stages", "benchmarks", "tests", "tools", "fixtures") for n in _imported_names(p))]
     assert bad == []
 
 
@@ -115,3 +115,31 @@ def test_the_import_reader_sees_lazy_and_submodule_imports(tmp_path):
     (pkg / "m.py").write_text("from sa2sr_core import io\n\ndef f():\n    from sa2sr_core.models import enc\n")
     assert direct_imports(pkg / "m.py", tmp_path) == (pkg / "io.py", pkg / "models" / "enc.py")
     shutil.rmtree(pkg)
+
+
+def test_an_edit_re_runs_only_what_it_can_change():
+    """For every module, the stages an edit makes out of date: no data stage (nor correlate) for training code;
+    the labeller not under features; the ridge not under pretrain."""
+    out = impact(ROOT / "dvc.yaml")
+    assert set(out) == {str(p.relative_to(ROOT)) for p in PACKAGE_FILES if p.name != "__init__.py"}
+    assert house_problems(ROOT / "dvc.yaml") == []
+    for module in ("sa2sr_core/training/schedule.py", "sa2sr_core/training/loop.py", "sa2sr_core/models/bilstm.py",
+                   "sa2sr_core/training/checkpoint.py", "sa2sr_core/models/regressor.py",
+                   "sa2sr_core/config/training.py", "sa2sr_core/config/models.py", "sa2sr_core/vocab.py"):
+        assert not set(out[module]) & set(DATA_STAGES), (module, out[module])
+        assert "pretrain" in out[module], module
+    assert "features" not in out["sa2sr_core/sentiment/labeler.py"]
+    assert "pretrain" not in out["sa2sr_core/evaluation/baseline.py"]
+    assert set(out["sa2sr_core/training/schedule.py"]) == {"pretrain", "finetune"}
+    assert out["sa2sr_core/config/demo.py"] == ["demo_data"]
+
+
+def test_a_data_stage_given_training_code_fails(tmp_path):
+    scratch = tmp_path / "dvc.yaml"
+    text = (ROOT / "dvc.yaml").read_text()
+    assert "        - stages/features.py\n" in text
+    scratch.write_text(text.replace("        - stages/features.py\n",
+                                    "        - stages/features.py\n        - sa2sr_core/training/schedule.py\n"))
+    assert house_problems(scratch) == [
+        "stage features: depends on training code sa2sr_core/training/schedule.py, so editing it re-runs features "
+        "(and re-extracts or re-labels a corpus): move what features needs out of sa2sr_core/training/schedule.py"]

@@ -158,17 +158,22 @@ def test_changing_iemocap_leaves_pretraining_and_finetuning_up_to_date(repo, tmp
         _run(["dvc", "repro"], d)
 
 
-def test_editing_a_module_outdates_exactly_the_stages_that_run_it(repo):
+@pytest.mark.parametrize("module, outdated", [
+    ("evaluation/baseline.py", {"finetune", "baseline"}),  # the ridge: pre-training stays up to date
+    ("training/schedule.py", {"pretrain", "finetune"}),  # training code: no data stage, no correlate
+    ("models/bilstm.py", {"pretrain", "finetune", "evaluate", "package"}),
+])
+def test_editing_a_module_outdates_exactly_the_stages_that_run_it(repo, module, outdated):
     d, _ = repo
     assert json.loads(_run(["dvc", "status", "--json"], d)) == {}
-    module = d / "sa2sr_core" / "baseline.py"
-    original = module.read_text()
+    path = d / "sa2sr_core" / module
+    original = path.read_text()
     try:
-        module.write_text(original + "\n# an edit\n")
+        path.write_text(original + "\n# an edit\n")
         status = json.loads(_run(["dvc", "status", "--json"], d))
-        assert set(status) == {"finetune", "baseline", "evaluate"}, status  # their downstream follows on repro
+        assert set(status) == outdated, status  # their downstream follows on repro
     finally:
-        module.write_text(original)
+        path.write_text(original)
     assert json.loads(_run(["dvc", "status", "--json"], d)) == {}
 
 

@@ -11,7 +11,8 @@ from sa2sr_core.cli import app
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.audio import probe_audio
 from sa2sr_core.config.inference import SegmentConfig
-from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.inference.predict import predict_recordings
 from sa2sr_core.inference.vad import cut_audio, segment_audio
 from sa2sr_core.features.shards import shard_files
 from sa2sr_core.vocab import decode

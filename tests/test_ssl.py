@@ -24,7 +24,8 @@ from sa2sr_core.models.directory import ModelDirError
 from sa2sr_core.training.finetune import train_emotion
 from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
 from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.inference.predict import PredictConfig, predict_recordings
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.inference.predict import predict_recordings
 from sa2sr_core.config.training import PretrainConfig
 from sa2sr_core.training.pretrain import train_sa2sr
 from sa2sr_core.features.shards import shard_files

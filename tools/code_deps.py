@@ -1,7 +1,11 @@
 """The project's import graph, read from the source (nothing is imported or run): which sa2sr_core modules a
-file reaches, and the code each DVC stage depends on. The tests hold dvc.yaml and the package to it (stage
-deps that cannot drift, no import cycles); `python -m tools.code_deps` prints each stage's code deps and
-`python -m tools.code_deps --write` rewrites them in dvc.yaml.
+file reaches, the code each DVC stage depends on, and which stages an edit of each module makes out of date. The
+tests hold dvc.yaml and the package to it (stage deps that cannot drift, no import cycles, no data stage that
+depends on training code). A development tool, outside the runtime package:
+
+    python -m tools.code_deps            # each stage's code deps
+    python -m tools.code_deps --write    # rewrite them in dvc.yaml
+    python -m tools.code_deps --impact   # for every sa2sr_core module, the stages an edit re-runs
 
 Every import counts, including those inside functions: a module a stage may run is a module it depends on.
 Package __init__.py files hold no code (a test checks it), so they are not listed."""
@@ -116,6 +120,35 @@ def stage_dep_problems(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
     return problems
 
 
+#: The stages that read corpora, features and transcripts: an edit of training code must never re-run them.
+DATA_STAGES = ("demo_data", "prepare", "features", "pseudo_label", "correlate")
+#: Training code: the loop, its schedule, checkpoints and tasks, and the networks.
+TRAINING_CODE = ("sa2sr_core/training/", "sa2sr_core/models/")
+
+
+def stage_code_deps(dvc_yaml: Path) -> dict[str, set[str]]:
+    """{stage: the code files dvc.yaml lists as its deps}."""
+    import yaml
+
+    return {name: {d for d in st.get("do", st).get("deps", []) if is_code(d)}
+            for name, st in yaml.safe_load(dvc_yaml.read_text())["stages"].items()}
+
+
+def impact(dvc_yaml: Path, root: Path = ROOT) -> dict[str, list[str]]:
+    """{sa2sr_core module: the stages an edit of it makes out of date}, for every module of the package."""
+    deps = stage_code_deps(dvc_yaml)
+    mods = sorted(str(p.relative_to(root)) for p in (root / PACKAGE).rglob("*.py") if p.name != "__init__.py")
+    return {m: [s for s in deps if m in deps[s]] for m in mods}
+
+
+def house_problems(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
+    """A data stage that an edit of training code would re-run: one line per stage and module."""
+    return [f"stage {s}: depends on training code {m}, so editing it re-runs {s} (and re-extracts or re-labels "
+            f"a corpus): move what {s} needs out of {m}"
+            for m, stages in impact(dvc_yaml, root).items() if m.startswith(TRAINING_CODE)
+            for s in stages if s in DATA_STAGES]
+
+
 def write_code_deps(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
     """Rewrite the code entries (stages/*.py, sa2sr_core/**.py) of every stage's deps in `dvc_yaml` to what the
     stage's script reaches, keeping every other line (data deps, comments) as it is; returns the stages changed."""
@@ -152,6 +185,10 @@ def main() -> None:
     """--write: rewrite dvc.yaml's code deps from the imports; else print each stage's code deps."""
     import yaml
 
+    if "--impact" in sys.argv[1:]:
+        for module, stages in impact(ROOT / "dvc.yaml").items():
+            print(f"{module}: {', '.join(stages) or '(no stage)'}")
+        return
     if "--write" in sys.argv[1:]:
         print("dvc.yaml: code deps rewritten for", write_code_deps(ROOT / "dvc.yaml") or "no stage (all in step)")
         return

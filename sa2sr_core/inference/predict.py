@@ -16,7 +16,6 @@ the segments of concurrent requests together, gives the same numbers as `sa2sr p
 from __future__ import annotations
 
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import pandas as pd
 import torch
 
 from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
-from sa2sr_core.config.inference import SegmentConfig
+from sa2sr_core.config.inference import PredictConfig, SegmentConfig
 from sa2sr_core.features.batches import plan_batches
 from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.features.fbank import extract_features_and_stats
@@ -42,21 +41,6 @@ SCORES = (*DIMS, *PROBS, "transcript", *(f"{d}_raw" for d in DIMS))
 COLUMNS = ("path", "status", "duration_s", "segments", "speech_s", *SCORES)
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "kind", "speech_share", *SCORES)
 TOO_SHORT = "speech, too short to score"
-
-
-@dataclass
-class PredictConfig:
-    max_frames_per_batch: int = 12000  # padded frames (B x longest) per forward pass
-    max_batch: int = 64
-    buffer_frames: int = 200000  # features decoded ahead of the model (~33 min of audio, ~32 MB)
-    segment: SegmentConfig = field(default_factory=SegmentConfig)
-    device: str = "auto"
-    workers: int = 0  # CPU: batches scored at once, one core each (0: all cores)
-    progress: bool = True
-
-    def __post_init__(self):
-        if self.workers <= 0:
-            self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def find_audio(paths) -> tuple[list[Path], list[tuple[str, str]]]:
