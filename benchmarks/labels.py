@@ -18,10 +18,10 @@ import time
 import numpy as np
 import torch
 
-from sa2sr_core.corpora.sentences import make_sentence
 from fixtures import build_local_roberta
-from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.config.labeler import LabelerConfig
+from sa2sr_core.corpora.sentences import make_sentence
+from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.sentiment.labeler import RobertaLabeler
 
 

@@ -25,13 +25,13 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from sa2sr_core.models.directory import load_model
+from fixtures import paper_size_predictor
+from sa2sr_core.config.inference import PredictConfig
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
-from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.config.inference import PredictConfig
 from sa2sr_core.inference.predict import predict_recordings
-from fixtures import paper_size_predictor
+from sa2sr_core.models.packaged import load_model
+from sa2sr_core.names import SENTIMENT_CLASSES
 
 
 def make_audio(root: Path, n: int) -> float:

@@ -22,12 +22,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from sa2sr_core.models.sa2sr import SA2SR
-from sa2sr_core.config.training import pretrain_configs
-from sa2sr_core.params import load_params
-from sa2sr_core.training.pretrain import make_dataset, sa2sr_loss, scan_split
 from fixtures import write_synthetic_shards
+from sa2sr_core.config.training import pretrain_configs
+from sa2sr_core.models.sa2sr import SA2SR
+from sa2sr_core.params import load_params
 from sa2sr_core.training.loop import timed_steps
+from sa2sr_core.training.pretrain import make_dataset, sa2sr_loss, scan_split
 
 
 def run(ds, model_cfg, cfg, steps: int) -> dict:

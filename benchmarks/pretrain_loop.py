@@ -29,12 +29,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from sa2sr_core.device import pick_device
-from sa2sr_core.config.training import pretrain_configs
-from sa2sr_core.params import load_params
-from sa2sr_core.training.pretrain import make_dataset, scan_split, train_sa2sr
 from fixtures import write_synthetic_shards
+from sa2sr_core.config.training import pretrain_configs
+from sa2sr_core.device import pick_device
+from sa2sr_core.params import load_params
 from sa2sr_core.study.throughput import step_throughput
+from sa2sr_core.training.pretrain import make_dataset, scan_split, train_sa2sr
 
 FRAMES_960H_X3 = 1.04e9
 

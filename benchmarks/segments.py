@@ -13,7 +13,8 @@ segmentation (sa2sr_core.inference.vad) is scored on it against the baseline it 
 It also scores the recording with the model (default models/sa2sr; a random paper-size model without one),
 writes the segments table and the picture (`--out DIR`), and reports x real time end to end.
 
-Usage: python benchmarks/segments.py [--minutes 10] [--source DIR] [--model models/sa2sr] [--out DIR]
+Usage: python benchmarks/segments.py [--minutes 10] [--source DIR] [--model models/sa2sr] [--vad silero|energy]
+                                    [--out DIR]
        python benchmarks/segments.py --minutes 0.5 --model none   # smoke test
 """
 
@@ -28,11 +29,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from sa2sr_core.models.directory import demo_notice, load_model
-from sa2sr_core.config.inference import PredictConfig
+from fixtures import DEMO_MSP_AUDIO, gap_distance, paper_size_predictor, speech_utterances
+from sa2sr_core.config.inference import VADS, PredictConfig, SegmentConfig
 from sa2sr_core.inference.predict import predict_recordings
-from fixtures import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
 from sa2sr_core.inference.timeline import plot_all
+from sa2sr_core.models.directory import demo_notice
+from sa2sr_core.models.packaged import load_model
+
 
 def _energies(x: np.ndarray) -> np.ndarray:
     n = len(x) // 160
@@ -61,21 +64,12 @@ def make_recording(path: Path, utterances, minutes: float, seed: int = 0):
     return np.concatenate(quiet), i
 
 
-def gap_distance(points: list[float], quiet: np.ndarray, min_gap_s: float = 0.2) -> np.ndarray:
-    """Distance (s) of each time point to the nearest gap: a run of quiet frames of at least min_gap_s (0 when
-    the point lies in one)."""
-    edges = np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]]))
-    runs = [(a, b) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)) if b - a >= min_gap_s * 100]
-    starts, ends = np.array([a for a, _ in runs]) * 0.01, np.array([b for _, b in runs]) * 0.01
-    return np.array([0.0 if ((starts <= x) & (x <= ends)).any() else
-                     float(np.min(np.minimum(np.abs(starts - x), np.abs(ends - x)))) for x in points])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--source", default=str(DEMO_MSP_AUDIO), help="directory of utterances (default: the demo's)")
     ap.add_argument("--model", default="models/sa2sr")
+    ap.add_argument("--vad", choices=VADS, default=SegmentConfig.vad, help="the voice-activity decision")
     ap.add_argument("--out", default=None, help="write segments.csv and the picture here")
     args = ap.parse_args()
     utterances, source = speech_utterances(Path(args.source), 400, 40)
@@ -88,7 +82,7 @@ def main() -> None:
         quiet, n_utts = make_recording(rec, utterances, args.minutes)
         duration = len(quiet) * 0.01
         t0 = time.perf_counter()
-        res = predict_recordings(model, config, [rec], PredictConfig(progress=False), log=lambda *_: None)
+        res = predict_recordings(model, config, [rec], PredictConfig(segment=SegmentConfig(vad=args.vad), progress=False), log=lambda *_: None)
         dt = time.perf_counter() - t0
         segs = res.segments
         speech = segs[segs["kind"] != "non-speech"]
@@ -96,7 +90,7 @@ def main() -> None:
         err = gap_distance(bounds, quiet)
         cuts = list(segs["end_s"][:-1])  # every place the recording is cut
         windows = list(np.arange(10.0, duration, 10.0))
-        report = {"source": source, "model": which, "recording_s": round(duration, 1), "utterances": n_utts,
+        report = {"source": source, "model": which, "vad": args.vad, "recording_s": round(duration, 1), "utterances": n_utts,
                   "speech_segments": int((segs["kind"] == "speech").sum()),
                   "non_speech_segments": int((segs["kind"] == "non-speech").sum()),
                   "boundaries": len(bounds), "boundary_error_max_s": round(float(err.max()), 3),

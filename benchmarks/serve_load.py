@@ -39,6 +39,7 @@ import soundfile as sf
 
 from fixtures import speech_utterances
 
+
 def make_files(root: Path, n: int, max_upload_mb: float) -> tuple[list[Path], list[Path]]:
     """n good recordings of 5-30 s, and the bad uploads."""
     rng, utts, good = np.random.default_rng(0), speech_utterances(n=60, espeak_n=20)[0], []

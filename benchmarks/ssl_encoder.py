@@ -26,12 +26,18 @@ from pathlib import Path
 import soundfile as sf
 import torch
 
-from sa2sr_core.models.backbones import resolve_sa2sr
-from sa2sr_core.config.models import EncoderConfig, RANDOM_BASE, RANDOM_TINY, SA2SRConfig, SSLConfig
-from sa2sr_core.study.estimate import (ASSUMED_MFU, H100_BF16_PEAK_FLOPS, LIBRISPEECH_TRAIN_HOURS, h100_hours, training_flops_per_audio_s)
-from sa2sr_core.config.inference import PredictConfig
-from sa2sr_core.inference.predict import predict_recordings
 from fixtures import DEMO_MSP_AUDIO, paper_size_predictor, speech_utterances
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.config.models import RANDOM_BASE, RANDOM_TINY, EncoderConfig, SA2SRConfig, SSLConfig
+from sa2sr_core.inference.predict import predict_recordings
+from sa2sr_core.models.backbones import resolve_sa2sr
+from sa2sr_core.study.estimate import (
+    ASSUMED_MFU,
+    H100_BF16_PEAK_FLOPS,
+    LIBRISPEECH_TRAIN_HOURS,
+    h100_hours,
+    training_flops_per_audio_s,
+)
 from sa2sr_core.study.throughput import step_throughput, synthetic_batches
 
 
@@ -78,7 +84,7 @@ def main() -> None:
                else f"CPU, {torch.get_num_threads()} torch threads")
     report = {"machine": machine, "device": args.device, "amp": args.amp, "frames_per_batch": args.frames,
               "encoders": {k: e.describe() for k, e in encs.items()},
-              "parameters_m": {k: round(sum(p.numel() for p in paper_size_predictor(e)[0].asr.encoder.parameters())
+              "parameters_m": {k: round(sum(p.numel() for p in paper_size_predictor(e)[0].sa2sr.encoder.parameters())
                                         / 1e6, 1) for k, e in encs.items()},
               "training": {k: train_throughput(e, args.frames, args.batches, args.seconds, args.device, args.amp)
                            for k, e in encs.items()}}

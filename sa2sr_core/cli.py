@@ -15,6 +15,16 @@ def given(**options) -> dict:
     """The options given on the command line; the others keep their config dataclass's default (stated there once)."""
     return {k: v for k, v in options.items() if v is not None}
 
+
+def segment_config(**options) -> SegmentConfig:
+    """The voice-activity settings from the command line; a bad value ends the command in one line (exit 2)."""
+    try:
+        return SegmentConfig(**given(**options))
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+
+
 app = typer.Typer(help="SA2SR: sentiment-aware ASR pre-training for speech emotion recognition.",
                   no_args_is_help=True, add_completion=False)
 
@@ -29,8 +39,9 @@ def correlate(
     """Text sentiment x speech emotion: Table 1 counts, Spearman (with p-value) and Cramér's V."""
     import pandas as pd
 
-    from sa2sr_core.sentiment.correlation import correlate as run, plot_table
     from sa2sr_core.io import write_json
+    from sa2sr_core.sentiment.correlation import correlate as run
+    from sa2sr_core.sentiment.correlation import plot_table
 
     if not table.is_file():
         raise typer.BadParameter(f"{table} does not exist", param_hint="TABLE")
@@ -54,9 +65,9 @@ def demo(
     params: Path = typer.Option(Path("params.yaml"), help="params.yaml with the `demo` section."),
 ) -> None:
     """Synthesize the demo corpus (LibriSpeech, IEMOCAP and MSP-Podcast layouts) with espeak-ng."""
+    from sa2sr_core.config.demo import demo_config
     from sa2sr_core.corpora.demo import build_demo
     from sa2sr_core.io import atomic_dir
-    from sa2sr_core.config.demo import demo_config
     from sa2sr_core.params import load_params
 
     with atomic_dir(out) as tmp:
@@ -91,8 +102,8 @@ def tables(
     out: Optional[Path] = typer.Option(None, help="Write the Markdown here (default: print)."),
 ) -> None:
     """Render the paper's Tables 2-4 (CCC, mean ± sd over runs) beside the paper's numbers."""
-    from sa2sr_core.io import write_text
     from sa2sr_core.evaluation.tables import render_tables
+    from sa2sr_core.io import write_text
 
     for p in [*scratch, *asr, *sa2sr, *asr_frozen, *sa2sr_frozen]:
         if not p.is_file():
@@ -120,7 +131,8 @@ def reproduce(
     every run under --out/runs/, Tables 1-4 with paired bootstrap intervals in --out/tables.md. Re-running
     resumes: finished runs are skipped."""
     from sa2sr_core.errors import Sa2srError
-    from sa2sr_core.study.reproduce import ReproduceConfig, parse_sets, reproduce as run
+    from sa2sr_core.study.reproduce import ReproduceConfig, parse_sets
+    from sa2sr_core.study.reproduce import reproduce as run
 
     try:
         cfg = ReproduceConfig(out=out or Path("results") / profile, profile=profile, seeds=seeds,
@@ -146,7 +158,8 @@ def _default_model() -> Path:
 
 
 def _load_model_or_exit(model: Optional[Path], device: str = "cpu"):
-    from sa2sr_core.models.directory import ModelDirError, load_model
+    from sa2sr_core.models.directory import ModelDirError
+    from sa2sr_core.models.packaged import load_model
 
     try:
         return load_model(model or _default_model(), device)
@@ -169,6 +182,9 @@ def predict(
     plots: Optional[Path] = typer.Option(None, help="Also write one PNG per file here: emotion over time."),
     max_segment_s: Optional[float] = typer.Option(None, help="Longer speech runs are cut at pauses; shorter files are "
                                                              f"scored whole (default {SegmentConfig.max_segment_s})."),
+    vad: Optional[str] = typer.Option(None, help="Where the speech is: silero (a trained detector: noise, hum and "
+                                                 "music are not speech) | energy (frame energy above the noise "
+                                                 f"floor) (default {SegmentConfig.vad})."),
     workers: Optional[int] = typer.Option(None, help="CPU: batches scored at once, one core each (0: all cores) "
                                                      f"(default {PredictConfig.workers})."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
@@ -179,14 +195,14 @@ def predict(
     Exit status: 0 when every file was scored, 1 when any file failed (named on stderr and in the status
     column; all good files are still scored), 2 on a usage or model error."""
     from sa2sr_core.device import pick_device
-    from sa2sr_core.inference.predict import predict_recordings, write_segments
+    from sa2sr_core.inference.predict import FINE, NO_SPEECH, predict_recordings, write_segments
     from sa2sr_core.io import write_csv
     from sa2sr_core.models.directory import demo_notice
 
     dev = pick_device(device)
     net, config = _load_model_or_exit(model, dev)
     cfg = PredictConfig(**given(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, workers=workers),
-                        segment=SegmentConfig(**given(max_segment_s=max_segment_s)), device=str(dev),
+                        segment=segment_config(max_segment_s=max_segment_s, vad=vad), device=str(dev),
                         progress=progress)
     res = predict_recordings(net, config, paths, cfg, dev)
     df = res.files
@@ -202,8 +218,10 @@ def predict(
         from sa2sr_core.inference.timeline import plot_all
 
         plot_all(df, res.segments, scale, plots, notice)
-    bad = int((df["status"] != "ok").sum())
-    typer.echo(f"{len(df) - bad}/{len(df)} files scored -> {out}"
+    bad = int((~df["status"].isin(FINE)).sum())
+    quiet = int((df["status"] == NO_SPEECH).sum())
+    typer.echo(f"{len(df) - bad - quiet}/{len(df)} files scored"
+               f"{f', {quiet} without speech (nothing to score)' if quiet else ''} -> {out}"
                f"{f', {len(res.segments)} segments -> {segments}' if segments else ''}"
                f"{f', pictures -> {plots}/' if plots else ''} (activation/valence/dominance on the "
                f"{scale[0]:g}-{scale[1]:g} scale of the training corpus, clipped into it; unclipped in <dim>_raw)"
@@ -227,6 +245,7 @@ def serve(
         None, help=f"Requests processed at once; more get 503 with Retry-After (default {ServeConfig.max_pending})."),
     batch_wait_ms: Optional[float] = typer.Option(
         None, help=f"How long the model waits for other requests to fill a batch (default {ServeConfig.batch_wait_ms})."),
+    vad: Optional[str] = typer.Option(None, help=f"silero | energy, as for predict (default {SegmentConfig.vad})."),
 ) -> None:
     """A local HTTP service and page for the model: POST /predict (multipart field `file`), GET /health, GET /
     (pick, drop or record a file; emotion over time). Ctrl-C lets in-flight requests finish."""
@@ -240,7 +259,7 @@ def serve(
     net, config = _load_model_or_exit(model_dir, dev)
     cfg = ServeConfig(**given(max_upload_mb=max_upload_mb, max_audio_s=max_audio_s, max_pending=max_pending,
                               batch_wait_ms=batch_wait_ms))
-    service = Service(net, config, str(model_dir), cfg, device=dev)
+    service = Service(net, config, str(model_dir), cfg, segment_config(vad=vad), device=dev)
     if service.notice:
         typer.echo(service.notice, err=True)
     typer.echo(f"sa2sr serve: http://{host}:{port}/ (model {model_dir}, {dev}); Ctrl-C to stop", err=True)

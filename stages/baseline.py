@@ -5,12 +5,12 @@ import json
 
 import pandas as pd
 
-from sa2sr_core.models.backbones import resolve_emotion
-from sa2sr_core.evaluation.baseline import fit_baseline, load_split, predictions_frame, summary
-from sa2sr_core.errors import run_main
-from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.config.baseline import baseline_config
 from sa2sr_core.config.training import finetune_configs
+from sa2sr_core.errors import run_main
+from sa2sr_core.evaluation.baseline import fit_baseline, load_split, predictions_frame, summary
+from sa2sr_core.io import write_json, write_parquet
+from sa2sr_core.models.backbones import resolve_emotion
 from sa2sr_core.params import load_params, split_dir
 
 

@@ -4,10 +4,10 @@ import json
 
 import pandas as pd
 
-from sa2sr_core.sentiment.correlation import correlate, paper_reference, plot_table
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_csv, write_json
 from sa2sr_core.params import corpus_root, labels_path, load_manifest, load_params, summary_path
+from sa2sr_core.sentiment.correlation import correlate, paper_reference, plot_table
 
 
 def main() -> None:

@@ -3,10 +3,10 @@ null; when the corpus has a path, write only a note saying so (the stage re-runs
 
 import sys
 
+from sa2sr_core.config.demo import demo_config
 from sa2sr_core.corpora.demo import build_demo
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import atomic_dir
-from sa2sr_core.config.demo import demo_config
 from sa2sr_core.params import demo_corpus_dir, load_params
 
 

@@ -8,7 +8,7 @@ from sa2sr_core.config.training import finetune_config
 from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.evaluate import compact_scores, evaluate_splits, plot_scatter, score_predictions
 from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.models.directory import load_emotion_model
+from sa2sr_core.models.loaders import load_emotion_model
 from sa2sr_core.names import DIMS
 from sa2sr_core.params import corpus_root, load_params, split_dir
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.card import model_card
-from sa2sr_core.models.directory import package_model, trained_on_demo
+from sa2sr_core.models.directory import trained_on_demo
+from sa2sr_core.models.packaged import package_model
 from sa2sr_core.params import load_params, read_summaries
 
 

@@ -3,10 +3,10 @@
 import json
 import sys
 
+from sa2sr_core.corpora.prepare import prepare_corpus
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
 from sa2sr_core.params import load_params, summary_path
-from sa2sr_core.corpora.prepare import prepare_corpus
 
 
 def main(corpus: str) -> None:

@@ -7,8 +7,8 @@ import sys
 
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
-from sa2sr_core.sentiment.labels import pseudo_label_corpus
 from sa2sr_core.params import load_params, summary_path
+from sa2sr_core.sentiment.labels import pseudo_label_corpus
 
 
 def main(corpus: str) -> None:

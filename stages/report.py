@@ -1,9 +1,9 @@
 """Stage report: metrics/report.md, the one page a researcher reads after `dvc repro`."""
 
 from sa2sr_core.errors import run_main
+from sa2sr_core.evaluation.report import render_report
 from sa2sr_core.io import write_text
 from sa2sr_core.params import load_params
-from sa2sr_core.evaluation.report import render_report
 
 
 def main() -> None:

@@ -10,8 +10,7 @@ import pandas as pd
 import torch
 import torch.distributed as dist
 
-from sa2sr_core.config.models import EncoderConfig, SSLConfig
-from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.config.models import EncoderConfig, SA2SRConfig, SSLConfig
 from sa2sr_core.config.training import PretrainConfig
 from sa2sr_core.training.pretrain import train_sa2sr
 

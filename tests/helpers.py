@@ -10,11 +10,11 @@ import pandas as pd
 import soundfile as sf
 
 from sa2sr_core.audio import resample
+from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.corpora.espeak import Espeak, Prosody
 from sa2sr_core.corpora.sentences import make_sentence
-from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.features.shards import extract_split
+from sa2sr_core.names import SENTIMENT_CLASSES
 
 
 def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words: int | None = None,

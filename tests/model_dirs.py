@@ -7,19 +7,16 @@ from pathlib import Path
 
 import torch
 
-from tests.helpers import standardise_stats
-
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig, SA2SRConfig
+from sa2sr_core.config.training import FinetuneConfig, PretrainConfig
 from sa2sr_core.evaluation.card import model_card
 from sa2sr_core.models import directory
-from sa2sr_core.models.directory import finetune_dir_config, package_model, pretrain_dir_config, trained_on_demo
-from sa2sr_core.config.features import FeatureConfig
-from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
+from sa2sr_core.models.directory import finetune_dir_config, pretrain_dir_config, trained_on_demo
+from sa2sr_core.models.packaged import package_model
 from sa2sr_core.models.regressor import EmotionModel
-from sa2sr_core.config.models import SA2SRConfig
 from sa2sr_core.models.sa2sr import SA2SR
-from sa2sr_core.config.training import PretrainConfig
+from tests.helpers import standardise_stats
 
 ENC = EncoderConfig(hidden=16, layers=2)
 FEATURES = FeatureConfig()

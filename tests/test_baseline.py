@@ -1,15 +1,13 @@
 import numpy as np
-
-from tests.helpers import project_baseline_config
 import pytest
 
 from sa2sr_core.config.baseline import BaselineConfig
+from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.evaluation.baseline import Ridge, SplitData, fit_baseline, load_split, predictions_frame
 from sa2sr_core.evaluation.evaluate import score_predictions
-from sa2sr_core.features.emotion import read_stats
-from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.evaluation.metrics import ccc
-from tests.helpers import speech_shards
+from sa2sr_core.features.emotion import read_stats
+from tests.helpers import project_baseline_config, speech_shards
 
 
 def test_ridge_matches_least_squares_and_shrinks():

@@ -3,7 +3,8 @@ import json
 import pytest
 import torch
 
-from sa2sr_core.models.directory import ModelDirError, load_model
+from sa2sr_core.models.directory import ModelDirError
+from sa2sr_core.models.packaged import load_model
 from tests.model_dirs import package, packaged, write_model_dirs
 
 
@@ -61,7 +62,7 @@ def test_bad_model_directories_are_named(tmp_path):
     d = tmp_path / "m"
     package(pre, ft, d)
     cfg = json.loads((d / "config.json").read_text())
-    cfg["model"]["asr"]["encoder"]["hidden"] = 32
+    cfg["model"]["sa2sr"]["encoder"]["hidden"] = 32
     (d / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelDirError, match="does not fit"):
         load_model(d)
@@ -74,3 +75,24 @@ def test_bad_model_directories_are_named(tmp_path):
     with pytest.raises(ModelDirError, match="different features"):
         package(pre, ft, tmp_path / "m2")
     assert not (tmp_path / "m2").exists()
+
+
+def test_a_packaged_directory_of_the_first_format_still_loads(tmp_path):
+    """sa2sr-model/1 named the pre-training network `asr` (config and weights): read as today's sa2sr-model/2."""
+    from safetensors.torch import load_file, save_file
+
+    d, _, _ = packaged(tmp_path)
+    new, _ = load_model(d)
+    cfg = json.loads((d / "config.json").read_text())
+    assert cfg["format"] == "sa2sr-model/2" and "sa2sr" in cfg["model"]
+    cfg["format"], cfg["model"]["asr"] = "sa2sr-model/1", cfg["model"].pop("sa2sr")
+    (d / "config.json").write_text(json.dumps(cfg))
+    w = load_file(str(d / "model.safetensors"))
+    save_file({("asr." + k[len("sa2sr."):] if k.startswith("sa2sr.") else k): v for k, v in w.items()},
+              str(d / "model.safetensors"))
+    old, config = load_model(d)
+    x, n = _inputs()
+    with torch.no_grad():
+        for a, b in zip(old(x, n), new(x, n)):
+            torch.testing.assert_close(a, b)
+    assert config["format"] == "sa2sr-model/2"

@@ -51,7 +51,7 @@ def test_a_too_long_file_for_the_service(tmp_path, capsys):
     import torch
 
     from sa2sr_core.inference.serve import Service, TooLong
-    from sa2sr_core.models.directory import load_model
+    from sa2sr_core.models.packaged import load_model
     from tests.model_dirs import packaged
 
     d, _, _ = packaged(tmp_path)

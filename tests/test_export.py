@@ -3,9 +3,9 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sa2sr_core.models.directory import load_model
 from sa2sr_core.cli import app
 from sa2sr_core.inference.export import example_inputs, export_model, run_exported
+from sa2sr_core.models.packaged import load_model
 from tests.model_dirs import packaged
 
 

@@ -3,22 +3,18 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from tests.helpers import project_baseline_config
 from safetensors.torch import load_file
 
+from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig, SA2SRConfig
+from sa2sr_core.config.training import FinetuneConfig, PretrainConfig
 from sa2sr_core.evaluation.evaluate import evaluate_splits
-from sa2sr_core.features.emotion import scan_emotion_split
-from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.models.directory import ModelDirError, load_emotion_model
-from sa2sr_core.training.finetune import train_emotion
 from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
-from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.features.emotion import scan_emotion_split
+from sa2sr_core.models.directory import ModelDirError
+from sa2sr_core.models.loaders import load_emotion_model
+from sa2sr_core.training.finetune import train_emotion
 from sa2sr_core.training.pretrain import train_sa2sr
-from tests.helpers import speech_shards
+from tests.helpers import project_baseline_config, speech_shards
 
 ENC = EncoderConfig(hidden=16, layers=1)
 MODEL = EmotionModelConfig(ENC, RegressorConfig(input_dim=32))
@@ -107,9 +103,10 @@ def test_scratch_needs_no_pretrained_model(emo, tmp_path):
 
 
 def test_bad_labels_and_short_utterances_are_counted(emo, tmp_path):
+    import shutil
+
     import pyarrow as pa
     import pyarrow.parquet as pq
-    import shutil
 
     train = emo[0]
     d = tmp_path / "split"
@@ -181,10 +178,10 @@ def test_stats_model_starts_from_the_ridge_baseline(emo):
     """Before any update, the regressor with utterance stats predicts exactly what the baseline stage's ridge
     (fitted on Train, regulariser chosen on Development) predicts."""
     from sa2sr_core.evaluation.baseline import fit_baseline, load_split
-    from sa2sr_core.features.emotion import make_emotion_dataset
     from sa2sr_core.evaluation.evaluate import predict_split
-    from sa2sr_core.training.finetune import start_from_baseline
+    from sa2sr_core.features.emotion import make_emotion_dataset
     from sa2sr_core.models.regressor import EmotionModel
+    from sa2sr_core.training.finetune import start_from_baseline
 
     train, valid, test, _ = emo
     model = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84)))

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.config.features import FeatureConfig, functionals_dim
 from sa2sr_core.features.fbank import extract_lfbe, extract_lfbe_and_stats, kaldi_fbank
-from sa2sr_core.config.features import functionals_dim
 from sa2sr_core.features.functionals import utterance_functionals
 from tests.conftest import tone
 

@@ -14,22 +14,18 @@ import pandas as pd
 import pytest
 import torch
 
-from sa2sr_core.models.directory import load_model, package_model
+from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig, SA2SRConfig
+from sa2sr_core.config.training import FinetuneConfig, PretrainConfig
 from sa2sr_core.evaluation.evaluate import evaluate_splits
 from sa2sr_core.inference.export import export_model
-from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.models.directory import load_emotion_model
-from sa2sr_core.training.finetune import train_emotion
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
-from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.models.sa2sr import SA2SR
-from sa2sr_core.config.inference import PredictConfig
 from sa2sr_core.inference.predict import predict_recordings
-from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.models.loaders import load_emotion_model
+from sa2sr_core.models.packaged import load_model, package_model
+from sa2sr_core.models.sa2sr import SA2SR
+from sa2sr_core.training.finetune import train_emotion
 from sa2sr_core.training.pretrain import train_sa2sr
-from tests.helpers import speech_shards
-from tests.helpers import project_baseline_config
+from tests.helpers import project_baseline_config, speech_shards
 from tests.model_dirs import FEATURES
 
 DEVICE = os.environ.get("SA2SR_TEST_DEVICE", "cuda")
@@ -125,8 +121,8 @@ def test_torchrun_one_process(run, tmp_path):
 def test_ssl_encoder_trains_in_bf16_and_matches_the_cpu(tmp_path):
     """The self-supervised encoder on the device: pre-training with bf16 autocast (the ssl profile's setting) stays
     finite, and the trained encoder's fp32 output on the device matches the CPU's."""
-    from sa2sr_core.config.models import SSLConfig
     from sa2sr_core.config.features import FeatureConfig
+    from sa2sr_core.config.models import SSLConfig
 
     wave = FeatureConfig(kind="waveform")
     train, lab_t = speech_shards(tmp_path, 6, "train", words=4, fbank=wave)

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tools.code_deps import ROOT, DATA_STAGES, code_deps, cycles, direct_imports, house_problems, impact, stage_dep_problems
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+from tools.code_deps import (
+    DATA_STAGES,
+    ROOT,
+    code_deps,
+    cycles,
+    direct_imports,
+    house_problems,
+    impact,
+    stage_dep_problems,
+)
 
 PACKAGE_FILES = sorted((ROOT / "sa2sr_core").rglob("*.py"))
 PROJECT_FILES = PACKAGE_FILES + sorted((ROOT / "stages").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
@@ -124,10 +133,13 @@ def test_an_edit_re_runs_only_what_it_can_change():
     assert set(out) == {str(p.relative_to(ROOT)) for p in PACKAGE_FILES if p.name != "__init__.py"}
     assert house_problems(ROOT / "dvc.yaml") == []
     for module in ("sa2sr_core/training/schedule.py", "sa2sr_core/training/loop.py", "sa2sr_core/models/bilstm.py",
-                   "sa2sr_core/training/checkpoint.py", "sa2sr_core/models/regressor.py",
-                   "sa2sr_core/config/training.py", "sa2sr_core/config/models.py", "sa2sr_core/vocab.py"):
+                   "sa2sr_core/training/checkpoint.py", "sa2sr_core/config/training.py", "sa2sr_core/config/models.py",
+                   "sa2sr_core/vocab.py"):
         assert not set(out[module]) & set(DATA_STAGES), (module, out[module])
         assert "pretrain" in out[module], module
+    for module in ("sa2sr_core/models/regressor.py", "sa2sr_core/models/predictor.py", "sa2sr_core/models/loaders.py"):
+        assert "pretrain" not in out[module] and not set(out[module]) & set(DATA_STAGES), (module, out[module])
+    assert out["sa2sr_core/models/predictor.py"] == ["package"]
     assert "features" not in out["sa2sr_core/sentiment/labeler.py"]
     assert "pretrain" not in out["sa2sr_core/evaluation/baseline.py"]
     assert set(out["sa2sr_core/training/schedule.py"]) == {"pretrain", "finetune"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sa2sr_core.errors import ParamsError
 from sa2sr_core.config.check import validate_params
+from sa2sr_core.errors import ParamsError
 from sa2sr_core.params import load_params, set_dotted, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]

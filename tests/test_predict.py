@@ -6,15 +6,14 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
-from sa2sr_core.models.directory import load_model
-from sa2sr_core.cli import app
-from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.audio import probe_audio
-from sa2sr_core.config.inference import SegmentConfig
-from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.cli import app
+from sa2sr_core.config.inference import PredictConfig, SegmentConfig
+from sa2sr_core.features.shards import shard_files
 from sa2sr_core.inference.predict import predict_recordings
 from sa2sr_core.inference.vad import cut_audio, segment_audio
-from sa2sr_core.features.shards import shard_files
+from sa2sr_core.models.packaged import load_model
+from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.vocab import decode
 from tests.helpers import speech_shards
 from tests.model_dirs import packaged

@@ -8,8 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.config.models import EncoderConfig, SA2SRConfig
 from sa2sr_core.config.training import PretrainConfig
 from sa2sr_core.training.pretrain import MissingLabelsError, scan_split, train_sa2sr
 from tests.helpers import speech_shards

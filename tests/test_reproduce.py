@@ -14,13 +14,23 @@ from typer.testing import CliRunner
 from sa2sr_core.cli import app
 from sa2sr_core.corpora.layout import check_layout
 from sa2sr_core.corpora.librispeech import CorpusLayoutError
-from sa2sr_core.evaluation.metrics import ccc
 from sa2sr_core.corpora.prepare import subset_rows
 from sa2sr_core.errors import ParamsError
-from sa2sr_core.params import load_profile
-from sa2sr_core.study.reproduce import (ORDER, ReproduceConfig, ReproduceError, base_overrides, dvc_command, format_value, parse_sets, plan_runs, reproduce)
+from sa2sr_core.evaluation.metrics import ccc
 from sa2sr_core.evaluation.significance import ccc_columns, paired_bootstrap
 from sa2sr_core.evaluation.tables import render_study
+from sa2sr_core.params import load_profile
+from sa2sr_core.study.reproduce import (
+    ORDER,
+    ReproduceConfig,
+    ReproduceError,
+    base_overrides,
+    dvc_command,
+    format_value,
+    parse_sets,
+    plan_runs,
+    reproduce,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -266,8 +276,7 @@ def test_training_hours_come_from_the_subsets_present(tmp_path):
 
 
 def test_step_throughput_counts_real_frames():
-    from sa2sr_core.config.models import EncoderConfig
-    from sa2sr_core.config.models import SA2SRConfig
+    from sa2sr_core.config.models import EncoderConfig, SA2SRConfig
     from sa2sr_core.study.throughput import step_throughput, synthetic_batches
 
     cfg = SA2SRConfig(encoder=EncoderConfig(input_dim=40, hidden=8, layers=1), summarizer_hidden=4)

@@ -6,7 +6,8 @@ import soundfile as sf
 
 from sa2sr_core.audio import load_audio, probe_audio
 from sa2sr_core.config.inference import SegmentConfig
-from sa2sr_core.inference.vad import NON_SPEECH, SPEECH, cut_audio, frame_energies, plan_segments, segment_audio
+from sa2sr_core.inference.vad import (NON_SPEECH, SPEECH, cut_audio, energy_speech, frame_energies, plan_segments,
+                                      segment_audio)
 
 HOP = 0.01
 
@@ -20,7 +21,7 @@ def test_pauses_bridged_clicks_dropped_padding_and_full_coverage():
     cfg = SegmentConfig(min_pause_s=0.3, min_speech_s=0.3, pad_s=0.1, max_segment_s=15)
     e = _energy([(1.0, -60), (2.0, -20), (0.2, -60), (1.0, -20), (1.0, -60), (0.1, -15), (1.5, -60), (2.0, -22),
                  (0.5, -60)])
-    plan = plan_segments(e, cfg, HOP)
+    plan = plan_segments(energy_speech(e, cfg), e, cfg, HOP)
     assert [k for *_, k in plan] == [NON_SPEECH, SPEECH, NON_SPEECH, SPEECH, NON_SPEECH]
     (_, _, _), (a, b, _), _, (c, d, _), _ = plan
     assert (a, b) == (90, 430)  # 1.0-3.2-4.2 s bridged over the 0.2 s pause, padded by 0.1 s
@@ -32,7 +33,7 @@ def test_pauses_bridged_clicks_dropped_padding_and_full_coverage():
 def test_long_speech_is_cut_at_its_quietest_frame_near_the_limit():
     cfg = SegmentConfig(max_segment_s=5.0, search_s=2.0)
     e = _energy([(0.5, -60), (4.0, -20), (0.05, -28), (8.0, -20), (0.5, -60)])  # a dip 4.5 s in, not a pause
-    plan = [p for p in plan_segments(e, cfg, HOP) if p[2] == SPEECH]
+    plan = [p for p in plan_segments(energy_speech(e, cfg), e, cfg, HOP) if p[2] == SPEECH]
     assert plan[0][1] == 450  # cut in the dip, not at the limit
     assert all(b - a <= 500 for a, b, _ in plan) and plan[-1][1] == 1265  # flat speech: cut within the limit
     assert all(p[1] == q[0] for p, q in zip(plan, plan[1:]))
@@ -65,7 +66,7 @@ def recording(tmp_path):
 def test_segments_follow_the_pauses_and_cuts_stream_the_same_samples(recording):
     path, spans = recording
     info = probe_audio(path)
-    segs, peak = segment_audio(path, info, 16000, SegmentConfig())
+    segs, peak = segment_audio(path, info, 16000, SegmentConfig(vad="energy"))  # tones: the energy rules
     speech = [s for s in segs if s.kind == SPEECH]
     assert len(speech) == len(spans) and peak > 0.2
     for s, (a, b) in zip(speech, spans):
@@ -83,6 +84,7 @@ def test_a_short_recording_is_one_utterance(recording, tmp_path):
     path, _ = recording
     x = load_audio(path, 16000)[: 16000 * 4]
     sf.write(tmp_path / "short.wav", x, 16000, subtype="FLOAT")
-    segs, _ = segment_audio(tmp_path / "short.wav", probe_audio(tmp_path / "short.wav"), 16000, SegmentConfig())
+    cfg = SegmentConfig(vad="energy")  # tones: the energy rules (tests/test_vad.py has the trained detector's)
+    segs, _ = segment_audio(tmp_path / "short.wav", probe_audio(tmp_path / "short.wav"), 16000, cfg)
     assert len(segs) == 1 and segs[0].kind == SPEECH and (segs[0].start, segs[0].end) == (0, len(x))
     assert 0 < segs[0].speech_share < 1

@@ -1,12 +1,21 @@
+import random
+
 import numpy as np
 import pytest
 
-from sa2sr_core.corpora.sentences import make_sentence
 from benchmarks.fixtures import build_local_roberta
-from sa2sr_core.names import SENTIMENT_CLASSES
 from sa2sr_core.config.labeler import LabelerConfig
-from sa2sr_core.sentiment.labeler import (LabelMappingError, RobertaLabeler, VaderLabeler, class_order, label_texts, load_labeler, prepare_text)
-import random
+from sa2sr_core.corpora.sentences import make_sentence
+from sa2sr_core.names import SENTIMENT_CLASSES
+from sa2sr_core.sentiment.labeler import (
+    LabelMappingError,
+    RobertaLabeler,
+    VaderLabeler,
+    class_order,
+    label_texts,
+    load_labeler,
+    prepare_text,
+)
 
 TEXTS = [make_sentence(random.Random(i), SENTIMENT_CLASSES[i % 3]) for i in range(60)]
 NEW = {0: "negative", 1: "neutral", 2: "positive"}

@@ -12,11 +12,10 @@ import pytest
 import soundfile as sf
 import uvicorn
 
-from sa2sr_core.models.directory import load_model
-from sa2sr_core.config.inference import ServeConfig
-from sa2sr_core.config.inference import PredictConfig
+from sa2sr_core.config.inference import PredictConfig, ServeConfig
 from sa2sr_core.inference.predict import predict_recordings
 from sa2sr_core.inference.serve import Service, create_app
+from sa2sr_core.models.packaged import load_model
 from tests.helpers import speech_shards
 from tests.model_dirs import packaged
 

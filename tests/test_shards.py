@@ -4,10 +4,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sa2sr_core.features import shards
-from sa2sr_core.config.features import FeatureConfig
-from sa2sr_core.features.fbank import extract_lfbe
 from sa2sr_core.audio import load_audio
+from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.features import shards
+from sa2sr_core.features.fbank import extract_lfbe
 from sa2sr_core.features.shards import extract_split, frames_from_batch, shard_files
 
 

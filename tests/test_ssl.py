@@ -13,23 +13,20 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sa2sr_core.models.backbones import SSLBackboneError, resolve_backbone, resolve_encoder
-from sa2sr_core.models.directory import demo_notice, load_model
-from tests.model_dirs import package
-from sa2sr_core.config.models import EncoderConfig, SSLConfig
-from sa2sr_core.inference.export import export_model
 from sa2sr_core.config.features import FeatureConfig
-from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.models.directory import ModelDirError
-from sa2sr_core.training.finetune import train_emotion
-from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
-from sa2sr_core.config.models import SA2SRConfig
 from sa2sr_core.config.inference import PredictConfig
-from sa2sr_core.inference.predict import predict_recordings
-from sa2sr_core.config.training import PretrainConfig
-from sa2sr_core.training.pretrain import train_sa2sr
+from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig, SA2SRConfig, SSLConfig
+from sa2sr_core.config.training import FinetuneConfig, PretrainConfig
 from sa2sr_core.features.shards import shard_files
+from sa2sr_core.inference.export import export_model
+from sa2sr_core.inference.predict import predict_recordings
+from sa2sr_core.models.backbones import SSLBackboneError, resolve_backbone, resolve_encoder
+from sa2sr_core.models.directory import ModelDirError, demo_notice
+from sa2sr_core.models.packaged import load_model
+from sa2sr_core.training.finetune import train_emotion
+from sa2sr_core.training.pretrain import train_sa2sr
 from tests.helpers import speech_shards
+from tests.model_dirs import package
 
 WAVE = FeatureConfig(kind="waveform")
 DIMS3 = ["activation", "valence", "dominance"]
@@ -101,7 +98,7 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
     assert f"Encoder: ssl {hub}" in card and "waveform itself" in card
     model, config = load_model(tmp_path / "sa2sr")  # self-contained: the backbone comes from the directory
     assert demo_notice(config) is None  # a pre-trained backbone, not the demo corpus: nothing to warn about
-    assert config["model"]["asr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
+    assert config["model"]["sa2sr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
     df = predict_recordings(model, config, [root / "audio" / "validation-0.wav", root / "audio" / "validation-1.wav"],
                        PredictConfig(progress=False), log=lambda *_: None).files
     assert (df["status"] == "ok").all() and df[DIMS3].notna().all().all()
@@ -125,7 +122,7 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
 
 
 def test_a_random_backbone_is_said_wherever_the_model_speaks():
-    config = {"trained_on_demo": True, "model": {"asr": {"encoder": {"kind": "ssl", "ssl": {"model": "random-tiny"}}}}}
+    config = {"trained_on_demo": True, "model": {"sa2sr": {"encoder": {"kind": "ssl", "ssl": {"model": "random-tiny"}}}}}
     note = demo_notice(config)
     assert note.startswith("DEMO MODEL") and "RANDOM SSL BACKBONE: random-tiny" in note
     config["trained_on_demo"] = False
@@ -178,7 +175,7 @@ def test_ddp_two_processes_with_layerdrop_and_a_frozen_start(wave_shards, tmp_pa
 def test_a_frozen_ssl_fine_tuning_shares_the_backbone_in_the_package(wave_shards, tmp_path):
     """Frozen fine-tuning trains only the layer weights (and the regressor): the package keeps one backbone, runs it
     once, and gives what the two trained models give."""
-    from sa2sr_core.models.directory import load_emotion_model
+    from sa2sr_core.models.loaders import load_emotion_model
 
     _, train, valid, labels = wave_shards
     enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model="random-tiny"))
@@ -208,10 +205,10 @@ def test_bad_inputs_are_named(wave_shards, tmp_path):
     waveform too short to featurise: each a named error or a counted reject, never a traceback deep inside."""
     import shutil
 
-    from sa2sr_core.models.directory import ModelDirError
-    from sa2sr_core.features.batches import ShardDataset
-    from sa2sr_core.errors import ParamsError
     from sa2sr_core.config.check import validate_params
+    from sa2sr_core.errors import ParamsError
+    from sa2sr_core.features.batches import ShardDataset
+    from sa2sr_core.models.directory import ModelDirError
     from sa2sr_core.params import load_params, with_overrides
 
     params = load_params()
@@ -242,7 +239,7 @@ def test_bad_inputs_are_named(wave_shards, tmp_path):
     package(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
     cfg_path = tmp_path / "sa2sr" / "config.json"
     config = json.loads(cfg_path.read_text())
-    config["model"]["asr"]["encoder"]["ssl"]["backbone"] = {}
+    config["model"]["sa2sr"]["encoder"]["ssl"]["backbone"] = {}
     cfg_path.write_text(json.dumps(config))
     with pytest.raises(ModelDirError, match=f"{cfg_path}: its model config cannot build a model"):
         load_model(tmp_path / "sa2sr")

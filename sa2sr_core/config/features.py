@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from sa2sr_core.errors import ParamsError
 from sa2sr_core.typecheck import build
 
-
 #: What feature shards hold (FeatureConfig.kind) and which encoder reads which (EncoderConfig.kind).
 FEATURE_KINDS = ("lfbe", "waveform")
 ENCODER_KINDS = {"bilstm": "lfbe", "ssl": "waveform"}

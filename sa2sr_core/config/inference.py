@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+#: The voice-activity decisions (sa2sr_core.inference.vad).
+VADS = ("silero", "energy")
+
 
 @dataclass
 class SegmentConfig:
     """How `sa2sr predict` and `sa2sr serve` find the speech in a recording (sa2sr_core.inference.vad)."""
 
+    vad: str = "silero"  # silero: a trained detector (Silero VAD v6) | energy: frame energy above the noise floor
+    speech_threshold: float = 0.5  # silero: a frame starts speech at this P(speech) ...
+    release_threshold: float = 0.35  # ... and speech ends when P(speech) falls below this (Silero's 0.15 lower)
     threshold_db: float = 12.0  # speech: frame energy this far above the recording's noise floor ...
     dynamic_range_db: float = 30.0  # ... or this far below its loudest frame, whichever is lower
     floor_percentile: float = 10.0  # the noise floor: this percentile of the frame energies
@@ -18,7 +24,14 @@ class SegmentConfig:
     min_speech_s: float = 0.3  # shorter speech runs are dropped (clicks, breaths)
     pad_s: float = 0.1  # kept before and after each speech run
     max_segment_s: float = 15.0  # longer runs are cut; a recording no longer than this is scored whole
-    search_s: float = 3.0  # ... at the quietest frame of their last search_s seconds
+    search_s: float = 3.0  # ... at the least speech-like frame of their last search_s seconds
+
+    def __post_init__(self):
+        if self.vad not in VADS:
+            raise ValueError(f"vad must be one of {VADS}, got {self.vad!r}")
+        if not 0.0 < self.release_threshold <= self.speech_threshold < 1.0:
+            raise ValueError(f"need 0 < release_threshold <= speech_threshold < 1, got {self.release_threshold} and "
+                             f"{self.speech_threshold}")
 
 
 @dataclass

@@ -9,7 +9,6 @@ from sa2sr_core.config.features import ENCODER_KINDS, feature_config, functional
 from sa2sr_core.names import CHARS, SENTIMENT_CLASSES
 from sa2sr_core.typecheck import build
 
-
 #: Named, explicitly random backbones (no hub): random-tiny, a 2-layer WavLM of width 64 for the demo and the tests;
 #: random-base, WavLM-base's architecture (12 x 768, 94 M parameters) for measuring speed at the real size.
 RANDOM_TINY, RANDOM_BASE = "random-tiny", "random-base"

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from sa2sr_core.config.models import EmotionModelConfig, SA2SRConfig, emotion_model_config, encoder_config
 from sa2sr_core.typecheck import build, check_type
 
-
 #: The learning-rate schedules (sa2sr_core.training.schedule).
 SCHEDULES = ("constant", "cosine")
 

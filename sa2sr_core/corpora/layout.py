@@ -7,7 +7,7 @@ import csv
 from pathlib import Path
 
 from sa2sr_core.corpora.iemocap import find_iemocap_root
-from sa2sr_core.corpora.librispeech import CorpusLayoutError, SUBSET_SPLIT, find_librispeech_root
+from sa2sr_core.corpora.librispeech import SUBSET_SPLIT, CorpusLayoutError, find_librispeech_root
 from sa2sr_core.corpora.msp_podcast import SPLIT_SET, find_msp_root
 
 #: What the study needs of each corpus: every split in the first set, and at least one of the second.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sa2sr_core.errors import Sa2srError
 from sa2sr_core.audio import AudioError, probe_audio
 from sa2sr_core.corpora.manifest import CorpusRead
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.text import normalize_librispeech_text
 
 #: Official subsets and the canonical split each belongs to.

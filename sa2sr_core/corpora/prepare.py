@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from sa2sr_core.corpora.iemocap import read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import CorpusRead, summarize, write_manifest

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sa2sr_core.config.baseline import BaselineConfig
-from sa2sr_core.evaluation.metrics import ccc_per_dim
+from sa2sr_core.evaluation.metrics import ccc, ccc_per_dim
 from sa2sr_core.features.emotion import EmotionData, read_stats, scan_emotion_split
-from sa2sr_core.evaluation.metrics import ccc
 from sa2sr_core.names import DIMS
 
 

@@ -14,7 +14,7 @@ def model_card(config: dict, info: dict) -> str:
     ft = prov.get("finetune") or {}
     ev, data = info.get("eval") or {}, info.get("data") or {}
     demo = trained_on_demo(info)
-    encoder = SA2SRConfig.from_dict(config["model"]["asr"]).encoder
+    encoder = SA2SRConfig.from_dict(config["model"]["sa2sr"]).encoder
     random_ssl = encoder.kind == "ssl" and encoder.ssl.random
     inputs = (f"{feats['num_mel_bins']}-dim log mel filterbank ({feats['frame_length_ms']:g} ms / "
               f"{feats['frame_shift_ms']:g} ms), normalised per {config['normalization'].get('type')}"

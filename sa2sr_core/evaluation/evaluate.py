@@ -6,15 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
-from sa2sr_core.config.training import FinetuneConfig
 import torch
 
-from sa2sr_core.features.batches import ShardDataset
-from sa2sr_core.models.regressor import EmotionModel
-from sa2sr_core.io import atomic_path
+from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim
+from sa2sr_core.features.batches import ShardDataset
+from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
+from sa2sr_core.io import atomic_path
+from sa2sr_core.models.regressor import EmotionModel
 from sa2sr_core.names import DIMS
 
 

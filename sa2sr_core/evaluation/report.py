@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from sa2sr_core.evaluation.tables import (
+    collect_study,
+    data_table,
+    paired_table,
+    render_tables,
+    study_evals,
+    test_ccc_table,
+)
 from sa2sr_core.io import atomic_path
-from sa2sr_core.sentiment.labels import merge_label_summaries
-from sa2sr_core.params import read_summaries
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
-from sa2sr_core.evaluation.tables import (collect_study, data_table, paired_table, render_tables, study_evals, test_ccc_table)
+from sa2sr_core.params import read_summaries
+from sa2sr_core.sentiment.labels import merge_label_summaries
 
 
 def read_curves(live_dir: str | Path) -> pd.DataFrame:

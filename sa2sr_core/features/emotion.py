@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow.parquet as pq
 
-from sa2sr_core.features.batches import Example, ShardDataset
 from sa2sr_core.errors import Sa2srError
-from sa2sr_core.names import DIMS
+from sa2sr_core.features.batches import Example, ShardDataset
 from sa2sr_core.features.shards import shard_files, stats_from_batch
+from sa2sr_core.names import DIMS
 
 
 @dataclass

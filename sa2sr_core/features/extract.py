@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from sa2sr_core.io import write_csv
 from sa2sr_core.config.features import feature_config
-from sa2sr_core.params import load_manifest, split_dir
 from sa2sr_core.features.shards import extract_split
+from sa2sr_core.io import write_csv
+from sa2sr_core.params import load_manifest, split_dir
 
 
 def extract_corpus(params: dict, corpus: str) -> dict:

@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa

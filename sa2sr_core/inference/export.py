@@ -35,7 +35,7 @@ def input_names(model: Predictor) -> list[str]:
 def example_inputs(model: Predictor, lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
     T = max(lengths)
-    feats = torch.randn(len(lengths), T, model.cfg.asr.encoder.input_dim, generator=g)
+    feats = torch.randn(len(lengths), T, model.cfg.sa2sr.encoder.input_dim, generator=g)
     for b, n in enumerate(lengths):
         feats[b, n:] = 0.0
     out = (feats, torch.tensor(lengths, dtype=torch.long))

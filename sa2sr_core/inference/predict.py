@@ -26,14 +26,14 @@ import pandas as pd
 import torch
 
 from sa2sr_core.audio import AUDIO_EXTENSIONS, AudioError, AudioInfo, load_audio, probe_audio
+from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.config.inference import PredictConfig, SegmentConfig
 from sa2sr_core.features.batches import plan_batches
-from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.features.fbank import extract_features_and_stats
+from sa2sr_core.inference.vad import SPEECH, Segment, cut_audio, segment_audio, whole_recording
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
-from sa2sr_core.inference.vad import SPEECH, Segment, cut_audio, segment_audio, whole_recording
 from sa2sr_core.vocab import decode
 
 PROBS = tuple(f"p_{c}" for c in SENTIMENT_CLASSES)
@@ -41,6 +41,10 @@ SCORES = (*DIMS, *PROBS, "transcript", *(f"{d}_raw" for d in DIMS))
 COLUMNS = ("path", "status", "duration_s", "segments", "speech_s", *SCORES)
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "kind", "speech_share", *SCORES)
 TOO_SHORT = "speech, too short to score"
+#: A file's status when the voice-activity decision found no speech in it: not an error, nothing to score.
+NO_SPEECH = "no speech"
+#: The statuses of files that were read as they should be (every other status is an error).
+FINE = ("ok", NO_SPEECH)
 
 
 def find_audio(paths) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -78,12 +82,16 @@ class Recording:
     def features(self, info: AudioInfo, fbank: FeatureConfig, seg: SegmentConfig, min_frames: int
                  ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """(segment index, frames (LFBE or PCM, as the model was trained), functionals) of each speech segment long
-        enough to score; raises AudioError
-        for a file with nothing to score (silent, too short, no speech)."""
+        enough to score; raises AudioError for a file that cannot be scored (silent, speech too short); a file
+        without speech yields nothing and gets the status NO_SPEECH."""
         sr = self.sample_rate = fbank.sample_rate
         self.frame_s = fbank.frame_shift_ms / 1000
+        need = ((min_frames - 1) * fbank.frame_shift_ms + (fbank.frame_length_ms if fbank.kind == "lfbe"
+                                                            else fbank.frame_shift_ms)) / 1000
         if info.duration_s <= seg.max_segment_s:  # one utterance: decoded once, exactly as in training
             x = load_audio(self.path, sr)
+            if fbank.num_frames(len(x)) < min_frames:  # too short to score, whatever it holds
+                raise AudioError(self.path, f"too short: {len(x) / sr:.3f} s, the model needs at least {need:.3f} s")
             self.segments, peak = whole_recording(x, seg, sr, fbank.frame_length_ms, fbank.frame_shift_ms)
             pieces = iter([(0, x)] if self.segments[0].kind == SPEECH else [])
         else:  # streamed twice: the voice-activity decision, then the cuts
@@ -101,12 +109,10 @@ class Recording:
             yield (i, *extract_features_and_stats(x, fbank))
         if n == 0:
             if any(s.kind == TOO_SHORT for s in self.segments):
-                need = ((min_frames - 1) * fbank.frame_shift_ms + (fbank.frame_length_ms if fbank.kind == "lfbe"
-                                                                    else fbank.frame_shift_ms)) / 1000
                 longest = max(s.end - s.start for s in self.segments if s.kind == TOO_SHORT) / sr
                 raise AudioError(self.path, f"too short: {longest:.3f} s of speech, the model needs at least "
                                             f"{need:.3f} s")
-            raise AudioError(self.path, "no speech found (voice-activity decision)")
+            self.status = NO_SPEECH  # noise, music, hum only: reported with its segments, nothing scored
 
     def _scores(self, parts, scale) -> dict:
         w = np.array([p[0] for p in parts], np.float64)
@@ -131,7 +137,7 @@ class Recording:
         return row
 
     def segment_rows(self, scale: tuple[float, float]) -> list[dict]:
-        if self.status != "ok":
+        if self.status not in FINE:
             return []
         rows = []
         for i, s in enumerate(self.segments):

@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from fastapi import Request  # at module level: the endpoint's annotation is resolved here
 
-from sa2sr_core.errors import Sa2srError
 from sa2sr_core.audio import AudioError, probe_audio
-from sa2sr_core.models.directory import demo_notice
 from sa2sr_core.config.inference import SegmentConfig, ServeConfig
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.inference.predict import Recording, forward, model_fbank
+from sa2sr_core.models.directory import demo_notice
 
 FIELD = "file"
 

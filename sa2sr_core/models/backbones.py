@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from sa2sr_core.config.models import (EmotionModelConfig, EncoderConfig, RANDOM_BASE, RANDOM_TINY, SA2SRConfig, SSLConfig)
+from sa2sr_core.config.models import RANDOM_BASE, RANDOM_TINY, EmotionModelConfig, EncoderConfig, SA2SRConfig, SSLConfig
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.hub import local_only
 

@@ -20,10 +20,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from sa2sr_core.config.models import EmotionModelConfig, SA2SRConfig
 from sa2sr_core.models.encoder import build_encoder
-from sa2sr_core.config.models import EmotionModelConfig
 from sa2sr_core.models.regressor import EmotionRegressor
-from sa2sr_core.config.models import SA2SRConfig
 from sa2sr_core.models.sa2sr import SA2SR
 
 OUTPUT_NAMES = ("avd", "sentiment_probs", "ctc_log_probs", "out_lengths")
@@ -31,7 +30,7 @@ OUTPUT_NAMES = ("avd", "sentiment_probs", "ctc_log_probs", "out_lengths")
 
 @dataclass
 class PredictorConfig:
-    asr: SA2SRConfig
+    sa2sr: SA2SRConfig  # the pre-training network: encoder, CTC head, sentiment head
     emotion: EmotionModelConfig
     share_encoder: bool = False
 
@@ -40,7 +39,7 @@ class PredictorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "PredictorConfig":
-        return cls(SA2SRConfig.from_dict(d["asr"]), EmotionModelConfig.from_dict(d["emotion"]),
+        return cls(SA2SRConfig.from_dict(d["sa2sr"]), EmotionModelConfig.from_dict(d["emotion"]),
                    bool(d.get("share_encoder", False)))
 
 
@@ -48,12 +47,12 @@ class Predictor(nn.Module):
     def __init__(self, cfg: PredictorConfig):
         super().__init__()
         self.cfg = cfg
-        self.asr = SA2SR(cfg.asr)
+        self.sa2sr = SA2SR(cfg.sa2sr)
         self.emotion_encoder = None if cfg.share_encoder else build_encoder(cfg.emotion.encoder)
         self.regressor = EmotionRegressor(cfg.emotion.regressor)
-        self.ssl_shared = cfg.share_encoder and cfg.asr.encoder.kind == "ssl"
+        self.ssl_shared = cfg.share_encoder and cfg.sa2sr.encoder.kind == "ssl"
         if self.ssl_shared:  # the fine-tuned layer weights of a frozen SSL encoder
-            self.emotion_layer_weights = nn.Parameter(torch.zeros_like(self.asr.encoder.layer_weights))
+            self.emotion_layer_weights = nn.Parameter(torch.zeros_like(self.sa2sr.encoder.layer_weights))
 
     @property
     def stats_dim(self) -> int:
@@ -64,13 +63,13 @@ class Predictor(nn.Module):
         """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0] -> avd (B, 3), sentiment_probs (B, 3),
         ctc_log_probs (B, T', 29), out_lengths (B,)."""
         if self.ssl_shared:
-            states, out_lengths = self.asr.encoder.states(feats, lengths)  # (L+1, B, T', H), once
-            h, h_emotion = self.asr.encoder.mix(states), self.asr.encoder.mix(states, self.emotion_layer_weights)
+            states, out_lengths = self.sa2sr.encoder.states(feats, lengths)  # (L+1, B, T', H), once
+            h, h_emotion = self.sa2sr.encoder.mix(states), self.sa2sr.encoder.mix(states, self.emotion_layer_weights)
         else:
-            h, out_lengths = self.asr.encoder(feats, lengths)  # (B, T', H)
+            h, out_lengths = self.sa2sr.encoder(feats, lengths)  # (B, T', H)
             h_emotion = h if self.emotion_encoder is None else self.emotion_encoder(feats, lengths)[0]  # same T'
-        log_probs = F.log_softmax(self.asr.ctc_head(h), dim=-1)  # (B, T', 29)
-        sentiment = F.softmax(self.asr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
+        log_probs = F.log_softmax(self.sa2sr.ctc_head(h), dim=-1)  # (B, T', 29)
+        sentiment = F.softmax(self.sa2sr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
         avd = self.regressor(h_emotion, out_lengths, stats)  # (B, 3)
         return avd, sentiment, log_probs, out_lengths
 

@@ -22,7 +22,6 @@ alone and padded inside a batch.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

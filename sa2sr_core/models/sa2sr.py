@@ -9,7 +9,6 @@ cross-entropy against the text-sentiment pseudo-label, averaged over the batch.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

@@ -26,6 +26,7 @@ import torch.nn as nn
 
 from sa2sr_core.config.models import EncoderConfig, SSLConfig
 
+
 def backbone_config(ssl: SSLConfig):
     """The transformers config to build the backbone from, with this run's training options."""
     from transformers import AutoConfig

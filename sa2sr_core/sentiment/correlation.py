@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sa2sr_core.errors import Sa2srError
-
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from sa2sr_core.errors import Sa2srError
 
 ROWS = ["Sad", "Anger", "Frustrated", "Neutral", "Happy"]
 COLS = ["Negative", "Neutral", "Positive"]

@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from sa2sr_core.errors import Sa2srError
 from sa2sr_core.config.labeler import LabelerConfig
+from sa2sr_core.errors import Sa2srError
 from sa2sr_core.hub import local_only
 from sa2sr_core.names import SENTIMENT_CLASSES
 

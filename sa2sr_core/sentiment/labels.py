@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from sa2sr_core.io import write_parquet
 from sa2sr_core.config.labeler import labeler_config
-from sa2sr_core.params import labels_path, load_manifest
+from sa2sr_core.io import write_parquet
 from sa2sr_core.names import SENTIMENT_CLASSES
+from sa2sr_core.params import labels_path, load_manifest
 from sa2sr_core.sentiment.labeler import label_texts, load_labeler
 
 LABEL_COLUMNS = ["utt_id", "sentiment", "p_negative", "p_neutral", "p_positive", "status"]

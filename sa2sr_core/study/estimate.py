@@ -72,9 +72,9 @@ def estimate_pretraining(project: Path, corpora: dict, overrides: dict | None = 
                          log: Callable[[str], None] = print, max_seconds: float = 20.0) -> dict:
     """Measure the model step of params.yaml with `overrides` (a profile's) on this machine; say how long one
     pre-training takes; for an SSL encoder add the H100 projection."""
-    from sa2sr_core.models.backbones import resolve_sa2sr
-    from sa2sr_core.device import pick_device
     from sa2sr_core.config.training import pretrain_configs
+    from sa2sr_core.device import pick_device
+    from sa2sr_core.models.backbones import resolve_sa2sr
     from sa2sr_core.params import load_params, with_overrides
     from sa2sr_core.study.throughput import step_throughput, synthetic_batches
 

@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 import yaml
 
+from sa2sr_core.config.check import check_overrides
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json, write_text
-from sa2sr_core.config.check import check_overrides
 from sa2sr_core.params import CORPORA, load_params, load_profile, with_overrides
 
 #: Setting -> (pre-training: "asr" = lambda 0, "sa2sr" = the profile's lambda), fine-tuning init, frozen encoder.

@@ -4,15 +4,14 @@ loop's own update (forward, backward, clipping, Adam: `training.train_step`) get
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
-from sa2sr_core.features.batches import Example, collate, plan_batches
 from sa2sr_core.config.models import SA2SRConfig
+from sa2sr_core.features.batches import Example, collate, plan_batches
 from sa2sr_core.models.sa2sr import SA2SR
-from sa2sr_core.training.pretrain import sa2sr_loss
 from sa2sr_core.training.loop import timed_steps
+from sa2sr_core.training.pretrain import sa2sr_loss
 
 
 def synthetic_batches(model_cfg: SA2SRConfig, max_frames: int, max_batch: int, n: int, seed: int = 0):

@@ -11,20 +11,21 @@ from typing import Callable
 import numpy as np
 import torch
 
+from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.config.models import EmotionModelConfig
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.evaluation.baseline import fit_baseline, split_data
 from sa2sr_core.evaluation.evaluate import forward_batch, predict_split, uses_stats
 from sa2sr_core.evaluation.metrics import ccc_per_dim
-from sa2sr_core.models import directory
-from sa2sr_core.models.directory import finetune_dir_config, load_pretrained_encoder
-from sa2sr_core.models.backbones import resolve_emotion
-from sa2sr_core.evaluation.baseline import fit_baseline, split_data
-from sa2sr_core.training.checkpoint import run_fingerprint
-from sa2sr_core.config.baseline import BaselineConfig
-from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.features.batches import Batch
 from sa2sr_core.features.emotion import EmotionData, make_emotion_dataset, scan_emotion_split
-from sa2sr_core.config.models import EmotionModelConfig
+from sa2sr_core.models import directory
+from sa2sr_core.models.backbones import resolve_emotion
+from sa2sr_core.models.directory import finetune_dir_config
+from sa2sr_core.models.loaders import load_pretrained_encoder
 from sa2sr_core.models.regressor import EmotionModel, ccc_loss
+from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.training.loop import Setup, Task, fit, scaled_groups
 
 

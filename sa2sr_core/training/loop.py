@@ -25,10 +25,10 @@ from typing import Callable, Iterable
 import torch
 import torch.distributed as dist
 
-from sa2sr_core.training import checkpoint
-from sa2sr_core.features.batches import Batch, ShardDataset, prefetch
-from sa2sr_core.device import pick_device
 from sa2sr_core.config.training import TrainingConfig
+from sa2sr_core.device import pick_device
+from sa2sr_core.features.batches import Batch, ShardDataset, prefetch
+from sa2sr_core.training import checkpoint
 from sa2sr_core.training.schedule import lr_factor, set_lr
 
 #: loss_fn(net, batch) -> (the loss to minimise, {name: term to log}); "loss" logs as train_loss, x as train_loss_x

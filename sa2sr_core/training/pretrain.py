@@ -13,20 +13,19 @@ import pandas as pd
 import pyarrow.parquet as pq
 import torch
 
-from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.config.features import FeatureConfig
+from sa2sr_core.config.models import EncoderConfig, SA2SRConfig
+from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.errors import Sa2srError
+from sa2sr_core.evaluation.metrics import cer, macro_auc, weighted_average_recall
+from sa2sr_core.features.batches import Batch, Example, ShardDataset
+from sa2sr_core.features.shards import shard_files
 from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import load_backbone_weights, resolve_sa2sr
 from sa2sr_core.models.directory import pretrain_dir_config
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.training import PretrainConfig
-from sa2sr_core.features.batches import Batch, Example, ShardDataset
-from sa2sr_core.errors import Sa2srError
-from sa2sr_core.evaluation.metrics import cer, macro_auc, weighted_average_recall
-from sa2sr_core.config.models import SA2SRConfig
 from sa2sr_core.models.sa2sr import SA2SR, greedy_decode
 from sa2sr_core.names import SENTIMENT_CLASSES
-from sa2sr_core.features.shards import shard_files
+from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.training.loop import LossFn, Setup, Task, fit, scaled_groups
 from sa2sr_core.vocab import ctc_min_frames, decode, encode, normalize_for_ctc
 

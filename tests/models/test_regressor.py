@@ -2,12 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import standardise_stats
-
+from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig
 from sa2sr_core.evaluation.metrics import ccc
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.models import EmotionModelConfig, RegressorConfig
 from sa2sr_core.models.regressor import EmotionModel, EmotionRegressor, MaskedConv1d, ccc_loss
+from tests.helpers import standardise_stats
 
 
 def test_masked_conv_lengths_and_receptive_field():

@@ -2,10 +2,9 @@
 
 import torch
 
-from sa2sr_core.config.models import EncoderConfig
-from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.models.sa2sr import SA2SR, greedy_decode
+from sa2sr_core.config.models import EncoderConfig, SA2SRConfig
 from sa2sr_core.config.training import PretrainConfig
+from sa2sr_core.models.sa2sr import SA2SR, greedy_decode
 from sa2sr_core.training.pretrain import make_dataset, scan_split
 from sa2sr_core.vocab import decode
 from tests.helpers import speech_shards

@@ -3,8 +3,8 @@ import threading
 
 import torch
 
-from sa2sr_core.models.backbones import resolve_encoder
 from sa2sr_core.config.models import EncoderConfig, SSLConfig
+from sa2sr_core.models.backbones import resolve_encoder
 from sa2sr_core.models.ssl import SSLEncoder
 
 
