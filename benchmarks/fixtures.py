@@ -10,6 +10,7 @@ The tokenizer is a byte-level BPE trained on the given texts; the model has rand
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -217,42 +218,60 @@ def non_speech(kind: str, n: int, rng: np.random.Generator, sr: int = 16000) -> 
     return (x / (np.sqrt(np.mean(x ** 2)) + 1e-12)).astype(np.float32)
 
 
+def _frame_db(x: np.ndarray) -> np.ndarray:
+    n = len(x) // 160
+    return 10 * np.log10(np.mean(np.square(x[: n * 160].reshape(n, 160), dtype=np.float64), axis=1) + 1e-10)
+
+
 def speech_span(x: np.ndarray) -> tuple[int, int]:
     """[first, last) 10-ms frame of an utterance's speech: frames more than 20 dB above its own noise floor (the
     energy decision, exact on clean speech), inner pauses included."""
-    n = len(x) // 160
-    e = 10 * np.log10(np.mean(np.square(x[: n * 160].reshape(n, 160), dtype=np.float64), axis=1) + 1e-10)
+    e = _frame_db(x)
     on = np.flatnonzero(e > np.percentile(e, 10) + 20)
     return (int(on[0]), int(on[-1]) + 1) if len(on) else (0, 0)
 
 
+@dataclass
+class NoisyRecording:
+    """A recording and its truth per 10-ms frame: `speech` (inside an utterance's speech span), `pause` (an inserted
+    pause), `kind` (the pause's kind of non-speech, or ''), `quiet` (a pause, or a frame of an utterance less than
+    20 dB above its own noise floor before mixing: its leading, trailing and inner silences)."""
+
+    audio: np.ndarray
+    speech: np.ndarray
+    pause: np.ndarray
+    kind: np.ndarray
+    quiet: np.ndarray
+
+
 def noisy_recording(utterances, below_db: float, kinds=NON_SPEECH_KINDS, bed_db: float = 20.0,
-                    pause_s: tuple[float, float] = (2.0, 4.0), seconds: float = 300.0, seed: int = 0):
+                    pause_s: tuple[float, float] = (2.0, 4.0), seconds: float = 300.0, seed: int = 0
+                    ) -> NoisyRecording:
     """Real speech joined by pauses that hold non-speech `below_db` dB below the speech (RMS over its speech frames),
-    the kinds in turn, and pink noise `bed_db` below it over the whole recording: (16 kHz audio, speech per 10-ms
-    frame, pause per 10-ms frame, the kind of each pause frame or ''). Speech is each utterance's speech span."""
+    the kinds in turn, and pink noise `bed_db` below it over the whole recording (16 kHz)."""
     rng = np.random.default_rng(seed)
     spans = [speech_span(u) for u in utterances]
     level = np.sqrt(np.mean(np.concatenate([u[a * 160: b * 160] for u, (a, b) in zip(utterances, spans)]) ** 2))
-    parts, speech, pause, kind_of, t, i = [], [], [], [], 0.0, 0
+    parts, speech, pause, kind_of, quiet, t, i = [], [], [], [], [], 0.0, 0
     while t < seconds:
         k = kinds[i % len(kinds)]
         p = non_speech(k, int(rng.uniform(*pause_s) * 100) * 160, rng) * level * 10 ** (-below_db / 20)
         u = utterances[i % len(utterances)].astype(np.float32)
         u = u[: len(u) // 160 * 160]
         a, b = spans[i % len(utterances)]
+        frames, e = np.arange(len(u) // 160), _frame_db(u)
         parts += [p, u]
-        speech += [np.zeros(len(p) // 160, bool), np.arange(len(u) // 160) >= a]
-        speech[-1] &= np.arange(len(u) // 160) < b
+        speech += [np.zeros(len(p) // 160, bool), (frames >= a) & (frames < b)]
         pause += [np.ones(len(p) // 160, bool), np.zeros(len(u) // 160, bool)]
         kind_of += [np.full(len(p) // 160, k, object), np.full(len(u) // 160, "", object)]
+        quiet += [np.ones(len(p) // 160, bool), e < np.percentile(e, 10) + 20]
         t += (len(p) + len(u)) / 16000
         i += 1
     x = np.concatenate(parts)
     x = x + pink_noise(len(x), rng) * level * 10 ** (-bed_db / 20)
     peak = np.abs(x).max()
-    return ((x / peak * 0.9 if peak > 0.9 else x).astype(np.float32), np.concatenate(speech), np.concatenate(pause),
-            np.concatenate(kind_of))
+    return NoisyRecording((x / peak * 0.9 if peak > 0.9 else x).astype(np.float32), np.concatenate(speech),
+                          np.concatenate(pause), np.concatenate(kind_of), np.concatenate(quiet))
 
 
 def scored_frames(segments, num_frames: int, sr: int = 16000) -> np.ndarray:

@@ -82,7 +82,8 @@ def main() -> None:
         quiet, n_utts = make_recording(rec, utterances, args.minutes)
         duration = len(quiet) * 0.01
         t0 = time.perf_counter()
-        res = predict_recordings(model, config, [rec], PredictConfig(segment=SegmentConfig(vad=args.vad), progress=False), log=lambda *_: None)
+        cfg = PredictConfig(segment=SegmentConfig(vad=args.vad), progress=False)
+        res = predict_recordings(model, config, [rec], cfg, log=lambda *_: None)
         dt = time.perf_counter() - t0
         segs = res.segments
         speech = segs[segs["kind"] != "non-speech"]
@@ -90,7 +91,8 @@ def main() -> None:
         err = gap_distance(bounds, quiet)
         cuts = list(segs["end_s"][:-1])  # every place the recording is cut
         windows = list(np.arange(10.0, duration, 10.0))
-        report = {"source": source, "model": which, "vad": args.vad, "recording_s": round(duration, 1), "utterances": n_utts,
+        report = {"source": source, "model": which, "vad": args.vad, "recording_s": round(duration, 1),
+                  "utterances": n_utts,
                   "speech_segments": int((segs["kind"] == "speech").sum()),
                   "non_speech_segments": int((segs["kind"] == "non-speech").sum()),
                   "boundaries": len(bounds), "boundary_error_max_s": round(float(err.max()), 3),

@@ -9,8 +9,8 @@ hum with harmonics, synthesised instrumental music, keyboard clicks: benchmarks/
 
 - pause_scored: the share of pause time inside a speech segment (what the model would score), overall and per kind;
 - speech_scored: the share of speech time inside a speech segment;
-- boundaries_within_0.5s: the share of speech-segment starts and ends within 0.5 s of a non-speech stretch of at
-  least 0.2 s (a pause, or an utterance's own leading, trailing or inner silence);
+- boundaries_within_0.5s: the share of speech-segment starts and ends within 0.5 s of a gap: at least 0.2 s of
+  pause or of an utterance's own quiet frames (its leading, trailing and inner silences, as benchmarks/segments.py);
 - vad_x_real_time: the decision alone (sa2sr_core.inference.vad.segment_audio, streamed from the file), one core;
 - predict_x_real_time: `sa2sr predict` on the recording end to end with that VAD (decision, cuts, features, the
   model on every core; default models/sa2sr, a random paper-size model without one).
@@ -31,8 +31,8 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from fixtures import (NON_SPEECH_KINDS, SHARED_DATA, gap_distance, noisy_recording, paper_size_predictor,
-                      real_utterances, scored_frames)
+from fixtures import (NON_SPEECH_KINDS, SHARED_DATA, NoisyRecording, gap_distance, noisy_recording,
+                      paper_size_predictor, real_utterances, scored_frames)
 from sa2sr_core.audio import probe_audio
 from sa2sr_core.config.inference import VADS, PredictConfig, SegmentConfig
 from sa2sr_core.inference.predict import predict_recordings
@@ -40,7 +40,7 @@ from sa2sr_core.inference.vad import SPEECH, segment_audio
 from sa2sr_core.models.packaged import load_model
 
 
-def score_vad(path: Path, speech: np.ndarray, pause: np.ndarray, kinds: np.ndarray, vad: str) -> dict:
+def score_vad(path: Path, rec: NoisyRecording, vad: str) -> dict:
     """One VAD on one recording: the shares of pause and speech time scored, boundaries near a gap, speed."""
     info = probe_audio(path)
     segment_audio(path, info, 16000, SegmentConfig(vad=vad))  # warm-up: the ONNX session, the reader
@@ -52,14 +52,13 @@ def score_vad(path: Path, speech: np.ndarray, pause: np.ndarray, kinds: np.ndarr
         dt = time.perf_counter() - t0
     finally:
         torch.set_num_threads(threads)
-    n = len(speech)
-    scored = scored_frames(segs, n)
+    scored = scored_frames(segs, len(rec.speech))
     bounds = [x for s in segs if s.kind == SPEECH for x in s.seconds(16000)]
-    err = gap_distance(bounds, ~speech)
-    return {"pause_scored": round(float(scored[pause].mean()), 3),
-            "pause_scored_by_kind": {k: round(float(scored[kinds == k].mean()), 3) for k in NON_SPEECH_KINDS
-                                     if (kinds == k).any()},
-            "speech_scored": round(float(scored[speech].mean()), 3),
+    err = gap_distance(bounds, rec.quiet)
+    return {"pause_scored": round(float(scored[rec.pause].mean()), 3),
+            "pause_scored_by_kind": {k: round(float(scored[rec.kind == k].mean()), 3) for k in NON_SPEECH_KINDS
+                                     if (rec.kind == k).any()},
+            "speech_scored": round(float(scored[rec.speech].mean()), 3),
             "speech_segments": sum(s.kind == SPEECH for s in segs),
             "boundaries_within_0.5s": round(float(np.mean(err <= 0.5)), 3) if bounds else None,
             "vad_x_real_time": round(info.duration_s / dt, 1)}
@@ -81,16 +80,16 @@ def main() -> None:
     report = {"source": source, "model": which, "threads": torch.get_num_threads(), "levels": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for below in args.below:
-            audio, speech, pause, kinds = noisy_recording(utterances, below, seconds=args.minutes * 60)
+            rec = noisy_recording(utterances, below, seconds=args.minutes * 60)
             path = Path(tmp) / f"noisy_{below:g}dB.wav"
-            sf.write(path, audio, 16000, subtype="FLOAT")
-            level = {"recording_s": round(len(audio) / 16000, 1)}
+            sf.write(path, rec.audio, 16000, subtype="FLOAT")
+            level = {"recording_s": round(len(rec.audio) / 16000, 1)}
             for vad in VADS:
-                level[vad] = score_vad(path, speech, pause, kinds, vad)
+                level[vad] = score_vad(path, rec, vad)
                 cfg = PredictConfig(segment=SegmentConfig(vad=vad), progress=False)
                 t0 = time.perf_counter()
                 res = predict_recordings(model, config, [path], cfg, log=lambda *_: None)
-                level[vad]["predict_x_real_time"] = round(len(audio) / 16000 / (time.perf_counter() - t0), 1)
+                level[vad]["predict_x_real_time"] = round(len(rec.audio) / 16000 / (time.perf_counter() - t0), 1)
                 level[vad]["file_status"] = str(res.files["status"].iloc[0])
             report["levels"][f"{below:g}dB_below"] = level
     print(json.dumps(report, indent=1))

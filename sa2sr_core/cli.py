@@ -195,7 +195,8 @@ def predict(
     Exit status: 0 when every file was scored, 1 when any file failed (named on stderr and in the status
     column; all good files are still scored), 2 on a usage or model error."""
     from sa2sr_core.device import pick_device
-    from sa2sr_core.inference.predict import FINE, NO_SPEECH, predict_recordings, write_segments
+    from sa2sr_core.inference.predict import predict_recordings, write_segments
+    from sa2sr_core.inference.vad import FINE, NO_SPEECH
     from sa2sr_core.io import write_csv
     from sa2sr_core.models.directory import demo_notice
 

@@ -20,6 +20,7 @@ SMOKE = {
                        "--baseline-requests", "2"], ["load", "baseline_one_client", "rss_growth_after_warmup"]),
     "segments.py": (["--minutes", "0.5", "--model", "none"], ["boundaries_within_0.5s",
                                                               "fixed_10s_window_cuts_inside_speech"]),
+    "vad.py": (["--minutes", "0.3", "--below", "6", "--model", "none"], ["levels", "source"]),
     "ssl_encoder.py": (["--smoke"], ["training", "training_ssl_over_bilstm", "predict", "predict_ssl_over_bilstm",
                                      "ssl_h100_projection"]),
     "pretrain_loop.py": (["--device", "cpu", "--synthetic-hours", "0.02", "--max-frames", "3000", "--steps", "2"],

@@ -30,7 +30,7 @@ from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.config.inference import PredictConfig, SegmentConfig
 from sa2sr_core.features.batches import plan_batches
 from sa2sr_core.features.fbank import extract_features_and_stats
-from sa2sr_core.inference.vad import SPEECH, Segment, cut_audio, segment_audio, whole_recording
+from sa2sr_core.inference.vad import FINE, NO_SPEECH, SPEECH, Segment, cut_audio, segment_audio, whole_recording
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
@@ -41,10 +41,6 @@ SCORES = (*DIMS, *PROBS, "transcript", *(f"{d}_raw" for d in DIMS))
 COLUMNS = ("path", "status", "duration_s", "segments", "speech_s", *SCORES)
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "kind", "speech_share", *SCORES)
 TOO_SHORT = "speech, too short to score"
-#: A file's status when the voice-activity decision found no speech in it: not an error, nothing to score.
-NO_SPEECH = "no speech"
-#: The statuses of files that were read as they should be (every other status is an error).
-FINE = ("ok", NO_SPEECH)
 
 
 def find_audio(paths) -> tuple[list[Path], list[tuple[str, str]]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sa2sr_core.inference.vad import FINE
 from sa2sr_core.io import atomic_path
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
 
@@ -46,12 +47,14 @@ def plot_timeline(file_row: dict, segments: pd.DataFrame, scale: tuple[float, fl
             xs += [r.start_s, r.end_s]
             ys += [getattr(r, d)] * 2
             prev_end = r.end_s
-        ax.plot(xs, ys, color=COLORS[d], lw=2, label=f"{d} (file: {file_row[d]:.2f})")
+        value = file_row[d]
+        ax.plot(xs, ys, color=COLORS[d], lw=2, label=f"{d} (file: {'-' if pd.isna(value) else f'{value:.2f}'})")
     ax.set_ylim(*scale)
     ax.set_ylabel(f"corpus scale {scale[0]:g}-{scale[1]:g}")
     ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    title = f"{Path(file_row['path']).name}: {len(scored)} speech segments, {file_row['speech_s']:.0f} s of speech"
+    title = f"{Path(file_row['path']).name}: " + (f"{len(scored)} speech segments, {file_row['speech_s']:.0f} s of speech"
+                                                  if len(scored) else "no speech found: nothing scored")
     notice = textwrap.fill(notice, width=int(width * 13)) if notice else None  # ~13 characters an inch at 10 pt
     ax.set_title(title + (f"\n{notice}" if notice else ""), fontsize=10, loc="left",
                  color="#b00020" if notice else "black")
@@ -89,9 +92,10 @@ def plot_timeline(file_row: dict, segments: pd.DataFrame, scale: tuple[float, fl
 
 def plot_all(files: pd.DataFrame, segments: pd.DataFrame, scale: tuple[float, float], out_dir: str | Path,
              notice: str | None = None) -> list[Path]:
-    """One PNG per scored file under out_dir (named after the file; a number added where names repeat)."""
+    """One PNG per file read as it should be (scored, or without speech: all of it shaded) under out_dir (named
+    after the file; a number added where names repeat)."""
     out_dir, written, used = Path(out_dir), [], set()
-    for row in files[files["status"] == "ok"].to_dict("records"):
+    for row in files[files["status"].isin(FINE)].to_dict("records"):
         stem = Path(row["path"]).stem
         name, k = f"{stem}.png", 1
         while name in used:

@@ -28,6 +28,10 @@ from sa2sr_core.audio import AudioInfo, stream_audio
 from sa2sr_core.config.inference import SegmentConfig
 
 SPEECH, NON_SPEECH = "speech", "non-speech"
+#: A file's status when the decision found no speech in it (noise, music, hum only): not an error, nothing scored.
+NO_SPEECH = "no speech"
+#: The statuses of files that were read as they should be (every other status is an error).
+FINE = ("ok", NO_SPEECH)
 
 
 @dataclass
