@@ -77,18 +77,31 @@ def demo(
 
 @app.command()
 def manifest(
-    corpus: str = typer.Argument(..., help="librispeech | iemocap | msp_podcast"),
-    root: Path = typer.Argument(..., help="The corpus root in its official layout."),
+    corpus: str = typer.Argument(..., help="librispeech | iemocap | msp_podcast | own (your manifest file)"),
+    root: Path = typer.Argument(..., help="The corpus root in its official layout; for own, the manifest file "
+                                          "(CSV / TSV / JSON lines: path, speaker, split, labels; docs/data.md)."),
     out: Path = typer.Option(..., "--out", help="Manifest Parquet to write; rejects go to <out>_rejects.csv."),
+    scale: Optional[tuple[float, float]] = typer.Option(None, help="own: the A/V/D scale (e.g. 1 7); values "
+                                                                   "outside it are rejected."),
 ) -> None:
-    """Read one corpus from its official layout into a manifest and a rejects report."""
+    """Read one corpus from its official layout (or your own manifest) into a manifest and a rejects report;
+    a corpus that cannot be used is one `error:` line (exit 2) and nothing is written."""
     from sa2sr_core.corpora.manifest import summarize, write_manifest
     from sa2sr_core.corpora.prepare import read_corpus
+    from sa2sr_core.errors import Sa2srError
 
-    params = {"data": {corpus: str(root)}}
-    read = read_corpus(params, corpus)
-    df = write_manifest(read, out, out.with_name(out.stem + "_rejects.csv"))
-    typer.echo(json.dumps({"splits": summarize(df), "rejects": len(read.rejects)}, indent=1))
+    params = {"data": {corpus: str(root)}, "scale": scale}
+    try:
+        read = read_corpus(params, corpus)
+        df = write_manifest(read, out, out.with_name(out.stem + "_rejects.csv"))
+    except (Sa2srError, FileNotFoundError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    labels = {"categories": {str(k): int(v) for k, v in df["emotion"].value_counts().sort_index().items()},
+              "dimensions": int(df["activation"].notna().sum())}
+    typer.echo(json.dumps({"splits": summarize(df), "labels": labels, "rejects": len(read.rejects)}, indent=1))
+    if read.rejects:
+        typer.echo(f"{len(read.rejects)} rows rejected -> {out.with_name(out.stem + '_rejects.csv')}", err=True)
 
 
 @app.command()

@@ -14,6 +14,9 @@ from sa2sr_core.errors import ParamsError
 from sa2sr_core.typecheck import check_type
 
 CORPORA = ("librispeech", "iemocap", "msp_podcast")
+#: The name a user's own corpus (finetune.corpus: the path of a manifest file) goes by: its manifest, shards and
+#: summaries are data.manifests_dir/own.parquet, data.features_dir/own/<split>/, data.summaries_dir/*_own.json.
+OWN = "own"
 #: Each corpus's root folder in its official layout (the demo writes data.demo_dir/<corpus>/<root>).
 DEMO_ROOTS = {"librispeech": "LibriSpeech", "iemocap": "IEMOCAP_full_release", "msp_podcast": "MSP-Podcast"}
 PROFILES_DIR = "profiles"
@@ -137,6 +140,21 @@ def rejects_path(params: dict, corpus: str) -> Path:
     return Path(params["data"]["manifests_dir"]) / f"{corpus}_rejects.csv"
 
 
+def finetune_corpus(params: dict) -> str:
+    """The name of the fine-tuning corpus's data: finetune.corpus when it names a corpus, OWN for a manifest file."""
+    corpus = params["finetune"]["corpus"]
+    return corpus if corpus in CORPORA else OWN
+
+
+def evaluation_splits(params: dict) -> list[str]:
+    """The test splits evaluate and the baseline score: evaluate.splits for a named corpus; for your own manifest,
+    every split it has besides train and development."""
+    corpus = finetune_corpus(params)
+    if corpus != OWN:
+        return list(params["evaluate"]["splits"])
+    return sorted(set(load_manifest(params, OWN)["split"]) - {"train", "validation"})
+
+
 def load_manifest(params: dict, corpus: str):
     """The corpus's manifest (stage prepare@<corpus>) as a DataFrame."""
     import pandas as pd
@@ -164,7 +182,7 @@ SUMMARY_KINDS = ("prepare", "features", "labels")
 def summary_path(params: dict, kind: str, corpus: str) -> Path:
     if kind not in SUMMARY_KINDS:
         raise ValueError(f"unknown summary {kind!r}; expected one of {SUMMARY_KINDS}")
-    return Path(params["data"]["summaries_dir"]) / f"{kind}_{check_corpus(corpus)}.json"
+    return Path(params["data"]["summaries_dir"]) / f"{kind}_{corpus if corpus == OWN else check_corpus(corpus)}.json"
 
 
 def read_summaries(params: dict, kind: str, corpora=None) -> dict[str, dict]:

@@ -10,7 +10,7 @@ from sa2sr_core.evaluation.evaluate import compact_scores, evaluate_splits, plot
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.models.loaders import load_emotion_model
 from sa2sr_core.names import DIMS
-from sa2sr_core.params import corpus_root, load_params, split_dir
+from sa2sr_core.params import OWN, corpus_root, evaluation_splits, finetune_corpus, load_params, split_dir
 
 
 def main() -> None:
@@ -18,12 +18,12 @@ def main() -> None:
     p, e = params["finetune"], params["evaluate"]
     cfg = finetune_config(params)
     model = load_emotion_model(p["model_dir"])
-    dirs = {s: split_dir(params, p["corpus"], s) for s in e["splits"] if split_dir(params, p["corpus"], s).is_dir()}
+    corpus, splits = finetune_corpus(params), evaluation_splits(params)
+    dirs = {s: split_dir(params, corpus, s) for s in splits if split_dir(params, corpus, s).is_dir()}
     if not dirs:
-        raise FileNotFoundError(f"none of the test splits {e['splits']} has features under "
-                                f"{split_dir(params, p['corpus'], '')}")
+        raise FileNotFoundError(f"none of the test splits {splits} has features under {split_dir(params, corpus, '')}")
     results, preds = evaluate_splits(model, dirs, cfg, n_boot=e["bootstrap"], seed=params["seed"])
-    _, is_demo = corpus_root(params, p["corpus"])
+    is_demo = corpus != OWN and corpus_root(params, corpus)[1]
     # the classical baseline (stage baseline) on the same test utterances, scored by the same code
     baseline = score_predictions(pd.read_parquet(params["baseline"]["predictions"]), e["bootstrap"], params["seed"])
     for split, r in results.items():

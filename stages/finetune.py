@@ -5,7 +5,7 @@ from sa2sr_core.config.features import feature_config
 from sa2sr_core.config.training import finetune_configs
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
-from sa2sr_core.params import load_params, split_dir
+from sa2sr_core.params import finetune_corpus, load_params, split_dir
 from sa2sr_core.training.finetune import train_emotion
 from sa2sr_core.training.tracking import write_history
 
@@ -14,8 +14,9 @@ def main() -> None:
     params = load_params()
     p = params["finetune"]
     cfg, model_cfg = finetune_configs(params)
-    res = train_emotion(cfg, model_cfg, split_dir(params, p["corpus"], "train"),
-                        split_dir(params, p["corpus"], "validation"), p["model_dir"],
+    corpus = finetune_corpus(params)
+    res = train_emotion(cfg, model_cfg, split_dir(params, corpus, "train"), split_dir(params, corpus, "validation"),
+                        p["model_dir"],
                         params["pretrain"]["model_dir"], feature_config(params), baseline_cfg=baseline_config(params))
     sel = res["selected"]
     metrics = {**{k: sel[k] for k in sel if k.startswith("val_")}, "encoder": res["encoder"], "init": cfg.init,

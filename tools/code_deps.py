@@ -121,7 +121,7 @@ def stage_dep_problems(dvc_yaml: Path, root: Path = ROOT) -> list[str]:
 
 
 #: The stages that read corpora, features and transcripts: an edit of training code must never re-run them.
-DATA_STAGES = ("demo_data", "prepare", "features", "pseudo_label", "correlate")
+DATA_STAGES = ("demo_data", "prepare", "features", "pseudo_label", "correlate", "own_corpus", "features_own")
 #: Training code: the loop, its schedule, checkpoints and tasks, and the networks.
 TRAINING_CODE = ("sa2sr_core/training/", "sa2sr_core/models/")
 

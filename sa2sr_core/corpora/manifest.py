@@ -41,6 +41,7 @@ class CorpusRead:
     corpus: str
     rows: list[dict] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    splits: tuple[str, ...] = SPLITS  # the split names this corpus may use (a user's manifest names its test sets)
 
     def reject(self, file: str | Path, reason: str) -> None:
         self.rejects.append(Reject(str(file), reason, self.corpus))
@@ -53,7 +54,7 @@ class CorpusRead:
         for col in ("sample_rate", "num_channels"):
             df[col] = df[col].astype("int64")
         df = df.sort_values("utt_id", kind="stable").reset_index(drop=True)
-        validate_manifest(df, self.corpus)
+        validate_manifest(df, self.corpus, self.splits)
         return df
 
     def rejects_frame(self) -> pd.DataFrame:
@@ -73,16 +74,16 @@ class ManifestError(Sa2srError):
     """A manifest that breaks the contract (ids, splits, durations, speakers); the message names the corpus."""
 
 
-def validate_manifest(df: pd.DataFrame, corpus: str) -> None:
+def validate_manifest(df: pd.DataFrame, corpus: str, splits: tuple[str, ...] = SPLITS) -> None:
     """Check the contract: unique ids, known splits, positive durations, speaker-disjoint splits."""
     if df.empty:
         raise ManifestError(f"{corpus}: the manifest is empty: no usable utterance was found (see the rejects report)")
     dup = df["utt_id"][df["utt_id"].duplicated()]
     if len(dup):
         raise ManifestError(f"{corpus}: duplicate utt_id values: {sorted(dup)[:5]}")
-    bad_split = sorted(set(df["split"]) - set(SPLITS))
+    bad_split = sorted(set(df["split"]) - set(splits))
     if bad_split:
-        raise ManifestError(f"{corpus}: unknown split names {bad_split}; expected some of {SPLITS}")
+        raise ManifestError(f"{corpus}: unknown split names {bad_split}; expected some of {splits}")
     if not (df["duration_s"] > 0).all():
         raise ManifestError(f"{corpus}: non-positive durations for {df.loc[df['duration_s'] <= 0, 'utt_id'].tolist()[:5]}")
     overlap = speaker_overlap(df)

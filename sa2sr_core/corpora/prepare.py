@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sa2sr_core.corpora.iemocap import read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import CorpusRead, summarize, write_manifest
 from sa2sr_core.corpora.msp_podcast import read_msp_podcast
-from sa2sr_core.params import CORPORA, corpus_root, manifest_path, rejects_path
+from sa2sr_core.corpora.own import read_own_manifest
+from sa2sr_core.params import CORPORA, OWN, corpus_root, manifest_path, rejects_path
 
 
 def reader_options(params: dict, corpus: str) -> dict:
@@ -15,6 +18,9 @@ def reader_options(params: dict, corpus: str) -> dict:
 
 
 def read_corpus(params: dict, corpus: str) -> CorpusRead:
+    if corpus == OWN:  # a user's manifest file (CSV / TSV / JSON lines); A/V/D checked against the declared scale
+        scale = params.get("scale")
+        return read_own_manifest(params["data"][OWN], tuple(scale) if scale else None)
     root, _ = corpus_root(params, corpus)
     if corpus == "librispeech":
         return read_librispeech(root)
@@ -22,7 +28,7 @@ def read_corpus(params: dict, corpus: str) -> CorpusRead:
         return read_iemocap(root, **reader_options(params, corpus))
     if corpus == "msp_podcast":
         return read_msp_podcast(root)
-    raise ValueError(f"unknown corpus {corpus!r}; expected one of {CORPORA}")
+    raise ValueError(f"unknown corpus {corpus!r}; expected one of {(*CORPORA, OWN)}")
 
 
 def subset_rows(rows: list[dict], cap: int) -> list[dict]:
@@ -52,3 +58,65 @@ def prepare_corpus(params: dict, corpus: str) -> dict:
     return {"source": "demo" if is_demo else str(root), "splits": summarize(df), "rejects": len(read.rejects)}
 
 
+
+
+def manifest_fingerprint(manifest: Path) -> str:
+    """What a change of a user's corpus changes: the manifest's bytes and each listed file's path, size and
+    modification time (a stat per file: seconds for 100,000 recordings; the audio itself is not read)."""
+    import hashlib
+    import os
+
+    from sa2sr_core.corpora.own import audio_paths
+
+    h = hashlib.sha256(manifest.read_bytes())
+    for p in audio_paths(manifest):
+        try:
+            st = os.stat(p)
+            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{p}\0missing\n".encode())
+    return h.hexdigest()
+
+
+def prepare_own(params: dict) -> dict:
+    """Stage own_corpus (run on every `dvc repro`): when finetune.corpus is the path of a manifest file, read it
+    into the manifest and rejects report of corpus OWN — rewritten only when the manifest or a file it lists
+    changed, so that nothing downstream re-runs otherwise; when it names a corpus, an empty manifest."""
+    import json
+
+    import pandas as pd
+
+    from sa2sr_core.corpora.manifest import COLUMNS
+    from sa2sr_core.io import write_csv, write_parquet
+    from sa2sr_core.params import summary_path
+
+    corpus, out = params["finetune"]["corpus"], manifest_path(params, OWN)
+    previous = summary_path(params, "prepare", OWN)
+    if corpus in CORPORA:
+        fingerprint = f"corpus {corpus}"
+    else:
+        manifest = Path(corpus)
+        if manifest.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
+            from sa2sr_core.corpora.manifest import ManifestError
+
+            raise ManifestError(f"finetune.corpus = {corpus!r}: neither a corpus ({', '.join(CORPORA)}) nor the path "
+                                f"of a manifest file (.csv, .tsv or .jsonl)")
+        if not manifest.is_file():
+            from sa2sr_core.corpora.manifest import ManifestError
+
+            raise ManifestError(f"finetune.corpus = {corpus}: no such manifest file")
+        fingerprint = manifest_fingerprint(manifest.resolve())
+    if out.is_file() and previous.is_file() and json.loads(previous.read_text()).get("fingerprint") == fingerprint:
+        return json.loads(previous.read_text())  # unchanged: the outputs keep their bytes
+    if corpus in CORPORA:
+        write_parquet(out, pd.DataFrame(columns=COLUMNS))
+        write_csv(rejects_path(params, OWN), pd.DataFrame(columns=["corpus", "file", "reason"]))
+        return {"source": None, "fingerprint": fingerprint,
+                "note": f"finetune.corpus is {corpus}: no manifest of your own to read"}
+    scale = (float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"]))
+    read = read_own_manifest(corpus, scale)
+    df = write_manifest(read, out, rejects_path(params, OWN))
+    labels = {"categories": {str(k): int(v) for k, v in df["emotion"].value_counts().sort_index().items()},
+              "dimensions": int(df["activation"].notna().sum())}
+    return {"source": str(Path(corpus).resolve()), "fingerprint": fingerprint, "splits": summarize(df),
+            "labels": labels, "rejects": len(read.rejects)}

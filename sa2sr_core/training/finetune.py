@@ -99,7 +99,9 @@ class FinetuneTask(Task):
         pre_fp = None  # content, not mtime: `dvc checkout` restores files with new mtimes
         if cfg.init == "pretrained":
             pre_fp = hashlib.sha1((Path(self.pretrained_dir) / "model.safetensors").read_bytes()).hexdigest()
-        fp = run_fingerprint(cfg, model_cfg.to_dict(), sorted(train_data.avd)[:50], len(train_data.avd), pre_fp)
+        # the corpus's place as well: two corpora with the same utterance ids are two runs, not one to resume
+        fp = run_fingerprint(cfg, model_cfg.to_dict(), str(self.train_dir), sorted(train_data.avd)[:50],
+                             len(train_data.avd), pre_fp)
         return Setup(model, opt, train, valid, fp, report={
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped},
             "encoder": model_cfg.encoder.describe()})
