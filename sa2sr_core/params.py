@@ -41,7 +41,7 @@ PLAIN_TYPES: dict[str, Any] = {
     **{f"finetune.{k}": _Path for k in ("corpus", "model_dir", "live_dir", "metrics", "summary")},
     "finetune.seed_offset": int, "finetune.regressor.utterance_stats": bool,
     "evaluate.splits": list[str], "evaluate.bootstrap": int,
-    **{f"evaluate.{k}": _Path for k in ("metrics", "scores", "predictions", "scatter")},
+    **{f"evaluate.{k}": _Path for k in ("metrics", "scores", "predictions", "scatter", "confusion")},
     "package.model_dir": _Path, "report.path": _Path, "report.curves": _Path, "report.runs_dir": _Path,
     "baseline.predictions": _Path, "baseline.metrics": _Path,
 }

@@ -142,6 +142,10 @@ class RegressorConfig:
     dropout: float = 0.1
     outputs: int = 3
     stats_dim: int = 0  # utterance functionals beside the sequence (0: the paper's regressor)
+    # A categorical head on the same pooled representation: the class names (set from the training data by
+    # fine-tuning; empty: none), and whether the A/V/D outputs are trained (false for a corpus of categories only).
+    classes: tuple[str, ...] = ()
+    dimensions: bool = True
 
     def output_length(self, steps):
         for k, s in zip(self.kernels, self.strides):
@@ -170,6 +174,7 @@ class EmotionModelConfig:
     def from_dict(cls, d: dict) -> "EmotionModelConfig":
         r = dict(d["regressor"])
         r["kernels"], r["strides"] = tuple(r["kernels"]), tuple(r["strides"])
+        r["classes"] = tuple(r.get("classes") or ())
         return cls(EncoderConfig(**d["encoder"]), RegressorConfig(**r))
 
     def min_frames(self) -> int:

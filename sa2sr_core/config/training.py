@@ -71,9 +71,19 @@ class FinetuneConfig(TrainingConfig):
     freeze_baseline_path: bool = False  # with utterance stats: keep the ridge-initialised linear path fixed
     scale_min: float = 1.0  # label scale of the corpus (MSP-Podcast: 1-7)
     scale_max: float = 7.0
+    # What is learnt: dimensions (A/V/D, CCC loss: the paper) | categories (a class head, cross-entropy) | both
+    # (L = L_CCC + category_weight * L_CE) | auto: dimensions for a named corpus; for your own manifest, the labels
+    # it has. Selection on Development: mean CCC; unweighted accuracy (UA); both: their mean.
+    task: str = "auto"
+    category_weight: float = 1.0
+    class_balanced: bool = False  # cross-entropy weighted by inverse class frequency in Train
 
     def __post_init__(self):
         super().__post_init__()
+        if self.task not in ("auto", "dimensions", "categories", "both"):
+            raise ValueError(f"finetune.task must be auto, dimensions, categories or both, got {self.task!r}")
+        if not self.category_weight > 0:
+            raise ValueError(f"finetune.category_weight must be > 0, got {self.category_weight!r}")
         if self.init not in ("pretrained", "scratch"):
             raise ValueError(f"finetune.init must be 'pretrained' or 'scratch', got {self.init!r}")
         if not self.encoder_lr_scale >= 0:  # also rejects NaN
@@ -98,6 +108,16 @@ def finetune_config(params: dict) -> FinetuneConfig:
     check_type("seed", params["seed"], int)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))
     return build(FinetuneConfig, {**p, "seed": seed}, "finetune")
+
+
+def resolve_task(task: str, own_corpus: bool, has_dims: bool, has_categories: bool) -> str:
+    """finetune.task with `auto` decided: the paper's dimensions for a named corpus (MSP-Podcast also ships classes;
+    the paper's task is A/V/D), and whatever labels your own manifest has."""
+    if task != "auto":
+        return task
+    if not own_corpus:
+        return "dimensions"
+    return "both" if has_dims and has_categories else "categories" if has_categories else "dimensions"
 
 
 def finetune_configs(params: dict) -> tuple[FinetuneConfig, EmotionModelConfig]:

@@ -93,3 +93,92 @@ def summary(model: BaselineModel, train: SplitData, test: dict[str, SplitData]) 
     for split, d in test.items():
         out[split] = {"n": len(d.ids), **ccc_per_dim(model.predict(d.x), d.y)}
     return out
+
+
+# ------------------------------------------------------------------------------ categories: logistic regression
+@dataclass
+class ClassData:
+    ids: list[str]
+    x: np.ndarray  # (N, K) functionals
+    c: np.ndarray  # (N,) class index
+
+
+def class_data(split_dir, data: EmotionData) -> ClassData:
+    """Functionals and classes of the utterances with a category that a scan of `split_dir` kept."""
+    ids = sorted(data.category)
+    return ClassData(ids, read_stats(split_dir, ids).astype(np.float64) if ids else np.zeros((0, 0)),
+                     np.array([data.category[u] for u in ids], np.int64))
+
+
+class Logistic:
+    """Multinomial logistic regression on standardised inputs: minimises the summed cross-entropy + lam/2 |W|^2
+    (the intercept not penalised; sklearn's C = 1 / lam), full-batch L-BFGS in float64 (deterministic)."""
+
+    def __init__(self, lam: float, num_classes: int, class_weight: np.ndarray | None = None):
+        self.lam, self.num_classes, self.class_weight = lam, num_classes, class_weight
+
+    def fit(self, x: np.ndarray, c: np.ndarray) -> "Logistic":
+        import torch
+
+        self.mu, self.sd = x.mean(0), np.maximum(x.std(0), 1e-8)
+        z = torch.from_numpy((x - self.mu) / self.sd)
+        y = torch.from_numpy(c)
+        w = torch.zeros(z.shape[1], self.num_classes, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(self.num_classes, dtype=torch.float64, requires_grad=True)
+        cw = None if self.class_weight is None else torch.from_numpy(self.class_weight.astype(np.float64))
+        opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=500, tolerance_grad=1e-9, tolerance_change=1e-12,
+                                line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(z @ w + b, y, weight=cw, reduction="sum") \
+                + 0.5 * self.lam * (w ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.w, self.b = w.detach().numpy(), b.detach().numpy()
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        logits = ((x - self.mu) / self.sd) @ self.w + self.b
+        e = np.exp(logits - logits.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+
+@dataclass
+class LogisticBaseline:
+    lam: float  # chosen on Development (UA)
+    dev_ua: float
+    model: Logistic
+    classes: tuple[str, ...]
+
+
+def balanced_weights(c: np.ndarray, num_classes: int) -> np.ndarray:
+    """Inverse class frequency, normalised to mean 1 over the classes present."""
+    counts = np.bincount(c, minlength=num_classes).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max(1, (counts > 0).sum()), 0.0)
+    return w
+
+
+def fit_logistic(train: ClassData, dev: ClassData, cfg: BaselineConfig, classes: tuple[str, ...],
+                 class_balanced: bool = False) -> LogisticBaseline:
+    """The regulariser (params baseline.alphas as lam) chosen on Development unweighted accuracy, then refitted
+    on Train alone (ties: the stronger regulariser)."""
+    from sa2sr_core.evaluation.metrics import unweighted_accuracy
+
+    k = len(classes)
+    cw = balanced_weights(train.c, k) if class_balanced else None
+    scores = [(unweighted_accuracy(dev.c, Logistic(a, k, cw).fit(train.x, train.c).predict_proba(dev.x).argmax(1)), a)
+              for a in cfg.alphas]
+    best, lam = max(scores, key=lambda t: (t[0], t[1]))
+    return LogisticBaseline(float(lam), float(best), Logistic(lam, k, cw).fit(train.x, train.c), classes)
+
+
+def class_predictions_frame(split: str, data: ClassData, model: LogisticBaseline) -> pd.DataFrame:
+    """The same category columns as the deep model's predictions."""
+    probs = model.model.predict_proba(data.x) if len(data.ids) else np.zeros((0, len(model.classes)))
+    return pd.DataFrame({"utt_id": data.ids, "split": split,
+                         "category": [model.classes[i] for i in data.c],
+                         "pred_category": [model.classes[i] for i in probs.argmax(1)] if len(data.ids) else [],
+                         **{f"p_{c}": probs[:, i] for i, c in enumerate(model.classes)}})

@@ -1,4 +1,5 @@
-"""Evaluation: CCC per dimension over each whole test split, bootstrap 95% CIs, predictions, scatter plot."""
+"""Evaluation: CCC per dimension over each whole test split, bootstrap 95% CIs, predictions, scatter plot; for a
+model with a categorical head, UA / WA / macro-F1 with CIs and the confusion matrix (and its picture)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pandas as pd
 import torch
 
 from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim
+from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores
 from sa2sr_core.features.batches import ShardDataset
 from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
 from sa2sr_core.io import atomic_path
@@ -26,16 +27,24 @@ def forward_batch(model: EmotionModel, batch) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_split(model: EmotionModel, dataset: ShardDataset, device) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(utt_ids, predictions (N, 3), targets (N, 3)) over a whole split, in shard order."""
+def predict_split(model: EmotionModel, dataset: ShardDataset, device, with_categories: bool = False):
+    """(utt_ids, outputs (N, 3 [+ C]), A/V/D targets (N, 3), NaN where none) over a whole split, in shard order;
+    with_categories: also the class targets (N,), -1 where none."""
     model.eval()
-    ids, preds, targets = [], [], []
+    ids, preds, targets, cats = [], [], [], []
     for batch in dataset.epoch(0, 0, shuffle=False):
         batch = batch.to(device)
         preds.append(forward_batch(model, batch).float().cpu().numpy())
         targets.append(batch.avd.cpu().numpy())
+        cats.append(batch.category.cpu().numpy() if batch.category is not None else np.full(len(batch.utt_ids), -1))
         ids += batch.utt_ids
-    return ids, np.concatenate(preds), np.concatenate(targets)
+    out = ids, np.concatenate(preds), np.concatenate(targets)
+    return (*out, np.concatenate(cats)) if with_categories else out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 
@@ -53,35 +62,108 @@ def score(preds: np.ndarray, targets: np.ndarray, n_boot: int = 1000, seed: int 
     return res
 
 
-def score_predictions(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> dict:
-    """A predictions frame (utt_id, split, true_<dim>, pred_<dim>) -> {split: score(...)}; e.g. the baseline's."""
-    return {split: score(g[[f"pred_{d}" for d in DIMS]].to_numpy(), g[[f"true_{d}" for d in DIMS]].to_numpy(),
-                         n_boot, seed) for split, g in pred.groupby("split", sort=False)}
+def score_predictions(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0, classes: tuple[str, ...] = ()) -> dict:
+    """A predictions frame (utt_id, split, true_<dim>, pred_<dim>; category, pred_category) -> {split: scores};
+    e.g. the baselines'. Class indices follow `classes` (the model's)."""
+    out = {}
+    for split, g in pred.groupby("split", sort=False):
+        res = {}
+        if f"true_{DIMS[0]}" in g:
+            m = g[[f"true_{d}" for d in DIMS]].notna().all(axis=1).to_numpy()
+            res = score(g[[f"pred_{d}" for d in DIMS]].to_numpy()[m], g[[f"true_{d}" for d in DIMS]].to_numpy()[m],
+                        n_boot, seed)
+        if "pred_category" in g and classes:
+            index = {c: i for i, c in enumerate(classes)}
+            h = g[g["category"].notna()]
+            res["categories"] = class_scores(h["category"].map(index).to_numpy(), h["pred_category"].map(index).to_numpy(),
+                                             classes, n_boot, seed)
+            res.setdefault("n", len(h))
+        out[split] = res
+    return out
 
 
 def compact_scores(ev: dict) -> dict:
     """eval.json -> {split: {dim: ccc}, baseline: {split: {dim: ccc}}}: the few numbers `dvc exp show` shows."""
     def block(res: dict) -> dict:
-        return {s: {d: round(r[d]["ccc"], 4) for d in (*DIMS, "mean")} for s, r in res.items()
-                if isinstance(r, dict) and "mean" in r}
+        out = {}
+        for s, r in res.items():
+            if not isinstance(r, dict):
+                continue
+            if "mean" in r:
+                out[s] = {d: round(r[d]["ccc"], 4) for d in (*DIMS, "mean")}
+            if "categories" in r:
+                out.setdefault(s, {}).update({k: round(r["categories"][k]["value"], 4) for k in ("ua", "wa", "macro_f1")})
+        return out
     out = block(ev)
     if isinstance(ev.get("baseline"), dict):
         out["baseline"] = block(ev["baseline"])
     return out
 
 
+def model_task(model: EmotionModel) -> tuple[bool, tuple[str, ...]]:
+    """(whether the model's A/V/D outputs were trained, its class names)."""
+    return model.cfg.regressor.dimensions, tuple(model.cfg.regressor.classes)
+
+
 def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, device="cpu", n_boot: int = 1000,
                     seed: int = 0) -> tuple[dict, pd.DataFrame]:
-    """{split: {dim: {ccc, ci95}, mean: {...}, n, skipped}} and one predictions frame."""
+    """{split: {dim: {ccc, ci95}, mean: {...}, n, skipped} and/or {categories: class_scores(...)}} and one
+    predictions frame (true_/pred_<dim>; category, pred_category, p_<class>)."""
+    dims, classes = model_task(model)
+    task = "both" if dims and classes else "categories" if classes else "dimensions"
     results, frames = {}, []
     for split, d in split_dirs.items():
-        data = scan_emotion_split(d, cfg, model.min_frames())
-        ids, preds, targets = predict_split(model, make_emotion_dataset(d, data, cfg, uses_stats(model)), device)
-        results[split] = {**score(preds, targets, n_boot, seed), "skipped": data.skipped}
-        frames.append(pd.DataFrame({"utt_id": ids, "split": split,
-                                    **{f"true_{d}": targets[:, i] for i, d in enumerate(DIMS)},
-                                    **{f"pred_{d}": preds[:, i] for i, d in enumerate(DIMS)}}))
+        data = scan_emotion_split(d, cfg, model.min_frames(), task, classes)
+        ids, out, targets, cats = predict_split(model, make_emotion_dataset(d, data, cfg, uses_stats(model)), device,
+                                                with_categories=True)
+        preds, frame = out[:, :3], {"utt_id": ids, "split": split}
+        res = {"skipped": data.skipped}
+        if dims:
+            m = ~np.isnan(targets).any(axis=1)
+            res = {**score(preds[m], targets[m], n_boot, seed), **res}
+            frame.update({**{f"true_{d}": targets[:, i] for i, d in enumerate(DIMS)},
+                          **{f"pred_{d}": preds[:, i] for i, d in enumerate(DIMS)}})
+        if classes:
+            probs, m = softmax(out[:, 3:]), cats >= 0
+            res["categories"] = class_scores(cats[m], probs[m].argmax(1), classes, n_boot, seed)
+            res.setdefault("n", int(m.sum()))
+            frame.update({"category": [classes[c] if c >= 0 else None for c in cats],
+                          "pred_category": [classes[i] for i in probs.argmax(1)],
+                          **{f"p_{c}": probs[:, i] for i, c in enumerate(classes)}})
+        results[split] = res
+        frames.append(pd.DataFrame(frame))
     return results, pd.concat(frames, ignore_index=True)
+
+
+def plot_confusion(results: dict, path: str | Path, title: str) -> None:
+    """One confusion matrix per test split (rows: true class, normalised per row; counts written in)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    splits = [s for s, r in results.items() if isinstance(r, dict) and "categories" in r]
+    fig, axes = plt.subplots(1, len(splits), figsize=(4.6 * len(splits), 4.4), squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        c = results[split]["categories"]
+        counts, names = np.array(c["confusion"]["counts"]), c["confusion"]["classes"]
+        rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+        ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(names)):
+            for j in range(len(names)):
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if rates[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{split}: UA {c['ua']['value']:.2f}, macro-F1 {c['macro_f1']['value']:.2f} (n {c['n']})",
+                     fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
 
 
 def plot_scatter(pred: pd.DataFrame, path: str | Path, title: str) -> None:
@@ -106,4 +188,18 @@ def plot_scatter(pred: pd.DataFrame, path: str | Path, title: str) -> None:
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def plot_absent(path: str | Path, message: str) -> None:
+    """A declared picture that this model has nothing to show in: the reason, written out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(6, 1.2))
+    fig.text(0.5, 0.5, message, ha="center", va="center", fontsize=10)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)

@@ -83,3 +83,45 @@ def ccc_per_dim(preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
     out = {d: ccc(targets[:, i], preds[:, i]) for i, d in enumerate(DIMS)}
     out["mean"] = float(np.mean([out[d] for d in DIMS]))
     return out
+
+
+# ------------------------------------------------------------------------------------- categories (class indices)
+def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
+    """(C, C) counts: row = true class, column = predicted class."""
+    m = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(m, (np.asarray(labels, np.int64), np.asarray(preds, np.int64)), 1)
+    return m
+
+
+def unweighted_accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
+    """UA: the mean of the per-class recalls over the classes present in `labels` (the SER convention)."""
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    classes = np.unique(labels)
+    return float(np.mean([(preds[labels == c] == c).mean() for c in classes])) if len(classes) else float("nan")
+
+
+def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
+    """The mean F1 over the classes present in `labels` or `preds` (a class never predicted has F1 0)."""
+    labels, preds = np.asarray(labels), np.asarray(preds)
+    scores = []
+    for c in np.union1d(labels, preds):
+        tp = float(((labels == c) & (preds == c)).sum())
+        fp, fn = float(((labels != c) & (preds == c)).sum()), float(((labels == c) & (preds != c)).sum())
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+CLASS_METRICS = {"ua": unweighted_accuracy, "wa": weighted_average_recall, "macro_f1": macro_f1}
+
+
+def class_scores(labels: np.ndarray, preds: np.ndarray, classes: tuple[str, ...], n_boot: int = 1000,
+                 seed: int = 0) -> dict:
+    """{ua, wa, macro_f1: {value, ci95}, n, per_class_recall, confusion}: over the whole split, percentile
+    bootstrap intervals resampling utterances."""
+    out = {"n": int(len(labels))}
+    for name, fn in CLASS_METRICS.items():
+        out[name] = {"value": fn(labels, preds), "ci95": bootstrap_ci(labels, preds, fn, n_boot, seed)}
+    m = confusion(labels, preds, len(classes))
+    out["per_class_recall"] = {c: (float(m[i, i] / m[i].sum()) if m[i].sum() else None) for i, c in enumerate(classes)}
+    out["confusion"] = {"classes": list(classes), "counts": m.tolist()}
+    return out

@@ -30,6 +30,7 @@ class Example:
     sentiment: int = -1
     avd: np.ndarray | None = None  # (3,) activation, valence, dominance
     stats: np.ndarray | None = None  # (K,) functionals of the unnormalised LFBE (sa2sr_core.features.functionals)
+    category: int = -1  # the emotion class's index (fine-tuning on categories); -1: none
 
 
 @dataclass
@@ -42,9 +43,11 @@ class Batch:
     sentiment: torch.Tensor  # (B,)
     avd: torch.Tensor  # (B, 3)
     stats: torch.Tensor  # (B, K) utterance functionals; (B, 0) when not read
+    category: torch.Tensor | None = None  # (B,) emotion class index, -1 where an utterance has none
 
     def _tensors(self) -> tuple[torch.Tensor, ...]:
-        return self.feats, self.lengths, self.tokens, self.token_lengths, self.sentiment, self.avd, self.stats
+        base = self.feats, self.lengths, self.tokens, self.token_lengths, self.sentiment, self.avd, self.stats
+        return base if self.category is None else (*base, self.category)
 
     def to(self, device, non_blocking: bool = False) -> "Batch":
         return Batch(self.utt_ids, *(t.to(device, non_blocking=non_blocking) for t in self._tensors()))
@@ -113,6 +116,7 @@ def collate(examples: list[Example]) -> Batch:
         torch.tensor([e.feats.shape[0] for e in examples]), torch.from_numpy(tokens),
         torch.tensor([len(e.tokens) for e in examples]), torch.tensor([e.sentiment for e in examples]),
         torch.from_numpy(avd.astype(np.float32)), torch.from_numpy(stats.astype(np.float32)),
+        torch.tensor([e.category for e in examples], dtype=torch.long),
     )
 
 

@@ -1,10 +1,11 @@
-"""Emotion data from feature shards: which utterances have usable A/V/D labels, their batches, the utterance
-functionals stored beside them, and CCC per dimension. Shared by fine-tuning, the baseline and evaluation."""
+"""Emotion data from feature shards: which utterances have usable labels (A/V/D on the corpus scale, and/or an
+emotion class), their batches, and the utterance functionals stored beside them. Shared by fine-tuning, the
+baselines and evaluation, so that all of them see the same utterances."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -15,10 +16,43 @@ from sa2sr_core.features.shards import shard_files, stats_from_batch
 from sa2sr_core.names import DIMS
 
 
+#: What fine-tuning learns: A/V/D (the paper), emotion classes, or both with one loss.
+TASKS = ("dimensions", "categories", "both")
+
+
 @dataclass
 class EmotionData:
-    avd: dict[str, np.ndarray]  # utt_id -> (3,) activation, valence, dominance
+    avd: dict[str, np.ndarray]  # utt_id -> (3,) activation, valence, dominance (utterances with usable A/V/D)
     skipped: dict[str, int]
+    category: dict[str, int] = field(default_factory=dict)  # utt_id -> class index (utterances with a known class)
+    classes: tuple[str, ...] = ()
+
+    @property
+    def ids(self) -> list[str]:
+        """Every usable utterance, sorted."""
+        return sorted(set(self.avd) | set(self.category))
+
+
+def labels_present(split_dir) -> tuple[bool, bool]:
+    """(any utterance has all of A/V/D, any has a category) in a split's shards."""
+    dims = cats = False
+    for path in shard_files(split_dir):
+        names = pq.read_schema(path).names
+        t = pq.read_table(path, columns=[c for c in (*DIMS, "category") if c in names])
+        if all(d in names for d in DIMS):
+            dims = dims or any(all(v is not None for v in row) for row in zip(*(t.column(d).to_pylist() for d in DIMS)))
+        if "category" in names:
+            cats = cats or t.column("category").null_count < len(t)
+    return dims, cats
+
+
+def train_classes(split_dir) -> tuple[str, ...]:
+    """The sorted class names of a (training) split."""
+    found = set()
+    for path in shard_files(split_dir):
+        if "category" in pq.read_schema(path).names:
+            found |= {c for c in pq.read_table(path, columns=["category"]).column(0).to_pylist() if c}
+    return tuple(sorted(found))
 
 
 class MissingStatsError(Sa2srError):
@@ -39,31 +73,58 @@ def read_stats(split_dir, ids) -> np.ndarray:
     return np.stack([found[u] for u in ids]).astype(np.float32)
 
 
-def scan_emotion_split(split_dir, cfg, min_frames: int) -> EmotionData:
-    """Utterances with usable AVD labels (inside cfg.scale_min..cfg.scale_max) and enough frames; count the rest."""
-    avd = {}
+def scan_emotion_split(split_dir, cfg, min_frames: int, task: str = "dimensions",
+                       classes: tuple[str, ...] = ()) -> EmotionData:
+    """Utterances with usable labels for `task` (A/V/D inside cfg.scale_min..cfg.scale_max; a category among
+    `classes`) and enough frames; count the rest."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    dims, cats = task in ("dimensions", "both"), task in ("categories", "both")
+    index = {c: i for i, c in enumerate(classes)}
+    avd, category = {}, {}
     skipped = {"missing_or_nan_label": 0, "label_outside_scale": 0, "too_short_for_regressor": 0}
+    if cats:
+        skipped["category_not_in_train"] = 0
     files = shard_files(split_dir)
     if not files:
         raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
     for path in files:
-        for r in pq.read_table(path, columns=["utt_id", "num_frames", *DIMS]).to_pylist():
+        names = pq.read_schema(path).names
+        cols = ["utt_id", "num_frames", *DIMS, *(["category"] if cats and "category" in names else [])]
+        for r in pq.read_table(path, columns=cols).to_pylist():
             values = [r[d] for d in DIMS]
-            if any(v is None or math.isnan(v) for v in values):
+            has_dims = dims and not any(v is None or math.isnan(v) for v in values)
+            name = r.get("category") if cats else None
+            if not has_dims and not name:
                 skipped["missing_or_nan_label"] += 1
-            elif any(not cfg.scale_min <= v <= cfg.scale_max for v in values):
+                continue
+            if has_dims and any(not cfg.scale_min <= v <= cfg.scale_max for v in values):
                 skipped["label_outside_scale"] += 1
-            elif r["num_frames"] < min_frames:
+                continue
+            if name and name not in index:
+                skipped["category_not_in_train"] += 1
+                if not has_dims:
+                    continue
+                name = None
+            if r["num_frames"] < min_frames:
                 skipped["too_short_for_regressor"] += 1
-            else:
+                continue
+            if has_dims:
                 avd[r["utt_id"]] = np.array(values, np.float32)
-    return EmotionData(avd, skipped)
+            if name:
+                category[r["utt_id"]] = index[name]
+    return EmotionData(avd, skipped, category, tuple(classes))
 
 
 def make_emotion_dataset(split_dir, data: EmotionData, cfg, stats: bool = False) -> ShardDataset:
     """Batches of a split's usable utterances under cfg's frame budget; stats: also the utterance functionals."""
+    nan = np.full(3, np.nan, np.float32)
+
     def make_example(row: dict) -> Example | None:
-        t = data.avd.get(row["utt_id"])
-        return None if t is None else Example(row["utt_id"], row["feats"], avd=t, stats=row.get("utt_stats"))
+        u = row["utt_id"]
+        t, c = data.avd.get(u), data.category.get(u, -1)
+        if t is None and c < 0:
+            return None
+        return Example(u, row["feats"], avd=nan if t is None else t, stats=row.get("utt_stats"), category=c)
 
     return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, stats=stats)

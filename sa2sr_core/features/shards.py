@@ -5,7 +5,7 @@ Layout: <features_dir>/<corpus>/<split>/shard-00000.parquet with schema
     lfbe: list<fixed_size_list<float32|float16>[F]>   (features kind "lfbe", the BiLSTM's input)
       or pcm: list<fixed_size_list<int16>[160]>       (kind "waveform": 16-bit PCM in 10 ms hops, an SSL encoder's),
     source_utt_id: string, speed: float32, speaker: string, text: string,
-    activation / valence / dominance: float32 (null where the corpus has none),
+    activation / valence / dominance: float32 (null where the corpus has none), category: string (or null),
     utt_stats: fixed_size_list<float32>[2F + 4] (functionals of the *unnormalised* LFBE, sa2sr_core.features.functionals)
 Each shard's Parquet metadata holds a fingerprint of its inputs and config, and the rejects found
 while making it: a rerun skips shards whose fingerprint matches, so an interrupted run resumes
@@ -34,7 +34,7 @@ from sa2sr_core.io import atomic_path
 from sa2sr_core.names import DIMS
 
 META_KEY = b"sa2sr"
-SCHEMA_VERSION = 2  # 2: utt_stats column; part of every shard's fingerprint, so older shards are re-extracted
+SCHEMA_VERSION = 3  # 2: utt_stats column; 3: category column; part of every shard's fingerprint, so older shards are re-extracted
 #: The frames column of each features kind.
 FEATURE_COLUMNS = {"lfbe": "lfbe", "waveform": "pcm"}
 
@@ -53,6 +53,7 @@ class Job:
     valence: float | None
     dominance: float | None
     duration_s: float
+    category: str | None = None  # the manifest's emotion class (any names), where the corpus has one
 
 
 @dataclass
@@ -77,7 +78,7 @@ def make_jobs(manifest: pd.DataFrame, speeds: list[float]) -> list[Job]:
     for row in manifest.sort_values("utt_id").itertuples(index=False):
         base = dict(source_utt_id=row.utt_id, path=row.path, speaker=row.speaker, text=_none_if_nan(row.text),
                     activation=_none_if_nan(row.activation), valence=_none_if_nan(row.valence),
-                    dominance=_none_if_nan(row.dominance))
+                    dominance=_none_if_nan(row.dominance), category=_none_if_nan(getattr(row, "emotion", None)))
         jobs.append(Job(utt_id=row.utt_id, speed=1.0, duration_s=float(row.duration_s), **base))
         for s in speeds:
             jobs.append(Job(utt_id=f"sp{s:g}-{row.utt_id}", speed=float(s), duration_s=float(row.duration_s) / s,
@@ -125,7 +126,7 @@ def shard_schema(cfg: FeatureConfig) -> pa.Schema:
         ("utt_id", pa.string()), ("num_frames", pa.int32()),
         (FEATURE_COLUMNS[cfg.kind], pa.list_(pa.list_(ARROW_DTYPES[storage_dtype(cfg)], cfg.frame_dim))),
         ("source_utt_id", pa.string()), ("speed", pa.float32()), ("speaker", pa.string()), ("text", pa.string()),
-        *[(c, pa.float32()) for c in DIMS],
+        *[(c, pa.float32()) for c in DIMS], ("category", pa.string()),
         ("utt_stats", pa.list_(pa.float32(), functionals_dim(cfg.num_mel_bins))),
     ])
 
@@ -142,6 +143,7 @@ def build_table(jobs: list[Job], feats: list[np.ndarray], stats: list[np.ndarray
     }
     for c in DIMS:
         cols[c] = pa.array([getattr(j, c) for j in jobs], pa.float32())
+    cols["category"] = pa.array([j.category for j in jobs], pa.string())
     k = functionals_dim(cfg.num_mel_bins)
     flat = np.concatenate(stats).astype(np.float32) if stats else np.zeros(0, np.float32)
     cols["utt_stats"] = pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), k)

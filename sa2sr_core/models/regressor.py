@@ -3,6 +3,9 @@
     encodings (B, T', 384) --masked conv k6 s3--> (B, T1, 64) --masked conv k3 s2--> (B, T2, 64)
     --sample-level normalisation, LeakyReLU(0.3)--> 4-head self-attention block (64-dim, FF 64)
     --mean + variance pooling over valid steps--> (B, 128) --linear--> (B, 3) activation, valence, dominance
+                                                          `-linear--> (B, C) class logits (when cfg.classes)
+
+The output is (B, 3), or (B, 3 + C) with a categorical head: A/V/D first, then the C logits (split_outputs).
 
 Optional (`stats_dim > 0`, params `finetune.regressor.utterance_stats`): the utterance functionals of the
 *unnormalised* LFBE (sa2sr_core.features.functionals, K = 84), which the paper's per-utterance normalisation removes
@@ -106,6 +109,8 @@ class EmotionRegressor(nn.Module):
             self.stats_linear = nn.Linear(cfg.stats_dim, cfg.outputs)
             pooled += cfg.channels
         self.out = nn.Linear(pooled, cfg.outputs)
+        if cfg.classes:  # a categorical head on the same pooled representation
+            self.classify = nn.Linear(pooled, len(cfg.classes))
 
     @torch.no_grad()
     def start_from_linear(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
@@ -142,8 +147,14 @@ class EmotionRegressor(nn.Module):
                                  f"{self.cfg.stats_dim}) but none were given")
             z = (stats - self.stats_mean) / self.stats_std  # (B, K)
             pooled.append(self.stats_proj(z))  # (B, 64)
-            return self.out(torch.cat(pooled, dim=-1)) + self.stats_linear(z)  # (B, 3)
-        return self.out(torch.cat(pooled, dim=-1))  # (B, 3)
+            p = torch.cat(pooled, dim=-1)  # (B, 192)
+            y = self.out(p) + self.stats_linear(z)  # (B, 3)
+        else:
+            p = torch.cat(pooled, dim=-1)  # (B, 128)
+            y = self.out(p)  # (B, 3)
+        if self.cfg.classes:
+            return torch.cat([y, self.classify(p)], dim=-1)  # (B, 3 + C): A/V/D, then the class logits
+        return y
 
 
 class EmotionModel(nn.Module):
@@ -163,6 +174,11 @@ class EmotionModel(nn.Module):
     def min_frames(self) -> int:
         """Fewest input frames that reach the regressor with one valid step."""
         return self.cfg.min_frames()
+
+
+def split_outputs(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 3 + C) -> A/V/D (B, 3) and class logits (B, C) (C = 0 without a categorical head)."""
+    return out[:, :3], out[:, 3:]
 
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,30 +1,35 @@
 """Fine-tuning (paper §3.3, Table 4) as a task of the training loop (sa2sr_core.training.loop): the emotion regressor
-on the (pre-trained or scratch) encoder with the CCC loss, selection on the Development mean CCC."""
+on the (pre-trained or scratch) encoder with the CCC loss, selection on the Development mean CCC; with emotion
+classes (finetune.task categories | both), a categorical head on the same pooled representation trained with
+cross-entropy (class-balanced on request), alone or beside the CCC loss, selection on UA (both: the mean of UA
+and the mean CCC)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.config.models import EmotionModelConfig
-from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.evaluation.baseline import fit_baseline, split_data
+from sa2sr_core.config.training import FinetuneConfig, resolve_task
+from sa2sr_core.evaluation.baseline import balanced_weights, fit_baseline, split_data
 from sa2sr_core.evaluation.evaluate import forward_batch, predict_split, uses_stats
-from sa2sr_core.evaluation.metrics import ccc_per_dim
+from sa2sr_core.evaluation.metrics import CLASS_METRICS, ccc_per_dim
 from sa2sr_core.features.batches import Batch
-from sa2sr_core.features.emotion import EmotionData, make_emotion_dataset, scan_emotion_split
+from sa2sr_core.features.emotion import (EmotionData, labels_present, make_emotion_dataset, read_stats,
+                                         scan_emotion_split, train_classes)
 from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import resolve_emotion
 from sa2sr_core.models.directory import finetune_dir_config
 from sa2sr_core.models.loaders import load_pretrained_encoder
-from sa2sr_core.models.regressor import EmotionModel, ccc_loss
+from sa2sr_core.models.regressor import EmotionModel, ccc_loss, split_outputs
 from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.training.loop import Setup, Task, fit, scaled_groups
 
@@ -56,22 +61,67 @@ def ccc_task_loss(net: torch.nn.Module, batch: Batch):
     return loss, {"ccc": loss}
 
 
+def emotion_task_loss(net: torch.nn.Module, batch: Batch, task: str, category_weight: float = 1.0,
+                      class_weight: torch.Tensor | None = None):
+    """dimensions: the CCC loss; categories: cross-entropy of the class head; both: L_CCC + w * L_CE, each over
+    the utterances of the batch that have that label."""
+    if task == "dimensions":
+        return ccc_task_loss(net, batch)
+    avd, logits = split_outputs(forward_batch(net, batch))
+    terms, loss = {}, torch.zeros((), device=avd.device)
+    has_avd = ~torch.isnan(batch.avd).any(dim=1)
+    if task == "both" and int(has_avd.sum()) >= 2:
+        terms["ccc"], _ = ccc_loss(avd[has_avd], batch.avd[has_avd])
+        loss = loss + terms["ccc"]
+    has_cat = batch.category >= 0
+    if has_cat.any():
+        terms["ce"] = F.cross_entropy(logits[has_cat], batch.category[has_cat], weight=class_weight)
+        loss = loss + category_weight * terms["ce"]
+    return loss, terms
+
+
+def dims_and_classes_scores(out: np.ndarray, targets: np.ndarray, cats: np.ndarray, classes: tuple[str, ...],
+                            dims: bool) -> dict:
+    """Development figures: val_ccc_* (A/V/D), val_ua / val_wa / val_macro_f1 (classes), val_score (both)."""
+    row = {}
+    if dims:
+        m = ~np.isnan(targets).any(axis=1)
+        row.update({f"val_ccc_{k}": v for k, v in ccc_per_dim(out[m, :3], targets[m]).items()})
+    if classes:
+        m = cats >= 0
+        pred = out[m, 3:].argmax(1)
+        row.update({f"val_{k}": fn(cats[m], pred) for k, fn in CLASS_METRICS.items()})
+    if dims and classes:
+        row["val_score"] = (row["val_ccc_mean"] + row["val_ua"]) / 2
+    return row
+
+
 class FinetuneTask(Task):
     """Emotion fine-tuning: the model (pre-trained or scratch encoder, optionally frozen, regressor from the ridge
-    baseline), the CCC loss, and selection on the Development mean CCC (higher is better)."""
+    baseline), the CCC loss and/or the class head's cross-entropy, and selection on Development (higher is
+    better): the mean CCC, UA, or their mean."""
 
-    score, maximize = "val_ccc_mean", True
+    maximize = True
 
     def __init__(self, cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, pretrained_dir=None,
-                 features: FeatureConfig | None = None, baseline_cfg: BaselineConfig | None = None):
-        self.cfg, self.model_cfg, self.features = cfg, model_cfg, features or FeatureConfig()
+                 features: FeatureConfig | None = None, baseline_cfg: BaselineConfig | None = None,
+                 own_corpus: bool = False):
         self.train_dir, self.valid_dir, self.pretrained_dir, self.baseline_cfg = train_dir, valid_dir, pretrained_dir, \
             baseline_cfg
+        self.task = resolve_task(cfg.task, own_corpus, *labels_present(train_dir))
+        self.cfg, self.model_cfg, self.features = replace(cfg, task=self.task), model_cfg, features or FeatureConfig()
+        self.score = {"dimensions": "val_ccc_mean", "categories": "val_ua", "both": "val_score"}[self.task]
+        self.class_weight = None
 
     def setup(self, device, world, log) -> Setup:
-        cfg = self.cfg
+        cfg, task = self.cfg, self.task
+        dims, cats = task in ("dimensions", "both"), task in ("categories", "both")
+        classes = train_classes(self.train_dir) if cats else ()
         model_cfg = resolve_emotion(self.model_cfg)  # scratch: the same architecture, randomly initialised
-        log(f"encoder: {model_cfg.encoder.describe()} ({cfg.init}{', frozen' if cfg.freeze_encoder else ''})")
+        if cats:
+            model_cfg = replace(model_cfg, regressor=replace(model_cfg.regressor, classes=classes, dimensions=dims))
+        log(f"encoder: {model_cfg.encoder.describe()} ({cfg.init}{', frozen' if cfg.freeze_encoder else ''}); "
+            f"task: {task}{f' ({len(classes)} classes: ' + ', '.join(classes) + ')' if cats else ''}")
         model = EmotionModel(model_cfg)
         if cfg.init == "pretrained":
             load_pretrained_encoder(model, self.pretrained_dir)
@@ -79,19 +129,32 @@ class FinetuneTask(Task):
             for name, p in model.encoder.named_parameters():
                 p.requires_grad_(name == "layer_weights")
         min_frames = model.min_frames()
-        train_data = scan_emotion_split(self.train_dir, cfg, min_frames)
-        valid_data = scan_emotion_split(self.valid_dir, cfg, min_frames)
-        if len(train_data.avd) < 2 or len(valid_data.avd) < 2:
+        train_data = scan_emotion_split(self.train_dir, cfg, min_frames, task, classes)
+        valid_data = scan_emotion_split(self.valid_dir, cfg, min_frames, task, classes)
+        if dims and (len(train_data.avd) < 2 or len(valid_data.avd) < 2):
             raise ValueError(f"too few usable utterances: train {len(train_data.avd)}, validation "
                              f"{len(valid_data.avd)}; skipped {train_data.skipped} / {valid_data.skipped}")
-        with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
-            model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.avd.values()), axis=0)))
-        if uses_stats(model):  # start from the classical baseline: ridge on the functionals, chosen on Development
+        if cats and (len(classes) < 2 or len(valid_data.category) < 2):
+            raise ValueError(f"too few classes or utterances with a category: classes {list(classes)}, validation "
+                             f"{len(valid_data.category)}; skipped {train_data.skipped} / {valid_data.skipped}")
+        if dims:
+            with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
+                model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.avd.values()), axis=0)))
+        if uses_stats(model) and dims:  # start from the classical baseline: ridge on the functionals, on Development
             if self.baseline_cfg is None:
                 raise ValueError("a regressor with utterance stats starts from the ridge baseline: pass baseline_cfg "
                                  "(params `baseline`)")
             start_from_baseline(model, self.train_dir, train_data, self.valid_dir, valid_data, self.baseline_cfg, log)
             model.regressor.stats_linear.requires_grad_(not cfg.freeze_baseline_path)
+        elif uses_stats(model):  # categories only: the functionals standardised as for the ridge, no A/V/D path
+            x = read_stats(self.train_dir, train_data.ids).astype(np.float64)
+            with torch.no_grad():
+                model.regressor.stats_mean.copy_(torch.from_numpy(x.mean(0)))
+                model.regressor.stats_std.copy_(torch.from_numpy(np.maximum(x.std(0), 1e-3)))
+        if cats and cfg.class_balanced:
+            c = np.array([train_data.category[u] for u in sorted(train_data.category)])
+            self.class_weight = torch.from_numpy(balanced_weights(c, len(classes))).float().to(device)
+        self.classes = classes
         model.to(device)
         train = make_emotion_dataset(self.train_dir, train_data, cfg, uses_stats(model))
         valid = make_emotion_dataset(self.valid_dir, valid_data, cfg, uses_stats(model))
@@ -100,16 +163,18 @@ class FinetuneTask(Task):
         if cfg.init == "pretrained":
             pre_fp = hashlib.sha1((Path(self.pretrained_dir) / "model.safetensors").read_bytes()).hexdigest()
         # the corpus's place as well: two corpora with the same utterance ids are two runs, not one to resume
-        fp = run_fingerprint(cfg, model_cfg.to_dict(), str(self.train_dir), sorted(train_data.avd)[:50],
-                             len(train_data.avd), pre_fp)
+        ids = train_data.ids
+        fp = run_fingerprint(cfg, model_cfg.to_dict(), str(self.train_dir), ids[:50], len(ids), pre_fp)
         return Setup(model, opt, train, valid, fp, report={
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped},
-            "encoder": model_cfg.encoder.describe()})
+            "encoder": model_cfg.encoder.describe(), "task": task, "classes": list(classes)})
 
     def loss(self, net, batch):
-        return ccc_task_loss(net, batch)
+        return emotion_task_loss(net, batch, self.task, self.cfg.category_weight, self.class_weight)
 
     def usable(self, batch: Batch) -> bool:
+        if self.task == "categories":
+            return bool((batch.category >= 0).any())
         return len(batch.utt_ids) >= 2  # CCC needs a variance
 
     def train_mode(self, net) -> None:
@@ -118,8 +183,11 @@ class FinetuneTask(Task):
             net.encoder.eval()  # frozen: no SpecAugment either
 
     def validate(self, model, valid, device) -> dict:
-        _, preds, targets = predict_split(model, valid, device)
-        return {f"val_ccc_{k}": v for k, v in ccc_per_dim(preds, targets).items()}
+        if self.task == "dimensions":
+            _, preds, targets = predict_split(model, valid, device)
+            return {f"val_ccc_{k}": v for k, v in ccc_per_dim(preds, targets).items()}
+        _, out, targets, cats = predict_split(model, valid, device, with_categories=True)
+        return dims_and_classes_scores(out, targets, cats, self.classes, self.task == "both")
 
     def save_best(self, model, out_dir: Path) -> None:
         pretrained = str(self.pretrained_dir) if self.cfg.init == "pretrained" and self.pretrained_dir else None
@@ -127,16 +195,21 @@ class FinetuneTask(Task):
                                                            asdict(self.cfg), pretrained))
 
     def describe(self, row: dict, val: dict, improved: bool) -> str:
-        return (f"epoch {row['epoch']}: train loss {row['train_loss_ccc']:.3f} | val CCC A {row['val_ccc_activation']:.3f} "
-                f"V {row['val_ccc_valence']:.3f} D {row['val_ccc_dominance']:.3f} mean {row['val_ccc_mean']:.3f}"
-                f"{' *' if improved else ''} | lr {row['lr']:.2g}")
+        parts = [f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}" if self.task != "dimensions" else
+                 f"epoch {row['epoch']}: train loss {row['train_loss_ccc']:.3f}"]
+        if "val_ccc_mean" in row:
+            parts.append(f"val CCC A {row['val_ccc_activation']:.3f} V {row['val_ccc_valence']:.3f} "
+                         f"D {row['val_ccc_dominance']:.3f} mean {row['val_ccc_mean']:.3f}")
+        if "val_ua" in row:
+            parts.append(f"val UA {row['val_ua']:.3f} WA {row['val_wa']:.3f} F1 {row['val_macro_f1']:.3f}")
+        return " | ".join(parts) + f"{' *' if improved else ''} | lr {row['lr']:.2g}"
 
 
 def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
                   pretrained_dir=None, features: FeatureConfig | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None, log=print,
-                  baseline_cfg: BaselineConfig | None = None) -> dict:
+                  baseline_cfg: BaselineConfig | None = None, own_corpus: bool = False) -> dict:
     """Fine-tune (or resume); the best model goes to out_dir (a model directory of kind "finetune", with the
     `features` it was trained on); returns the selected epoch, history, stopped_by, what was skipped."""
-    task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg)
+    task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, own_corpus)
     return fit(task, out_dir, on_epoch_end, log)
