@@ -19,9 +19,11 @@ from sa2sr_core.names import SENTIMENT_CLASSES
 
 def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words: int | None = None,
                   speeds: tuple = (), voice: str = "en-us+m3", avd: bool = False,
-                  max_seconds: float = 1800.0, fbank: FeatureConfig | None = None) -> tuple[Path, pd.DataFrame]:
+                  max_seconds: float = 1800.0, fbank: FeatureConfig | None = None,
+                  categories: bool = False) -> tuple[Path, pd.DataFrame]:
     """Write n espeak utterances, extract shards (LFBE, or `fbank`'s kind) to root/features/<split>; return
-    (split dir, labels frame)."""
+    (split dir, labels frame). categories: each utterance's class follows its speaking rate and pitch range
+    (`slow` below the middle, `fast` above), which the acoustics carry."""
     rng = random.Random(seed)
     eng = Espeak.get()
     rows, labels = [], []
@@ -39,7 +41,8 @@ def speech_shards(root: Path, n: int, split: str = "train", seed: int = 0, words
         rows.append({"utt_id": f"{split}-{i:03d}", "path": str(path), "speaker": "s", "text": text.upper(),
                      "duration_s": len(wav) / 16000, "activation": 4 + 2.5 * a if avd else np.nan,
                      "valence": {"negative": 2.5, "neutral": 4.0, "positive": 5.5}[sentiment] if avd else np.nan,
-                     "dominance": 4 + 1.5 * a if avd else np.nan})
+                     "dominance": 4 + 1.5 * a if avd else np.nan,
+                     "emotion": ("fast" if a > 0 else "slow") if categories else None})
         labels.append({"utt_id": f"{split}-{i:03d}", "sentiment": sentiment})
     out = root / "features" / split
     extract_split(pd.DataFrame(rows), out, fbank or FeatureConfig(), speeds=list(speeds), max_seconds=max_seconds, workers=1)

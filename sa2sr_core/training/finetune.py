@@ -77,7 +77,7 @@ def emotion_task_loss(net: torch.nn.Module, batch: Batch, task: str, category_we
     if has_cat.any():
         terms["ce"] = F.cross_entropy(logits[has_cat], batch.category[has_cat], weight=class_weight)
         loss = loss + category_weight * terms["ce"]
-    return loss, terms
+    return loss, {"loss": loss, **terms}
 
 
 def dims_and_classes_scores(out: np.ndarray, targets: np.ndarray, cats: np.ndarray, classes: tuple[str, ...],

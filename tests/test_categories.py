@@ -1,0 +1,120 @@
+"""Categories beside dimensions: the metrics on known cases, the logistic baseline on separable data, and the
+categorical head learning emotion classes (alone and jointly with A/V/D) from espeak speech whose class follows
+its speaking rate."""
+
+import numpy as np
+import pytest
+import torch
+
+from sa2sr_core.config.baseline import BaselineConfig
+from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig
+from sa2sr_core.config.training import FinetuneConfig, resolve_task
+from sa2sr_core.evaluation.baseline import ClassData, balanced_weights, class_predictions_frame, fit_logistic
+from sa2sr_core.evaluation.evaluate import evaluate_splits, plot_confusion, score_predictions
+from sa2sr_core.evaluation.metrics import class_scores, confusion, macro_f1, unweighted_accuracy
+from sa2sr_core.features.emotion import labels_present, scan_emotion_split, train_classes
+from sa2sr_core.models.loaders import load_emotion_model
+from sa2sr_core.models.regressor import EmotionRegressor, split_outputs
+from sa2sr_core.training.finetune import train_emotion
+from tests.helpers import speech_shards
+
+ENC = EncoderConfig(hidden=16, layers=1)
+QUIET = dict(log=lambda *_: None)
+
+
+def test_ua_wa_macro_f1_and_confusion_on_a_known_case():
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, 2])
+    p = np.array([0, 0, 0, 0, 0, 0, 0, 0, 2, 1])  # class 0 always right, 1 never, 2 half
+    assert unweighted_accuracy(y, p) == pytest.approx((1 + 0 + 0.5) / 3)
+    f1_0, f1_1, f1_2 = 2 * 6 / (12 + 2), 0.0, 2 * 1 / (2 + 0 + 1)
+    assert macro_f1(y, p) == pytest.approx((f1_0 + f1_1 + f1_2) / 3)
+    assert confusion(y, p, 3).tolist() == [[6, 0, 0], [2, 0, 0], [0, 1, 1]]
+    s = class_scores(y, p, ("a", "b", "c"), n_boot=200)
+    assert s["wa"]["value"] == pytest.approx(0.7) and s["n"] == 10
+    assert s["ua"]["ci95"][0] <= s["ua"]["value"] <= s["ua"]["ci95"][1]
+    assert s["per_class_recall"] == {"a": 1.0, "b": 0.0, "c": 0.5}
+
+
+def test_the_logistic_baseline_separates_separable_classes_and_picks_its_regulariser_on_development():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (3, 5))
+
+    def data(n):
+        c = np.repeat(np.arange(3), n)
+        return ClassData([f"u{i}" for i in range(len(c))], centres[c] + rng.normal(0, 0.5, (len(c), 5)), c)
+
+    train, dev, test = data(20), data(10), data(10)
+    model = fit_logistic(train, dev, BaselineConfig(alphas=[0.01, 1.0, 100.0, 1e6]), ("x", "y", "z"))
+    assert model.dev_ua == 1.0 and model.lam == 1e6  # every value separates them: ties go to the strongest
+    frame = class_predictions_frame("test", test, model)
+    assert (frame["category"] == frame["pred_category"]).mean() == 1.0
+    assert np.allclose(frame[["p_x", "p_y", "p_z"]].sum(axis=1), 1.0)
+    scored = score_predictions(frame, 100, 0, ("x", "y", "z"))
+    assert scored["test"]["categories"]["ua"]["value"] == 1.0 and scored["test"]["n"] == 30
+    assert balanced_weights(np.array([0, 0, 0, 1]), 2).tolist() == pytest.approx([2 / 3, 2.0])
+
+
+def test_a_class_head_adds_logits_after_the_dimensions():
+    cfg = RegressorConfig(input_dim=8, channels=8, heads=2, classes=("a", "b", "c"))
+    out = EmotionRegressor(cfg)(torch.randn(2, 30, 8), torch.tensor([30, 20]))
+    avd, logits = split_outputs(out)
+    assert out.shape == (2, 6) and avd.shape == (2, 3) and logits.shape == (2, 3)
+    assert EmotionRegressor(RegressorConfig(input_dim=8, channels=8, heads=2))(torch.randn(2, 30, 8),
+                                                                             torch.tensor([30, 20])).shape == (2, 3)
+
+
+@pytest.fixture(scope="module")
+def classes_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cats")
+    train, _ = speech_shards(root, 16, "train", words=5, avd=True, categories=True)
+    test, _ = speech_shards(root, 6, "test1", seed=2, words=5, avd=True, categories=True)
+    return train, test
+
+
+def _cfg(**kw):
+    return FinetuneConfig(**{"max_epochs": 12, "patience": 12, "lr": 3e-3, "max_frames_per_batch": 4000, "seed": 3,
+                             "init": "scratch", "min_delta": 0.0, **kw})
+
+
+def test_the_class_head_learns_the_classes_of_its_training_set(classes_data, tmp_path):
+    train, test = classes_data
+    assert labels_present(train) == (True, True) and train_classes(train) == ("fast", "slow")
+    model_cfg = EmotionModelConfig(ENC, RegressorConfig(input_dim=32))
+    res = train_emotion(_cfg(task="categories"), model_cfg, train, train, tmp_path, None, **QUIET)  # overfit
+    first, best = res["history"][0]["val_ua"], res["selected"]["val_ua"]
+    assert res["task"] == "categories" and res["classes"] == ["fast", "slow"]
+    assert best >= 0.9 and best > first, (first, best)
+    model = load_emotion_model(tmp_path)
+    assert model.cfg.regressor.classes == ("fast", "slow") and not model.cfg.regressor.dimensions
+    results, preds = evaluate_splits(model, {"test1": test}, _cfg(task="categories"), n_boot=100)
+    cats = results["test1"]["categories"]
+    assert set(cats) >= {"ua", "wa", "macro_f1", "confusion", "per_class_recall"} and cats["n"] == 6
+    assert "mean" not in results["test1"]  # no A/V/D scores from a model that never learnt them
+    assert {"category", "pred_category", "p_fast", "p_slow"} <= set(preds) and "pred_activation" not in preds
+    plot_confusion(results, tmp_path / "confusion.png", "test")
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_dimensions_and_categories_train_jointly(classes_data, tmp_path):
+    train, _ = classes_data
+    res = train_emotion(_cfg(task="both", max_epochs=3, class_balanced=True), EmotionModelConfig(ENC,
+                        RegressorConfig(input_dim=32)), train, train, tmp_path, None, **QUIET)
+    row = res["selected"]
+    assert {"val_ccc_mean", "val_ua", "val_score"} <= set(row) and "train_loss_ce" in row and "train_loss_ccc" in row
+    assert row["val_score"] == pytest.approx((row["val_ccc_mean"] + row["val_ua"]) / 2)
+    model = load_emotion_model(tmp_path)
+    assert model.cfg.regressor.dimensions and model.cfg.regressor.classes == ("fast", "slow")
+
+
+def test_auto_is_the_papers_task_for_a_named_corpus_and_the_labels_of_your_own():
+    assert resolve_task("auto", False, True, True) == "dimensions"  # MSP-Podcast ships classes too: A/V/D
+    assert resolve_task("auto", True, False, True) == "categories"
+    assert resolve_task("auto", True, True, True) == "both"
+    assert resolve_task("auto", True, True, False) == "dimensions"
+    assert resolve_task("categories", False, True, True) == "categories"
+
+
+def test_a_category_unseen_in_training_is_skipped_and_counted(classes_data):
+    train, test = classes_data
+    data = scan_emotion_split(test, FinetuneConfig(), 1, "categories", ("fast",))
+    assert data.skipped["category_not_in_train"] > 0 and set(data.category.values()) == {0}
