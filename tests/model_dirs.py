@@ -23,12 +23,13 @@ FEATURES = FeatureConfig()
 FEATS = asdict(FEATURES)
 
 
-def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: bool = False
-                     ) -> tuple[Path, Path, SA2SR, EmotionModel]:
+def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: bool = False,
+                     classes: tuple[str, ...] = ()) -> tuple[Path, Path, SA2SR, EmotionModel]:
     torch.manual_seed(seed)
     asr = SA2SR(SA2SRConfig(encoder=ENC, summarizer_hidden=8)).eval()
     directory.save(root / "pretrain", asr, pretrain_dir_config(asr, FEATURES, asdict(PretrainConfig(lambda_=10.0))))
-    emo = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84 if stats else 0))).eval()
+    emo = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84 if stats else 0,
+                                                               classes=classes))).eval()
     if stats:  # standardisation as training sets it: log-energy-like levels
         standardise_stats(emo.regressor, 10.0 + 3.0 * torch.randn(50, 84))
     if frozen:
@@ -42,8 +43,9 @@ def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: boo
     return root / "pretrain", root / "finetune", asr, emo
 
 
-def packaged(root: Path, frozen: bool = False, stats: bool = False) -> tuple[Path, SA2SR, EmotionModel]:
-    pre, ft, asr, emo = write_model_dirs(root, frozen, stats=stats)
+def packaged(root: Path, frozen: bool = False, stats: bool = False, classes: tuple[str, ...] = ()
+             ) -> tuple[Path, SA2SR, EmotionModel]:
+    pre, ft, asr, emo = write_model_dirs(root, frozen, stats=stats, classes=classes)
     package(pre, ft, root / "sa2sr")
     return root / "sa2sr", asr, emo
 

@@ -48,7 +48,7 @@ def test_the_logistic_baseline_separates_separable_classes_and_picks_its_regular
     assert model.dev_ua == 1.0 and model.lam == 1e6  # every value separates them: ties go to the strongest
     frame = class_predictions_frame("test", test, model)
     assert (frame["category"] == frame["pred_category"]).mean() == 1.0
-    assert np.allclose(frame[["p_x", "p_y", "p_z"]].sum(axis=1), 1.0)
+    assert np.allclose(frame[["p_class_x", "p_class_y", "p_class_z"]].sum(axis=1), 1.0)
     scored = score_predictions(frame, 100, 0, ("x", "y", "z"))
     assert scored["test"]["categories"]["ua"]["value"] == 1.0 and scored["test"]["n"] == 30
     assert balanced_weights(np.array([0, 0, 0, 1]), 2).tolist() == pytest.approx([2 / 3, 2.0])
@@ -90,7 +90,7 @@ def test_the_class_head_learns_the_classes_of_its_training_set(classes_data, tmp
     cats = results["test1"]["categories"]
     assert set(cats) >= {"ua", "wa", "macro_f1", "confusion", "per_class_recall"} and cats["n"] == 6
     assert "mean" not in results["test1"]  # no A/V/D scores from a model that never learnt them
-    assert {"category", "pred_category", "p_fast", "p_slow"} <= set(preds) and "pred_activation" not in preds
+    assert {"category", "pred_category", "p_class_fast", "p_class_slow"} <= set(preds) and "pred_activation" not in preds
     plot_confusion(results, tmp_path / "confusion.png", "test")
     assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -118,3 +118,50 @@ def test_a_category_unseen_in_training_is_skipped_and_counted(classes_data):
     train, test = classes_data
     data = scan_emotion_split(test, FinetuneConfig(), 1, "categories", ("fast",))
     assert data.skipped["category_not_in_train"] > 0 and set(data.category.values()) == {0}
+
+
+def test_predict_serve_and_export_give_the_class_and_its_probabilities(tmp_path):
+    import httpx
+    import pandas as pd
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from sa2sr_core.cli import app
+    from sa2sr_core.config.inference import SegmentConfig, ServeConfig
+    from sa2sr_core.inference.export import example_inputs, export_model, run_exported
+    from sa2sr_core.inference.serve import Service, create_app
+    from sa2sr_core.models.packaged import load_model
+    from tests.model_dirs import packaged
+    from tests.test_serve import Running
+
+    classes = ("angry", "neutral", "sad")
+    model_dir, _, _ = packaged(tmp_path / "m", stats=True, classes=classes)
+    rng = np.random.default_rng(0)
+    t = np.arange(32000) / 16000
+    wav = tmp_path / "a.wav"
+    sf.write(wav, (0.3 * np.sin(2 * np.pi * 180 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+                   + 0.01 * rng.standard_normal(len(t))).astype(np.float32), 16000)
+    out, seg = tmp_path / "p.csv", tmp_path / "s.csv"
+    res = CliRunner().invoke(app, ["predict", str(wav), "--model", str(model_dir), "--out", str(out), "--segments",
+                                   str(seg), "--vad", "energy", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    cols = [f"p_class_{c}" for c in classes]
+    for df in (pd.read_csv(out), pd.read_csv(seg)):
+        assert set(cols) <= set(df) and df[cols].sum(axis=1).round(5).eq(1.0).all()
+        assert (df["category"] == [classes[i] for i in df[cols].to_numpy().argmax(1)]).all()
+        assert {"p_negative", "p_neutral", "p_positive"} <= set(df)  # the text sentiment's, apart from the classes
+    card = (model_dir / "README.md").read_text()
+    assert "Emotion classes (3): angry, neutral, sad" in card
+    model, config = load_model(model_dir)
+    assert model.output_names[-1] == "class_probs"
+    diff = export_model(model, "onnx", tmp_path / "m.onnx")
+    assert set(diff) == set(model.output_names) and diff["class_probs"] < 1e-4
+    got = run_exported(tmp_path / "m.onnx", "onnx", *example_inputs(model, [model.min_frames() + 50]))
+    assert got[-1].shape == (1, 3) and np.allclose(got[-1].sum(1), 1.0, atol=1e-5)
+    with Running(create_app(Service(model, config, str(model_dir), ServeConfig(), SegmentConfig(vad="energy")))) as base:
+        with open(wav, "rb") as f:
+            r = httpx.post(f"{base}/predict", files={"file": ("a.wav", f)}, timeout=60)
+    body = r.json()
+    assert r.status_code == 200 and body["file"]["category"] in classes
+    assert body["file"]["category"] == pd.read_csv(out)["category"][0]
+    assert abs(body["file"]["p_class_sad"] - pd.read_csv(out)["p_class_sad"][0]) < 1e-5

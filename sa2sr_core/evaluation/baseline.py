@@ -18,7 +18,7 @@ import pandas as pd
 from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.evaluation.metrics import ccc, ccc_per_dim
 from sa2sr_core.features.emotion import EmotionData, read_stats, scan_emotion_split
-from sa2sr_core.names import DIMS
+from sa2sr_core.names import DIMS, class_column
 
 
 @dataclass
@@ -181,4 +181,4 @@ def class_predictions_frame(split: str, data: ClassData, model: LogisticBaseline
     return pd.DataFrame({"utt_id": data.ids, "split": split,
                          "category": [model.classes[i] for i in data.c],
                          "pred_category": [model.classes[i] for i in probs.argmax(1)] if len(data.ids) else [],
-                         **{f"p_{c}": probs[:, i] for i, c in enumerate(model.classes)}})
+                         **{class_column(c): probs[:, i] for i, c in enumerate(model.classes)}})

@@ -8,6 +8,16 @@ from sa2sr_core.models.directory import trained_on_demo
 from sa2sr_core.names import DIMS
 
 
+def _loss(task: str) -> str:
+    return {"dimensions": "CCC loss", "categories": "cross-entropy of the class head",
+            "both": "CCC loss + weighted cross-entropy of the class head"}.get(task, "CCC loss")
+
+
+def _selection(task: str) -> str:
+    return {"dimensions": "mean CCC", "categories": "unweighted accuracy (UA)",
+            "both": "mean of UA and mean CCC"}.get(task, "mean CCC")
+
+
 def model_card(config: dict, info: dict) -> str:
     """README.md of a model directory. `info`: data (prepare summaries per corpus), pretrain, finetune, eval metrics."""
     lab, feats, prov = config["labels"], config["features"], config["provenance"]
@@ -32,6 +42,11 @@ def model_card(config: dict, info: dict) -> str:
              f"({lab.get('training_normalisation', '')}), clipped into that scale (the unclipped values are in "
              "the `<dimension>_raw` columns); P(negative / neutral / positive) of the spoken text; "
              "the transcript (29 symbols: a-z, apostrophe, space).",
+             *([f"- Emotion classes ({len(reg['classes'])}): {', '.join(reg['classes'])}: the `category` column "
+                "holds the most probable, `p_class_<name>` each one's probability"
+                + ("" if reg.get("dimensions", True) else "; this model was trained on classes only, so its "
+                   "activation / valence / dominance outputs are untrained and not reported by evaluation")
+                + "."] if (reg := config["model"]["emotion"]["regressor"]).get("classes") else []),
              *([f"- The regressor also reads {config['model']['emotion']['regressor']['stats_dim']} utterance "
                 "functionals of the unnormalised filterbank (level, spread, energy percentiles, duration), which "
                 "per-utterance normalisation removes from the encoder's input."]
@@ -44,8 +59,9 @@ def model_card(config: dict, info: dict) -> str:
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
              "sentiment model.",
              f"- Fine-tuning: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
-             f"CCC loss, seed {ft.get('seed')}, lr {ft.get('lr')}, stopped after {ft.get('patience')} epochs "
-             f"without a better Development mean CCC (at most {ft.get('max_epochs')}), selected on it."]
+             f"{_loss(ft.get('task', 'dimensions'))}, seed {ft.get('seed')}, lr {ft.get('lr')}, stopped after "
+             f"{ft.get('patience')} epochs without a better Development {_selection(ft.get('task', 'dimensions'))} "
+             f"(at most {ft.get('max_epochs')}), selected on it."]
     if data:
         lines += ["", *data_table(data)]
     lines += ["", "## Metrics", ""]

@@ -15,7 +15,7 @@ from sa2sr_core.features.batches import ShardDataset
 from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
 from sa2sr_core.io import atomic_path
 from sa2sr_core.models.regressor import EmotionModel
-from sa2sr_core.names import DIMS
+from sa2sr_core.names import DIMS, class_column
 
 
 def uses_stats(model: EmotionModel) -> bool:
@@ -129,7 +129,7 @@ def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, dev
             res.setdefault("n", int(m.sum()))
             frame.update({"category": [classes[c] if c >= 0 else None for c in cats],
                           "pred_category": [classes[i] for i in probs.argmax(1)],
-                          **{f"p_{c}": probs[:, i] for i, c in enumerate(classes)}})
+                          **{class_column(c): probs[:, i] for i, c in enumerate(classes)}})
         results[split] = res
         frames.append(pd.DataFrame(frame))
     return results, pd.concat(frames, ignore_index=True)

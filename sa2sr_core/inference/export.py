@@ -6,7 +6,8 @@ extract_features_and_stats): for the BiLSTM normalised LFBE, F = 40; for an SSL 
 int64 in frames, T >= the model's minimum; for a
 model whose regressor reads utterance functionals (config `regressor.stats_dim` K > 0) also stats (B, K) float32,
 sa2sr_core.features.functionals.utterance_functionals of the *unnormalised* LFBE.
-Outputs: avd (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,), with
+Outputs: avd (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,), and for a model with a
+categorical head class_probs (B, C) in the order of config.json's `regressor.classes`; with
 T' = (T - 3) // 2 + 1 (BiLSTM) or the backbone's CNN arithmetic on 160 T samples (SSL: 49 steps per second).
 Batch and time axes are dynamic.
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from sa2sr_core.io import atomic_path
-from sa2sr_core.models.predictor import OUTPUT_NAMES, Predictor
+from sa2sr_core.models.predictor import Predictor
 
 FORMATS = ("onnx", "torchscript")
 
@@ -76,15 +77,15 @@ def export_model(model: Predictor, fmt: str, out: str | Path, atol: float = 1e-4
         else:
             dyn = {"feats": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}, "stats": {0: "batch"},
                    "avd": {0: "batch"}, "sentiment_probs": {0: "batch"}, "ctc_log_probs": {0: "batch", 1: "steps"},
-                   "out_lengths": {0: "batch"}}
+                   "out_lengths": {0: "batch"}, "class_probs": {0: "batch"}}
             names = input_names(model)
             torch.onnx.export(model, example, str(tmp), dynamo=False, opset_version=17, input_names=names,
-                              output_names=list(OUTPUT_NAMES), dynamic_axes={k: v for k, v in dyn.items()
-                                                                             if k in names or k in OUTPUT_NAMES})
+                              output_names=list(model.output_names),
+                              dynamic_axes={k: v for k, v in dyn.items() if k in names or k in model.output_names})
         got = run_exported(tmp, fmt, *check)
         with torch.inference_mode():
             ref = [t.numpy() for t in model(*check)]
-        diff = {name: float(np.abs(g.astype(np.float64) - r).max()) for name, g, r in zip(OUTPUT_NAMES, got, ref)}
+        diff = {name: float(np.abs(g.astype(np.float64) - r).max()) for name, g, r in zip(model.output_names, got, ref)}
         if any(d > atol for d in diff.values()):
             raise RuntimeError(f"exported {fmt} graph differs from PyTorch by more than {atol}: {diff}")
     return diff

@@ -33,13 +33,18 @@ from sa2sr_core.features.fbank import extract_features_and_stats
 from sa2sr_core.inference.vad import FINE, NO_SPEECH, SPEECH, Segment, cut_audio, segment_audio, whole_recording
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
-from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
+from sa2sr_core.names import DIMS, SENTIMENT_CLASSES, class_column
 from sa2sr_core.vocab import decode
 
 PROBS = tuple(f"p_{c}" for c in SENTIMENT_CLASSES)
 SCORES = (*DIMS, *PROBS, "transcript", *(f"{d}_raw" for d in DIMS))
 COLUMNS = ("path", "status", "duration_s", "segments", "speech_s", *SCORES)
 SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "kind", "speech_share", *SCORES)
+
+
+def class_columns(classes: tuple[str, ...]) -> tuple[str, ...]:
+    """The columns a model with a categorical head adds: the most probable class, then P(class) for each."""
+    return ("category", *(class_column(c) for c in classes)) if classes else ()
 TOO_SHORT = "speech, too short to score"
 
 
@@ -71,7 +76,8 @@ class Recording:
     duration: float = 0.0
     status: str = "ok"
     segments: list[Segment] = field(default_factory=list)
-    scores: dict[int, tuple] = field(default_factory=dict)  # segment index -> (frames, avd, probs, text)
+    scores: dict[int, tuple] = field(default_factory=dict)  # segment -> (frames, avd, probs, text, class probs|None)
+    classes: tuple[str, ...] = ()  # the model's emotion classes (a categorical head), if it has one
     sample_rate: int = 16000
     frame_s: float = 0.01  # feature frame shift: scores' weights are frames
 
@@ -114,10 +120,20 @@ class Recording:
         w = np.array([p[0] for p in parts], np.float64)
         avd = np.average(np.stack([p[1] for p in parts]), axis=0, weights=w)
         probs = np.average(np.stack([p[2] for p in parts]), axis=0, weights=w)
-        return {**{d: float(np.clip(v, *scale)) for d, v in zip(DIMS, avd)},
-                **{p: float(v) for p, v in zip(PROBS, probs)},
-                "transcript": " ".join(t for t in (p[3] for p in parts) if t),
-                **{f"{d}_raw": float(v) for d, v in zip(DIMS, avd)}}
+        row = {**{d: float(np.clip(v, *scale)) for d, v in zip(DIMS, avd)},
+               **{p: float(v) for p, v in zip(PROBS, probs)},
+               "transcript": " ".join(t for t in (p[3] for p in parts) if t),
+               **{f"{d}_raw": float(v) for d, v in zip(DIMS, avd)}}
+        if self.classes:  # the class probabilities averaged like everything else; the category is their argmax
+            cp = np.average(np.stack([p[4] for p in parts]), axis=0, weights=w)
+            row.update({"category": self.classes[int(np.argmax(cp))],
+                        **{class_column(c): float(v) for c, v in zip(self.classes, cp)}})
+        return row
+
+    def _empty(self) -> dict:
+        """The score columns of a file or segment with nothing scored: NaN, and empty text."""
+        return {**{c: math.nan for c in (*SCORES, *class_columns(self.classes)) if c not in ("transcript", "category")},
+                "transcript": "", **({"category": ""} if self.classes else {})}
 
     def file_row(self, scale: tuple[float, float]) -> dict:
         """A/V/D clipped into the corpus scale (the regressor is linear, so an unusual recording can land
@@ -129,7 +145,7 @@ class Recording:
         if ok:
             row.update(self._scores([self.scores[i] for i in sorted(self.scores)], scale))
         else:
-            row.update({c: math.nan for c in SCORES if c != "transcript"}, transcript="")
+            row.update(self._empty())
         return row
 
     def segment_rows(self, scale: tuple[float, float]) -> list[dict]:
@@ -143,14 +159,15 @@ class Recording:
             if i in self.scores:
                 row.update(self._scores([self.scores[i]], scale))
             else:
-                row.update({c: math.nan for c in SCORES if c != "transcript"}, transcript="")
+                row.update(self._empty())
             rows.append(row)
         return rows
 
 
 def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray, np.ndarray]]
-            ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """One padded forward pass over (frames, functionals) items: (avd (B, 3), probs (B, 3), texts)."""
+            ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None]:
+    """One padded forward pass over (frames, functionals) items: (avd (B, 3), sentiment probs (B, 3), texts,
+    class probs (B, C) or None without a categorical head)."""
     # subnormal floats computed at full cost made an SSL model's sentiment LSTM up to 50x slower on CPU (measured);
     # flushing them to zero changes no score beyond 1e-30 (process-wide, in the processes that run inference)
     torch.set_flush_denormal(True)
@@ -160,9 +177,10 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
             feats[b, : len(f)] = torch.from_numpy(f)
         lengths = torch.tensor([len(f) for f, _ in items])
         stats = torch.from_numpy(np.stack([st for _, st in items])).to(device) if model.stats_dim else None
-        avd, probs, log_probs, out_lengths = model(feats.to(device), lengths.to(device), stats)
+        avd, probs, log_probs, out_lengths, *cls = model(feats.to(device), lengths.to(device), stats)
         texts = [decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
-        return avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts
+        return (avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts,
+                cls[0].float().cpu().numpy() if cls else None)
 
 
 class Scorer:
@@ -209,9 +227,9 @@ class Scorer:
             for batch in batches:
                 self._collect(recordings, batch, *run(batch))
 
-    def _collect(self, recordings, batch, avd, probs, texts) -> None:
+    def _collect(self, recordings, batch, avd, probs, texts, cls) -> None:
         for b, (ri, si, f, _) in enumerate(batch):
-            recordings[ri].scores[si] = (len(f), avd[b], probs[b], texts[b])
+            recordings[ri].scores[si] = (len(f), avd[b], probs[b], texts[b], None if cls is None else cls[b])
         self.on_scored(sum(len(f) for _, _, f, _ in batch) * self.fbank.frame_shift_ms / 1000)
 
 
@@ -230,7 +248,8 @@ def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig
     device = device or next(model.parameters()).device
     files, missing = find_audio(paths)
     scorer = Scorer(model, config, cfg, device)
-    recordings = [Recording(str(p)) for p in files]
+    classes = model.classes
+    recordings = [Recording(str(p), classes=classes) for p in files]
     infos: list[AudioInfo | AudioError] = []
     for p in files:  # header reads once: the progress bar's total, and the files that fail before decoding
         try:
@@ -256,11 +275,14 @@ def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig
     scorer.flush(recordings)
     bar.close()
     scale = tuple(config["labels"]["scale"])
-    rows = [r.file_row(scale) for r in recordings] + [Recording(p, status=s).file_row(scale) for p, s in missing]
+    rows = [r.file_row(scale) for r in recordings] + [Recording(p, status=s, classes=classes).file_row(scale)
+                                                      for p, s in missing]
     for p, s in missing:
         log(f"sa2sr predict: {p}: {s[len('error: '):]}")
     segs = [row for r in recordings for row in r.segment_rows(scale)]
-    return Predictions(pd.DataFrame(rows, columns=list(COLUMNS)), pd.DataFrame(segs, columns=list(SEGMENT_COLUMNS)))
+    extra = list(class_columns(classes))
+    return Predictions(pd.DataFrame(rows, columns=[*COLUMNS, *extra]),
+                       pd.DataFrame(segs, columns=[*SEGMENT_COLUMNS, *extra]))
 
 
 def write_segments(path: str | Path, segments: pd.DataFrame) -> None:

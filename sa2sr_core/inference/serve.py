@@ -51,7 +51,8 @@ class Batcher:
         self._thread.start()
 
     def score(self, items: list[tuple[np.ndarray, np.ndarray]], request_id: int) -> list[tuple]:
-        """(avd, probs, text) for each (LFBE, functionals) item, in order; blocks until they are scored."""
+        """(avd, probs, text, class probs or None) for each (LFBE, functionals) item, in order; blocks until they
+        are scored."""
         futures = [Future() for _ in items]
         for it, fut in zip(items, futures):
             self.queue.put((request_id, it, fut))
@@ -85,7 +86,7 @@ class Batcher:
             if not batch:
                 continue
             try:
-                avd, probs, texts = forward(self.model, self.device, [it for _, it, _ in batch])
+                avd, probs, texts, cls = forward(self.model, self.device, [it for _, it, _ in batch])
             except Exception as e:  # a failed pass fails its requests, not the service
                 for *_, fut in batch:
                     fut.set_exception(e)
@@ -93,7 +94,7 @@ class Batcher:
             self.batches += 1
             self.max_requests_per_batch = max(self.max_requests_per_batch, len({r for r, _, _ in batch}))
             for b, (_, _, fut) in enumerate(batch):
-                fut.set_result((avd[b], probs[b], texts[b]))
+                fut.set_result((avd[b], probs[b], texts[b], None if cls is None else cls[b]))
 
     def close(self) -> None:
         self._stop.set()
@@ -129,7 +130,7 @@ class Service:
 
     def run(self, path: Path, name: str) -> dict:
         """The predict rows of one file; AudioError names what is wrong with it."""
-        rec = Recording(str(path))
+        rec = Recording(str(path), classes=self.model.classes)
         try:  # errors name the uploaded file, not the temporary copy
             info = probe_audio(path)
             if info.duration_s > self.cfg.max_audio_s:
@@ -141,8 +142,8 @@ class Service:
         with self._lock:
             rid = next(self._ids)
         outs = self.batcher.score([(f, st) for _, f, st in items], rid)
-        for (si, f, _), (avd, probs, text) in zip(items, outs):
-            rec.scores[si] = (len(f), avd, probs, text)
+        for (si, f, _), (avd, probs, text, cls) in zip(items, outs):
+            rec.scores[si] = (len(f), avd, probs, text, cls)
         rec.path = name
         return {"model": self.model_info(), "file": _json_safe(rec.file_row(self.scale)),
                 "segments": [_json_safe(r) for r in rec.segment_rows(self.scale)]}

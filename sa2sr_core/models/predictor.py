@@ -3,6 +3,7 @@
     feats (B, T, F) --SA2SR encoder--> (B, T', H) --CTC head--> log-probs (B, T', 29)   -> greedy transcript
                                                   --sentiment head--> probs (B, 3)        negative/neutral/positive
                     --emotion encoder--> (B, T', H) --regressor--> (B, 3)                activation/valence/dominance
+                                                                   `-> class probs (B, C)    with a categorical head
 
 F, H: 40 LFBE bins and 384 for the BiLSTM; 160 PCM samples per frame and the backbone's width for an SSL encoder.
 The emotion encoder is the fine-tuned copy of the SA2SR encoder; with a frozen encoder (Table 4) it *is* the
@@ -26,6 +27,8 @@ from sa2sr_core.models.regressor import EmotionRegressor
 from sa2sr_core.models.sa2sr import SA2SR
 
 OUTPUT_NAMES = ("avd", "sentiment_probs", "ctc_log_probs", "out_lengths")
+#: The fifth output of a model with a categorical head: P(class) per emotion class, in config order.
+CLASS_OUTPUT = "class_probs"
 
 
 @dataclass
@@ -55,13 +58,22 @@ class Predictor(nn.Module):
             self.emotion_layer_weights = nn.Parameter(torch.zeros_like(self.sa2sr.encoder.layer_weights))
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """The emotion classes of a categorical head (empty: none)."""
+        return tuple(self.cfg.emotion.regressor.classes)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return (*OUTPUT_NAMES, CLASS_OUTPUT) if self.classes else OUTPUT_NAMES
+
+    @property
     def stats_dim(self) -> int:
         """Utterance functionals the regressor reads beside the sequence (0: none; an extra input then)."""
         return self.cfg.emotion.regressor.stats_dim
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None):
         """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0] -> avd (B, 3), sentiment_probs (B, 3),
-        ctc_log_probs (B, T', 29), out_lengths (B,)."""
+        ctc_log_probs (B, T', 29), out_lengths (B,)[, class_probs (B, C) with a categorical head]."""
         if self.ssl_shared:
             states, out_lengths = self.sa2sr.encoder.states(feats, lengths)  # (L+1, B, T', H), once
             h, h_emotion = self.sa2sr.encoder.mix(states), self.sa2sr.encoder.mix(states, self.emotion_layer_weights)
@@ -70,8 +82,10 @@ class Predictor(nn.Module):
             h_emotion = h if self.emotion_encoder is None else self.emotion_encoder(feats, lengths)[0]  # same T'
         log_probs = F.log_softmax(self.sa2sr.ctc_head(h), dim=-1)  # (B, T', 29)
         sentiment = F.softmax(self.sa2sr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
-        avd = self.regressor(h_emotion, out_lengths, stats)  # (B, 3)
-        return avd, sentiment, log_probs, out_lengths
+        out = self.regressor(h_emotion, out_lengths, stats)  # (B, 3), or (B, 3 + C) with a categorical head
+        if self.classes:
+            return out[:, :3], sentiment, log_probs, out_lengths, F.softmax(out[:, 3:], dim=-1)
+        return out, sentiment, log_probs, out_lengths
 
     def min_frames(self) -> int:
         """Fewest input frames that give the regressor one valid step."""
