@@ -165,3 +165,8 @@ def test_predict_serve_and_export_give_the_class_and_its_probabilities(tmp_path)
     assert r.status_code == 200 and body["file"]["category"] in classes
     assert body["file"]["category"] == pd.read_csv(out)["category"][0]
     assert abs(body["file"]["p_class_sad"] - pd.read_csv(out)["p_class_sad"][0]) < 1e-5
+
+
+def test_a_split_with_nothing_to_score_says_so():
+    s = class_scores(np.zeros(0, int), np.zeros(0, int), ("a", "b"))
+    assert s["n"] == 0 and s["ua"] == {"value": None, "ci95": None}

@@ -169,7 +169,8 @@ def test_changing_iemocap_leaves_pretraining_and_finetuning_up_to_date(repo, tmp
 
 
 def msp_as_a_manifest(msp_root: Path, out: Path) -> Path:
-    """The demo MSP-Podcast written as a user's own manifest (dimensions only, utt_id as MSP-Podcast names it)."""
+    """The demo MSP-Podcast written as a user's own manifest (dimensions only, utt_id as MSP-Podcast names it):
+    the MSP-Podcast figures number for number."""
     labels = pd.read_csv(msp_root / "Labels" / "labels_consensus.csv")
     split = {"Train": "train", "Development": "development", "Test1": "test1", "Test2": "test2"}
     rows = [{"utt_id": Path(r.FileName).stem, "path": str(msp_root / "Audios" / r.FileName), "speaker": f"msp-{r.SpkrID}",
@@ -180,7 +181,7 @@ def msp_as_a_manifest(msp_root: Path, out: Path) -> Path:
     return out
 
 
-def test_a_manifest_of_the_demo_msp_podcast_gives_the_msp_podcast_numbers(repo, tmp_path):
+def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
     d, params = repo
     original = (d / "params.yaml").read_text()
     try:
@@ -201,6 +202,23 @@ def test_a_manifest_of_the_demo_msp_podcast_gives_the_msp_podcast_numbers(repo, 
         assert _ran(_run(["dvc", "repro"], d)) == {"features_own", "finetune", "baseline", "evaluate", "package",
                                                    "report"}
         assert set(json.loads((d / params["evaluate"]["scores"]).read_text())) == {"test1", "baseline"}
+        # categories only (here: high / low activation): the class head, UA / macro-F1 with CIs beside the logistic
+        # baseline on the same utterances, the classes in the model card and in `sa2sr predict`'s columns
+        median = df.groupby("split")["activation"].transform("median")  # both classes in every split
+        cats = df.assign(category=["high" if a > m else "low" for a, m in zip(df["activation"], median)])
+        cats.drop(columns=["activation", "valence", "dominance"]).to_csv(manifest, index=False)
+        _run(["dvc", "repro"], d)
+        ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
+        for block in (ev["test1"], ev["baseline"]["test1"]):
+            assert set(block["categories"]) >= {"ua", "wa", "macro_f1", "confusion"} and "mean" not in block
+            assert block["categories"]["ua"]["ci95"][0] <= block["categories"]["ua"]["value"]
+        assert ev["test1"]["n"] == ev["baseline"]["test1"]["n"] == 2
+        assert "ua" in json.loads((d / params["evaluate"]["scores"]).read_text())["test1"]
+        assert (d / params["evaluate"]["confusion"]).read_bytes()[:4] == b"\x89PNG"
+        assert "Emotion classes (2): high, low" in (d / params["package"]["model_dir"] / "README.md").read_text()
+        wav = next((d / params["data"]["demo_dir"] / "msp_podcast").rglob("*.wav"))
+        _run([sys.executable, "-m", "sa2sr_core.cli", "predict", str(wav), "--out", "c.csv", "--no-progress"], d)
+        assert {"category", "p_class_high", "p_class_low"} <= set(pd.read_csv(d / "c.csv"))
         manifest.write_text("path,speaker,split,category\nnone.wav,s,dev,angry\n")
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
         res = subprocess.run(["dvc", "repro"], cwd=d, env=env, capture_output=True, text=True)

@@ -92,7 +92,9 @@ def compact_scores(ev: dict) -> dict:
             if "mean" in r:
                 out[s] = {d: round(r[d]["ccc"], 4) for d in (*DIMS, "mean")}
             if "categories" in r:
-                out.setdefault(s, {}).update({k: round(r["categories"][k]["value"], 4) for k in ("ua", "wa", "macro_f1")})
+                c = r["categories"]
+                out.setdefault(s, {}).update({k: None if c[k]["value"] is None else round(c[k]["value"], 4)
+                                              for k in ("ua", "wa", "macro_f1")})
         return out
     out = block(ev)
     if isinstance(ev.get("baseline"), dict):
@@ -157,8 +159,8 @@ def plot_confusion(results: dict, path: str | Path, title: str) -> None:
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{split}: UA {c['ua']['value']:.2f}, macro-F1 {c['macro_f1']['value']:.2f} (n {c['n']})",
-                     fontsize=9)
+        ax.set_title(f"{split}: UA {c['ua']['value'] or float('nan'):.2f}, macro-F1 "
+                     f"{c['macro_f1']['value'] or float('nan'):.2f} (n {c['n']})", fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:

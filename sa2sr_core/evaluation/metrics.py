@@ -119,6 +119,9 @@ def class_scores(labels: np.ndarray, preds: np.ndarray, classes: tuple[str, ...]
     """{ua, wa, macro_f1: {value, ci95}, n, per_class_recall, confusion}: over the whole split, percentile
     bootstrap intervals resampling utterances."""
     out = {"n": int(len(labels))}
+    if not len(labels):  # e.g. no test utterance of a class Train has: nothing to score, said as such
+        return {**out, **{name: {"value": None, "ci95": None} for name in CLASS_METRICS}, "per_class_recall": {},
+                "confusion": {"classes": list(classes), "counts": []}}
     for name, fn in CLASS_METRICS.items():
         out[name] = {"value": fn(labels, preds), "ci95": bootstrap_ci(labels, preds, fn, n_boot, seed)}
     m = confusion(labels, preds, len(classes))
