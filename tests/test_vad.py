@@ -150,9 +150,10 @@ def test_other_rates_and_channels_are_resampled_and_mixed_before_the_decision(ut
     assert probe_audio(stereo).num_channels == 2
     want, _ = segment_audio(mono, probe_audio(mono), SR, SegmentConfig())
     got, _ = segment_audio(stereo, probe_audio(stereo), SR, SegmentConfig())
-    speech = [t for s in want if s.kind == SPEECH for t in s.seconds(SR)]
-    assert len(speech) >= 2 * 5 and [t for s in got if s.kind == SPEECH for t in s.seconds(SR)] == \
-        pytest.approx(speech, abs=0.05)
+    a, b = scored_frames(want, len(rec.speech)), scored_frames(got, len(rec.speech))
+    assert (a == b).mean() >= 0.98, (a == b).mean()  # the same decision, up to a frame at a few boundaries
+    assert abs(sum(s.kind == SPEECH for s in want) - sum(s.kind == SPEECH for s in got)) <= 1
+    assert b[rec.speech].mean() >= 0.8 and b[rec.pause].mean() <= 0.2
 
 
 def test_serve_uses_the_same_decision(model_dir, utterances, tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.evaluation.tables import data_table, test_ccc_table
+from sa2sr_core.evaluation.tables import data_table, test_ccc_table, test_class_table
 from sa2sr_core.models.directory import trained_on_demo
 from sa2sr_core.names import DIMS
 
@@ -69,12 +69,19 @@ def model_card(config: dict, info: dict) -> str:
     if pre:
         lines.append(f"- Pre-training validation (unseen speakers): CER {pre['cer']:.3f}, sentiment macro AUC "
                      f"{pre['auc']:.3f}, WAR {pre['war']:.3f} (epoch {pre['epoch']}).")
-    if ftm:
+    if "val_ccc_activation" in ftm:
         lines.append(f"- Fine-tuning Development CCC: A {ftm['val_ccc_activation']:.3f}, V {ftm['val_ccc_valence']:.3f},"
                      f" D {ftm['val_ccc_dominance']:.3f} (epoch {ftm['epoch']}).")
+    if "val_ua" in ftm:
+        lines.append(f"- Fine-tuning Development classes: UA {ftm['val_ua']:.3f}, WA {ftm['val_wa']:.3f}, macro-F1 "
+                     f"{ftm['val_macro_f1']:.3f} (epoch {ftm['epoch']}).")
     if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
         lines += ["", *test_ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split; the baseline is "
                   "ridge regression on utterance functionals of the unnormalised filterbank (stage `baseline`)."]
+    if any(isinstance(r, dict) and "categories" in r for r in ev.values()):
+        lines += ["", *test_class_table(ev), "\nUnweighted accuracy (mean per-class recall), accuracy and macro-F1 "
+                  "[bootstrap 95% CI] over each whole test split; the baseline is logistic regression on the same "
+                  "utterance functionals (stage `baseline`)."]
     lines += ["", "## Intended use", "",
               "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
               "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",
@@ -87,6 +94,7 @@ def model_card(config: dict, info: dict) -> str:
               "estimates are noisy (CCC well below 1) and depend on speaker, language, channel and culture.",
               "- English only; the transcript is greedy CTC without a language model, so expect spelling errors.",
               "- The text sentiment head learned from pseudo-labels of a text model, not from human annotation.",
-              "- Long files are cut into speech segments at pauses by an energy voice-activity decision; the file's "
-              "scores are the duration-weighted mean over them (`sa2sr predict --segments` gives each segment's)."]
+              "- Long files are cut into speech segments at pauses by a trained voice-activity detector (Silero VAD; "
+              "`--vad energy` for an energy rule); the file's scores are the duration-weighted mean over them "
+              "(`sa2sr predict --segments` gives each segment's)."]
     return "\n".join(lines) + "\n"

@@ -16,6 +16,7 @@ from sa2sr_core.evaluation.tables import (
     render_tables,
     study_evals,
     test_ccc_table,
+    test_class_table,
 )
 from sa2sr_core.io import atomic_path
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
@@ -115,10 +116,16 @@ def render_report(params: dict, report_path: str | Path) -> str:
             f"({pre_m['selection']}): CER {pre_m['cer']:.3f}, AUC {pre_m['auc']:.3f}, WAR {pre_m['war']:.3f}.", "",
             _md_table(pre[show].round(4)), "",
             f"![training curves]({rel(p['report']['curves'])})"]
-    show = [c for c in ("train_loss_ccc", *(f"val_ccc_{x}" for x in (*DIMS, "mean"))) if c in ft]
-    out += ["", "## Fine-tuning (Development CCC per epoch)", "", _md_table(ft[show].round(4))]
-    out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
-    out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
+    show = [c for c in ("train_loss_ccc", "train_loss_ce", *(f"val_ccc_{x}" for x in (*DIMS, "mean")), "val_ua",
+                        "val_wa", "val_macro_f1") if c in ft]
+    classes = "val_ua" in ft
+    out += ["", f"## Fine-tuning (Development {'' if classes else 'CCC '}per epoch)", "", _md_table(ft[show].round(4))]
+    if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
+        out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
+        out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
+    if classes:
+        out += ["", "## Test emotion classes (bootstrap 95% CI)", "", *test_class_table(ev),
+                f"\n![confusion matrix]({rel(p['evaluate']['confusion'])})"]
     study = collect_study(p["report"]["runs_dir"])
     runs = study_evals(study)
     out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]

@@ -119,6 +119,22 @@ def study_evals(study: dict[str, list[Path]]) -> dict[str, list[Path]]:
     return {k: [d / "eval.json" for d in v] for k, v in study.items() if k != "baseline"}
 
 
+def test_class_table(ev: dict) -> list[str]:
+    """Markdown rows: UA / WA / macro-F1 [95% CI] per test split, model and logistic baseline (eval.json)."""
+    def cell(m: dict) -> str:
+        return "n/a" if m["value"] is None else f"{m['value']:.3f} [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"
+
+    rows = ["| split | model | n | UA | WA | macro-F1 |", "|---|---|---:|---|---|---|"]
+    for split, r in ev.items():
+        if not (isinstance(r, dict) and "categories" in r) or split == "baseline":
+            continue
+        for name, res in (("SA2SR", r), ("baseline (logistic)", (ev.get("baseline") or {}).get(split))):
+            if res and "categories" in res:
+                c = res["categories"]
+                rows.append(f"| {split} | {name} | {c['n']} | {cell(c['ua'])} | {cell(c['wa'])} | {cell(c['macro_f1'])} |")
+    return rows
+
+
 def paired_table(runs: dict[str, list[Path]], split: str = "test1", n_boot: int = 1000, seed: int = 0) -> list[str]:
     """Markdown rows: per comparison, the seed-mean CCC difference per dimension with its paired bootstrap 95%
     interval (sa2sr_core.evaluation.significance), '*' where the interval excludes 0."""
