@@ -1,6 +1,7 @@
 """Stage evaluate: CCC per dimension with bootstrap 95% CIs on the test split(s), predictions, scatter plot."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -38,7 +39,7 @@ def main() -> None:
     write_json(e["scores"], compact_scores(out))  # the DVC metric: CCC per dimension, model and baseline
     write_parquet(e["predictions"], preds)
     first = next(iter(results))
-    what = f"{out['data']}: init={cfg.init}, frozen={cfg.freeze_encoder}, lambda={params['lambda']}"
+    what = f"{Path(out['data']).name if corpus == OWN else out['data']}: init={cfg.init}, frozen={cfg.freeze_encoder}, lambda={params['lambda']}"
     if dims:
         plot_scatter(preds, e["scatter"], f"{what} — mean CCC {first} {results[first]['mean']['ccc']:.2f}")
     if classes:

@@ -186,7 +186,9 @@ def plot_scatter(pred: pd.DataFrame, path: str | Path, title: str) -> None:
         ax.set_xlabel(f"true {dim}")
         ax.set_ylabel(f"predicted {dim}")
         ax.legend(fontsize=8)
-    fig.suptitle(title, fontsize=10)
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, width=int(9 * 4.6 * len(splits))), fontsize=9)  # ~9 characters an inch
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
