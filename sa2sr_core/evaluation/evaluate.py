@@ -161,7 +161,9 @@ def plot_confusion(results: dict, path: str | Path, title: str) -> None:
         ax.set_ylabel("true")
         ax.set_title(f"{split}: UA {c['ua']['value'] or float('nan'):.2f}, macro-F1 "
                      f"{c['macro_f1']['value'] or float('nan'):.2f} (n {c['n']})", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    import textwrap
+
+    fig.suptitle(textwrap.fill(title, width=int(9 * 4.6 * len(splits))), fontsize=9)  # ~9 characters an inch
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
@@ -186,9 +188,7 @@ def plot_scatter(pred: pd.DataFrame, path: str | Path, title: str) -> None:
         ax.set_xlabel(f"true {dim}")
         ax.set_ylabel(f"predicted {dim}")
         ax.legend(fontsize=8)
-    import textwrap
-
-    fig.suptitle(textwrap.fill(title, width=int(9 * 4.6 * len(splits))), fontsize=9)  # ~9 characters an inch
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
