@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,8 @@ def extract_corpus(params: dict, corpus: str) -> dict:
         split_rejects = res.pop("rejects")
         rejects += [{"split": split, **r} for r in split_rejects]
         summary[split] = {**res, "rejected": len(split_rejects)}
-    write_csv(Path(data["features_dir"]) / corpus / "rejects.csv",
-              pd.DataFrame(rejects, columns=["split", "file", "utt_id", "reason"]))
+    root = Path(data["features_dir"]) / corpus
+    for stale in sorted(p for p in root.glob("*") if p.is_dir() and p.name not in summary):
+        shutil.rmtree(stale)  # a split the manifest no longer has (the output persists between runs)
+    write_csv(root / "rejects.csv", pd.DataFrame(rejects, columns=["split", "file", "utt_id", "reason"]))
     return summary

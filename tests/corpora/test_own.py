@@ -175,3 +175,27 @@ def test_stage_own_corpus_rewrites_only_when_the_manifest_or_its_audio_change(tm
     params["finetune"]["corpus"] = str(tmp_path / "m.xlsx")
     with pytest.raises(ManifestError, match="neither a corpus"):
         prepare_own(params)
+
+
+def test_a_split_dropped_from_the_manifest_leaves_no_shards_behind(tmp_path):
+    from pathlib import Path
+
+    from sa2sr_core.corpora.prepare import prepare_own
+    from sa2sr_core.features.extract import extract_corpus
+    from sa2sr_core.params import load_params
+
+    _audio(tmp_path)
+    params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    params["data"].update(manifests_dir=str(tmp_path / "manifests"), summaries_dir=str(tmp_path / "summaries"),
+                          features_dir=str(tmp_path / "features"))
+    params["features"]["workers"] = 1
+    params["finetune"]["corpus"] = str(_csv(tmp_path / "m.csv", GOOD))
+    prepare_own(params)
+    assert set(extract_corpus(params, "own")) == {"train", "validation", "test-actors"}
+    rows = [list(r) for r in GOOD]
+    rows[3][2] = "test2"  # the test set renamed: its old shards must go
+    params["finetune"]["corpus"] = str(_csv(tmp_path / "m.csv", rows))
+    prepare_own(params)
+    extract_corpus(params, "own")
+    assert sorted(p.name for p in (tmp_path / "features" / "own").iterdir() if p.is_dir()) == \
+        ["test2", "train", "validation"]
