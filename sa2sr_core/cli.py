@@ -86,7 +86,7 @@ def manifest(
 ) -> None:
     """Read one corpus from its official layout (or your own manifest) into a manifest and a rejects report;
     a corpus that cannot be used is one `error:` line (exit 2) and nothing is written."""
-    from sa2sr_core.corpora.manifest import summarize, write_manifest
+    from sa2sr_core.corpora.manifest import label_counts, summarize, write_manifest
     from sa2sr_core.corpora.prepare import read_corpus
     from sa2sr_core.errors import Sa2srError
 
@@ -97,9 +97,8 @@ def manifest(
     except (Sa2srError, FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
-    labels = {"categories": {str(k): int(v) for k, v in df["emotion"].value_counts().sort_index().items()},
-              "dimensions": int(df["activation"].notna().sum())}
-    typer.echo(json.dumps({"splits": summarize(df), "labels": labels, "rejects": len(read.rejects)}, indent=1))
+    typer.echo(json.dumps({"splits": summarize(df), "labels": label_counts(df), "rejects": len(read.rejects)},
+                          indent=1))
     if read.rejects:
         typer.echo(f"{len(read.rejects)} rows rejected -> {out.with_name(out.stem + '_rejects.csv')}", err=True)
 

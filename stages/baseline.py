@@ -7,11 +7,11 @@ import json
 import pandas as pd
 
 from sa2sr_core.config.baseline import baseline_config
-from sa2sr_core.config.training import finetune_configs, resolve_task
+from sa2sr_core.config.training import finetune_configs
 from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.baseline import (class_data, class_predictions_frame, fit_baseline, fit_logistic,
                                             predictions_frame, split_data, summary)
-from sa2sr_core.features.emotion import labels_present, scan_emotion_split, train_classes
+from sa2sr_core.features.emotion import scan_emotion_split, task_and_classes
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.models.backbones import resolve_emotion
 from sa2sr_core.params import OWN, evaluation_splits, finetune_corpus, load_params, split_dir
@@ -24,8 +24,7 @@ def main() -> None:
     ft_cfg, model_cfg = finetune_configs(params)
     min_frames = resolve_emotion(model_cfg).min_frames()  # the utterances the model can take, for the same test set
     train_dir = split_dir(params, corpus, "train")
-    task = resolve_task(ft_cfg.task, corpus == OWN, *labels_present(train_dir))
-    classes = train_classes(train_dir) if task != "dimensions" else ()
+    task, classes = task_and_classes(ft_cfg.task, corpus == OWN, train_dir)
     splits = {s: split_dir(params, corpus, s) for s in ("train", "validation", *evaluation_splits(params))
               if split_dir(params, corpus, s).is_dir()}
     scans = {s: scan_emotion_split(d, ft_cfg, min_frames, task, classes) for s, d in splits.items()}

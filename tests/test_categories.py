@@ -12,7 +12,7 @@ from sa2sr_core.config.training import FinetuneConfig, resolve_task
 from sa2sr_core.evaluation.baseline import ClassData, balanced_weights, class_predictions_frame, fit_logistic
 from sa2sr_core.evaluation.evaluate import evaluate_splits, plot_confusion, score_predictions
 from sa2sr_core.evaluation.metrics import class_scores, confusion, macro_f1, unweighted_accuracy
-from sa2sr_core.features.emotion import labels_present, scan_emotion_split, train_classes
+from sa2sr_core.features.emotion import scan_emotion_split, task_and_classes, train_labels
 from sa2sr_core.models.loaders import load_emotion_model
 from sa2sr_core.models.regressor import EmotionRegressor, split_outputs
 from sa2sr_core.training.finetune import train_emotion
@@ -78,7 +78,9 @@ def _cfg(**kw):
 
 def test_the_class_head_learns_the_classes_of_its_training_set(classes_data, tmp_path):
     train, test = classes_data
-    assert labels_present(train) == (True, True) and train_classes(train) == ("fast", "slow")
+    assert train_labels(train) == (True, ("fast", "slow"))
+    assert task_and_classes("auto", True, train) == ("both", ("fast", "slow"))
+    assert task_and_classes("auto", False, train) == ("dimensions", ())
     model_cfg = EmotionModelConfig(ENC, RegressorConfig(input_dim=32))
     res = train_emotion(_cfg(task="categories"), model_cfg, train, train, tmp_path, None, **QUIET)  # overfit
     first, best = res["history"][0]["val_ua"], res["selected"]["val_ua"]

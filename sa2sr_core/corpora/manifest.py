@@ -106,6 +106,12 @@ def write_manifest(read: CorpusRead, manifest_path: str | Path, rejects_path: st
     return df
 
 
+def label_counts(df: pd.DataFrame) -> dict:
+    """How many utterances carry each emotion class, and how many A/V/D."""
+    return {"categories": {str(k): int(v) for k, v in df["emotion"].value_counts().sort_index().items()},
+            "dimensions": int(df["activation"].notna().sum())}
+
+
 def summarize(df: pd.DataFrame) -> dict:
     """Counts and hours per split, for metrics and logs."""
     out = {}

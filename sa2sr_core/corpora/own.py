@@ -66,15 +66,16 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, dict | None]]]:
         return columns, [(i, rec) for i, rec in enumerate(reader, 2)]
 
 
+def _audio_path(manifest: Path, given: str) -> Path:
+    """A manifest's `path` value: absolute, or relative to the manifest's folder."""
+    return Path(given) if Path(given).is_absolute() else manifest.parent / given
+
+
 def audio_paths(manifest: Path) -> list[str]:
     """The audio files a manifest lists, resolved as the reader resolves them (unparseable rows left out)."""
     _, rows = _rows(manifest)
-    out = []
-    for _, rec in rows:
-        given = ((rec or {}).get("path") or "").strip()
-        if given:
-            out.append(str(Path(given) if Path(given).is_absolute() else manifest.parent / given))
-    return out
+    given = (((rec or {}).get("path") or "").strip() for _, rec in rows)
+    return [str(_audio_path(manifest, g)) for g in given if g]
 
 
 def _float(value: str) -> float | None:
@@ -104,7 +105,7 @@ def read_own_manifest(manifest: str | Path, scale: tuple[float, float] | None = 
         s, meant = next(iter(lookalike.items()))
         raise ManifestError(f"{manifest}: split {s!r} ({splits[s]} rows): did you mean {meant!r}? Every split other "
                             f"than 'train' and 'development' is a test set; rename it")
-    read, base, seen_ids, seen_paths = CorpusRead(CORPUS), manifest.parent, {}, {}
+    read, seen_ids, seen_paths = CorpusRead(CORPUS), {}, {}
     for line, rec in rows:
         where = f"{manifest}:{line}"
         if rec is None:
@@ -133,7 +134,7 @@ def read_own_manifest(manifest: str | Path, scale: tuple[float, float] | None = 
         if scale and dims[0] is not None and any(not scale[0] <= x <= scale[1] for x in dims):
             read.reject(where, f"{given}: {dict(zip(DIMS, dims))} outside the declared scale {scale[0]:g}-{scale[1]:g}")
             continue
-        audio = Path(given) if Path(given).is_absolute() else base / given
+        audio = _audio_path(manifest, given)
         key = str(audio.resolve())
         if key in seen_paths:
             read.reject(where, f"{given}: duplicated path (first on line {seen_paths[key]})")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sa2sr_core.corpora.iemocap import read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
-from sa2sr_core.corpora.manifest import CorpusRead, summarize, write_manifest
+from sa2sr_core.corpora.manifest import COLUMNS, CorpusRead, ManifestError, label_counts, summarize, write_manifest
 from sa2sr_core.corpora.msp_podcast import read_msp_podcast
-from sa2sr_core.corpora.own import read_own_manifest
+from sa2sr_core.corpora.own import FORMATS, audio_paths, read_own_manifest
 from sa2sr_core.params import CORPORA, OWN, corpus_root, manifest_path, rejects_path
 
 
@@ -66,8 +66,6 @@ def manifest_fingerprint(manifest: Path) -> str:
     import hashlib
     import os
 
-    from sa2sr_core.corpora.own import audio_paths
-
     h = hashlib.sha256(manifest.read_bytes())
     for p in audio_paths(manifest):
         try:
@@ -86,28 +84,24 @@ def prepare_own(params: dict) -> dict:
 
     import pandas as pd
 
-    from sa2sr_core.corpora.manifest import COLUMNS
     from sa2sr_core.io import write_csv, write_parquet
     from sa2sr_core.params import summary_path
 
     corpus, out = params["finetune"]["corpus"], manifest_path(params, OWN)
-    previous = summary_path(params, "prepare", OWN)
     if corpus in CORPORA:
         fingerprint = f"corpus {corpus}"
     else:
         manifest = Path(corpus)
-        if manifest.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
-            from sa2sr_core.corpora.manifest import ManifestError
-
+        if manifest.suffix.lower() not in FORMATS:
             raise ManifestError(f"finetune.corpus = {corpus!r}: neither a corpus ({', '.join(CORPORA)}) nor the path "
-                                f"of a manifest file (.csv, .tsv or .jsonl)")
+                                f"of a manifest file ({', '.join(FORMATS)})")
         if not manifest.is_file():
-            from sa2sr_core.corpora.manifest import ManifestError
-
             raise ManifestError(f"finetune.corpus = {corpus}: no such manifest file")
         fingerprint = manifest_fingerprint(manifest.resolve())
-    if out.is_file() and previous.is_file() and json.loads(previous.read_text()).get("fingerprint") == fingerprint:
-        return json.loads(previous.read_text())  # unchanged: the outputs keep their bytes
+    previous = summary_path(params, "prepare", OWN)
+    summary = json.loads(previous.read_text()) if previous.is_file() else {}
+    if out.is_file() and summary.get("fingerprint") == fingerprint:
+        return summary  # unchanged: the outputs keep their bytes
     if corpus in CORPORA:
         write_parquet(out, pd.DataFrame(columns=COLUMNS))
         write_csv(rejects_path(params, OWN), pd.DataFrame(columns=["corpus", "file", "reason"]))
@@ -116,7 +110,5 @@ def prepare_own(params: dict) -> dict:
     scale = (float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"]))
     read = read_own_manifest(corpus, scale)
     df = write_manifest(read, out, rejects_path(params, OWN))
-    labels = {"categories": {str(k): int(v) for k, v in df["emotion"].value_counts().sort_index().items()},
-              "dimensions": int(df["activation"].notna().sum())}
     return {"source": str(Path(corpus).resolve()), "fingerprint": fingerprint, "splits": summarize(df),
-            "labels": labels, "rejects": len(read.rejects)}
+            "labels": label_counts(df), "rejects": len(read.rejects)}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sa2sr_core.config.baseline import BaselineConfig
-from sa2sr_core.evaluation.metrics import ccc, ccc_per_dim
+from sa2sr_core.evaluation.metrics import ccc, ccc_per_dim, softmax
 from sa2sr_core.features.emotion import EmotionData, read_stats, scan_emotion_split
 from sa2sr_core.names import DIMS, class_column
 
@@ -141,9 +141,7 @@ class Logistic:
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        logits = ((x - self.mu) / self.sd) @ self.w + self.b
-        e = np.exp(logits - logits.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+        return softmax(((x - self.mu) / self.sd) @ self.w + self.b)
 
 
 @dataclass

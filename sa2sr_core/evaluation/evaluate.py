@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores
+from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores, softmax
 from sa2sr_core.features.batches import ShardDataset
 from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
 from sa2sr_core.io import atomic_path
@@ -40,11 +40,6 @@ def predict_split(model: EmotionModel, dataset: ShardDataset, device, with_categ
         ids += batch.utt_ids
     out = ids, np.concatenate(preds), np.concatenate(targets)
     return (*out, np.concatenate(cats)) if with_categories else out
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 

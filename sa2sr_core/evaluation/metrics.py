@@ -86,6 +86,12 @@ def ccc_per_dim(preds: np.ndarray, targets: np.ndarray) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------- categories (class indices)
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise probabilities of (N, C) logits."""
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, C) counts: row = true class, column = predicted class."""
     m = np.zeros((num_classes, num_classes), np.int64)

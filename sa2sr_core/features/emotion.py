@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow.parquet as pq
 
+from sa2sr_core.config.training import resolve_task
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.features.batches import Example, ShardDataset
 from sa2sr_core.features.shards import shard_files, stats_from_batch
@@ -33,26 +34,25 @@ class EmotionData:
         return sorted(set(self.avd) | set(self.category))
 
 
-def labels_present(split_dir) -> tuple[bool, bool]:
-    """(any utterance has all of A/V/D, any has a category) in a split's shards."""
-    dims = cats = False
+def train_labels(split_dir) -> tuple[bool, tuple[str, ...]]:
+    """(whether any utterance has all of A/V/D, the sorted class names) of a (training) split's shards."""
+    dims, found = False, set()
     for path in shard_files(split_dir):
         names = pq.read_schema(path).names
         t = pq.read_table(path, columns=[c for c in (*DIMS, "category") if c in names])
         if all(d in names for d in DIMS):
             dims = dims or any(all(v is not None for v in row) for row in zip(*(t.column(d).to_pylist() for d in DIMS)))
         if "category" in names:
-            cats = cats or t.column("category").null_count < len(t)
-    return dims, cats
+            found |= {c for c in t.column("category").to_pylist() if c}
+    return dims, tuple(sorted(found))
 
 
-def train_classes(split_dir) -> tuple[str, ...]:
-    """The sorted class names of a (training) split."""
-    found = set()
-    for path in shard_files(split_dir):
-        if "category" in pq.read_schema(path).names:
-            found |= {c for c in pq.read_table(path, columns=["category"]).column(0).to_pylist() if c}
-    return tuple(sorted(found))
+def task_and_classes(task: str, own_corpus: bool, train_dir) -> tuple[str, tuple[str, ...]]:
+    """finetune.task with `auto` decided from the training split's labels (resolve_task), and the classes a
+    categorical head gets (none for dimensions)."""
+    dims, classes = train_labels(train_dir)
+    task = resolve_task(task, own_corpus, dims, bool(classes))
+    return task, classes if task != "dimensions" else ()
 
 
 class MissingStatsError(Sa2srError):

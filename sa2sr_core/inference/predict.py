@@ -132,8 +132,11 @@ class Recording:
 
     def _empty(self) -> dict:
         """The score columns of a file or segment with nothing scored: NaN, and empty text."""
-        return {**{c: math.nan for c in (*SCORES, *class_columns(self.classes)) if c not in ("transcript", "category")},
-                "transcript": "", **({"category": ""} if self.classes else {})}
+        row = {c: math.nan for c in (*SCORES, *class_columns(self.classes))}
+        row["transcript"] = ""
+        if self.classes:
+            row["category"] = ""
+        return row
 
     def file_row(self, scale: tuple[float, float]) -> dict:
         """A/V/D clipped into the corpus scale (the regressor is linear, so an unusual recording can land

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from sa2sr_core.config.models import EmotionModelConfig, SA2SRConfig
 from sa2sr_core.models.encoder import build_encoder
-from sa2sr_core.models.regressor import EmotionRegressor
+from sa2sr_core.models.regressor import EmotionRegressor, split_outputs
 from sa2sr_core.models.sa2sr import SA2SR
 
 OUTPUT_NAMES = ("avd", "sentiment_probs", "ctc_log_probs", "out_lengths")
@@ -84,7 +84,8 @@ class Predictor(nn.Module):
         sentiment = F.softmax(self.sa2sr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
         out = self.regressor(h_emotion, out_lengths, stats)  # (B, 3), or (B, 3 + C) with a categorical head
         if self.classes:
-            return out[:, :3], sentiment, log_probs, out_lengths, F.softmax(out[:, 3:], dim=-1)
+            avd, logits = split_outputs(out)
+            return avd, sentiment, log_probs, out_lengths, F.softmax(logits, dim=-1)
         return out, sentiment, log_probs, out_lengths
 
     def min_frames(self) -> int:

@@ -18,13 +18,13 @@ import torch.nn.functional as F
 from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.config.models import EmotionModelConfig
-from sa2sr_core.config.training import FinetuneConfig, resolve_task
+from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.evaluation.baseline import balanced_weights, fit_baseline, split_data
 from sa2sr_core.evaluation.evaluate import forward_batch, predict_split, uses_stats
 from sa2sr_core.evaluation.metrics import CLASS_METRICS, ccc_per_dim
 from sa2sr_core.features.batches import Batch
-from sa2sr_core.features.emotion import (EmotionData, labels_present, make_emotion_dataset, read_stats,
-                                         scan_emotion_split, train_classes)
+from sa2sr_core.features.emotion import (EmotionData, make_emotion_dataset, read_stats, scan_emotion_split,
+                                         task_and_classes)
 from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import resolve_emotion
 from sa2sr_core.models.directory import finetune_dir_config
@@ -108,7 +108,7 @@ class FinetuneTask(Task):
                  own_corpus: bool = False):
         self.train_dir, self.valid_dir, self.pretrained_dir, self.baseline_cfg = train_dir, valid_dir, pretrained_dir, \
             baseline_cfg
-        self.task = resolve_task(cfg.task, own_corpus, *labels_present(train_dir))
+        self.task, self.classes = task_and_classes(cfg.task, own_corpus, train_dir)
         self.cfg, self.model_cfg, self.features = replace(cfg, task=self.task), model_cfg, features or FeatureConfig()
         self.score = {"dimensions": "val_ccc_mean", "categories": "val_ua", "both": "val_score"}[self.task]
         self.class_weight = None
@@ -116,7 +116,7 @@ class FinetuneTask(Task):
     def setup(self, device, world, log) -> Setup:
         cfg, task = self.cfg, self.task
         dims, cats = task in ("dimensions", "both"), task in ("categories", "both")
-        classes = train_classes(self.train_dir) if cats else ()
+        classes = self.classes
         model_cfg = resolve_emotion(self.model_cfg)  # scratch: the same architecture, randomly initialised
         if cats:
             model_cfg = replace(model_cfg, regressor=replace(model_cfg.regressor, classes=classes, dimensions=dims))
@@ -154,7 +154,6 @@ class FinetuneTask(Task):
         if cats and cfg.class_balanced:
             c = np.array([train_data.category[u] for u in sorted(train_data.category)])
             self.class_weight = torch.from_numpy(balanced_weights(c, len(classes))).float().to(device)
-        self.classes = classes
         model.to(device)
         train = make_emotion_dataset(self.train_dir, train_data, cfg, uses_stats(model))
         valid = make_emotion_dataset(self.valid_dir, valid_data, cfg, uses_stats(model))
