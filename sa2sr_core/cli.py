@@ -132,6 +132,8 @@ def reproduce(
     librispeech: Optional[Path] = typer.Option(None, help="LibriSpeech root (official layout); default: the demo."),
     iemocap: Optional[Path] = typer.Option(None, help="IEMOCAP_full_release root; default: the demo."),
     msp_podcast: Optional[Path] = typer.Option(None, "--msp-podcast", help="MSP-Podcast root; default: the demo."),
+    finetune_corpus: Optional[str] = typer.Option(None, help="Fine-tune on: msp_podcast (the paper) | iemocap (its "
+                                                             "five folds) | the path of your manifest."),
     profile: str = typer.Option("paper", help="paper | quick | demo (params.yaml as it is) | <name> of profiles/<name>.yaml"),
     seeds: int = typer.Option(3, help="Pre-training seeds per lambda (seed, seed + 1, ...), each fine-tuned once."),
     out: Optional[Path] = typer.Option(None, help="Study directory (default: results/<profile>)."),
@@ -149,7 +151,7 @@ def reproduce(
     try:
         cfg = ReproduceConfig(out=out or Path("results") / profile, profile=profile, seeds=seeds,
                               corpora={"librispeech": librispeech, "iemocap": iemocap, "msp_podcast": msp_podcast},
-                              sets=parse_sets(set_))
+                              sets=parse_sets(set_), finetune_corpus=finetune_corpus)
         res = run(cfg, Path("."), log=lambda m: typer.echo(m, err=True), estimate=estimate)
     except (Sa2srError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -178,6 +180,47 @@ def _load_model_or_exit(model: Optional[Path], device: str = "cpu"):
     except ModelDirError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2)
+
+
+@app.command("cross-corpus")
+def cross_corpus(
+    target: str = typer.Argument(..., help="iemocap (all five sessions, 4 classes) | msp_podcast (evaluate.splits) "
+                                           "| the path of a manifest (CSV / TSV / JSON lines: its test splits)."),
+    out: Path = typer.Option(..., "--out", help="Write the results JSON here (a Markdown table is printed)."),
+    model: Optional[Path] = typer.Option(None, help="Model directory (default: the pipeline's models/sa2sr)."),
+    scale: Optional[tuple[float, float]] = typer.Option(None, help="A manifest's A/V/D scale (e.g. 1 5); default: "
+                                                                   "finetune.scale_min..scale_max."),
+    vad: str = typer.Option("silero", help="Where the speech is, as for `sa2sr predict`: silero | energy."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the 95% intervals."),
+    seed: int = typer.Option(0, help="Seed of the bootstrap."),
+    progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+) -> None:
+    """Score a trained model on another corpus's test utterances (the manifests of this project: data.manifests_dir):
+    CCC with A/V/D mapped onto the target's scale, UA / macro-F1 on the classes whose names match; the classes on
+    either side without a counterpart are named."""
+    from sa2sr_core.errors import Sa2srError
+    from sa2sr_core.evaluation.cross_corpus import cross_corpus as run
+    from sa2sr_core.evaluation.cross_corpus import cross_corpus_table
+    from sa2sr_core.io import write_json
+    from sa2sr_core.params import load_params
+
+    try:
+        res = run(model or _default_model(), target, load_params(), bootstrap, seed, progress=progress, scale=scale,
+                  vad=vad)
+    except (Sa2srError, FileNotFoundError, ValueError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
+    write_json(out, res)
+    if res["notice"]:
+        typer.echo(res["notice"], err=True)
+    typer.echo("\n".join(cross_corpus_table(res)))
+    if "classes" in res:
+        c = res["classes"]
+        typer.echo(f"classes matched: {', '.join(f'{m} = {t}' for m, t in c['matched'].items()) or 'none'}; the "
+                   f"model's without a counterpart: {', '.join(c['model_only']) or 'none'}; the target's (left out): "
+                   + (", ".join(f"{t} ({n})" for t, n in c["target_only"].items()) or "none"))
+    typer.echo(f"A/V/D mapped from the model's scale {res['scale']['model']} onto {res['scale']['target']}; "
+               f"{res['not_scored']} utterance(s) not scored. Wrote {out}")
 
 
 @app.command()

@@ -5,6 +5,7 @@ and where each stage's inputs and outputs are. The config sections are built and
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
@@ -39,7 +40,7 @@ PLAIN_TYPES: dict[str, Any] = {
                                           "launcher")},
     "pretrain.summarizer_hidden": int,
     **{f"finetune.{k}": _Path for k in ("corpus", "model_dir", "live_dir", "metrics", "summary")},
-    "finetune.seed_offset": int, "finetune.regressor.utterance_stats": bool,
+    "finetune.seed_offset": int, "finetune.folds": list[int], "finetune.regressor.utterance_stats": bool,
     "evaluate.splits": list[str], "evaluate.bootstrap": int,
     **{f"evaluate.{k}": _Path for k in ("metrics", "scores", "predictions", "scatter", "confusion")},
     "package.model_dir": _Path, "report.path": _Path, "report.curves": _Path, "report.runs_dir": _Path,
@@ -140,19 +141,96 @@ def rejects_path(params: dict, corpus: str) -> Path:
     return Path(params["data"]["manifests_dir"]) / f"{corpus}_rejects.csv"
 
 
+#: finetune.corpus values that name a corpus fine-tuning reads from its official layout (anything else: a manifest).
+FINETUNE_CORPORA = ("msp_podcast", "iemocap")
+#: IEMOCAP's label scale (EmoEvaluation's [V, A, D] on 1-5): fine-tuning on IEMOCAP uses it, not finetune.scale_*.
+IEMOCAP_SCALE = (1.0, 5.0)
+
+
 def finetune_corpus(params: dict) -> str:
-    """The name of the fine-tuning corpus's data: finetune.corpus when it names a corpus, OWN for a manifest file."""
+    """The name of the fine-tuning corpus's data: msp_podcast (its own features@msp_podcast), or OWN for IEMOCAP's
+    folds and for a manifest file (stage own_corpus writes either as the manifest of corpus OWN)."""
+    return "msp_podcast" if params["finetune"]["corpus"] == "msp_podcast" else OWN
+
+
+def finetune_data_name(params: dict) -> str:
+    """What evaluation and the model card call the fine-tuning data: demo (a built-in demo corpus), the corpus's
+    name (its real release), or the path of your manifest."""
     corpus = params["finetune"]["corpus"]
-    return corpus if corpus in CORPORA else OWN
+    if corpus in FINETUNE_CORPORA:
+        return "demo" if corpus_root(params, corpus)[1] else corpus
+    return corpus
+
+
+def label_scale(params: dict) -> tuple[float, float]:
+    """The A/V/D scale of the fine-tuning corpus: IEMOCAP's 1-5, else finetune.scale_min..scale_max."""
+    if params["finetune"]["corpus"] == "iemocap":
+        return IEMOCAP_SCALE
+    return float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"])
 
 
 def evaluation_splits(params: dict) -> list[str]:
-    """The test splits evaluate and the baseline score: evaluate.splits for a named corpus; for your own manifest,
-    every split it has besides train and development."""
-    corpus = finetune_corpus(params)
-    if corpus != OWN:
+    """The test splits evaluate and the baseline score: evaluate.splits for MSP-Podcast; for IEMOCAP, each fold's
+    test session; for your own manifest, every split it has besides train and development."""
+    if finetune_corpus(params) != OWN:
         return list(params["evaluate"]["splits"])
-    return sorted(set(load_manifest(params, OWN)["split"]) - {"train", "validation"})
+    return [t for fold in finetune_folds(params) for t in fold.tests]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train / Development / test partition of the fine-tuning corpus, by split names of its manifest.
+
+    name: None for a corpus with one partition (MSP-Podcast, your own manifest); fold-<k> for IEMOCAP's
+    leave-one-session-out fold k. A part may be several splits (a fold trains on three sessions)."""
+
+    name: Union[str, None]
+    train: tuple[str, ...]
+    validation: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+def iemocap_session_split(session: int) -> str:
+    """The split name of IEMOCAP Session<k> in the fine-tuning manifest (stage own_corpus)."""
+    return f"session{session}"
+
+
+def iemocap_fold(k: int) -> Fold:
+    """Leave one session out: test on Session k, select on Session k+1 (Session 1 for k = 5), train on the other
+    three. Development is a whole held-out session, so it is speaker-independent like the test (docs/own-data.md)."""
+    if k not in range(1, 6):
+        raise ParamsError(f"finetune.folds: IEMOCAP has sessions 1-5 (the test session of each fold), got {k!r}")
+    dev = k % 5 + 1
+    return Fold(f"fold-{k}", tuple(iemocap_session_split(s) for s in range(1, 6) if s not in (k, dev)),
+                (iemocap_session_split(dev),), (iemocap_session_split(k),))
+
+
+def finetune_folds(params: dict) -> list[Fold]:
+    """The fine-tuning corpus's partitions: IEMOCAP's folds (finetune.folds: their test sessions); otherwise one,
+    train / validation (Development) / the test splits."""
+    corpus = params["finetune"]["corpus"]
+    if corpus == "iemocap":
+        folds = params["finetune"].get("folds") or [1, 2, 3, 4, 5]
+        check_type("finetune.folds", folds, list[int])
+        if len(set(folds)) != len(folds):
+            raise ParamsError(f"finetune.folds: a session named twice: {folds}")
+        return [iemocap_fold(k) for k in folds]
+    if corpus == "msp_podcast":
+        return [Fold(None, ("train",), ("validation",), tuple(params["evaluate"]["splits"]))]
+    tests = sorted(set(load_manifest(params, OWN)["split"]) - {"train", "validation"})
+    return [Fold(None, ("train",), ("validation",), tuple(tests))]
+
+
+def fold_dirs(params: dict, splits: tuple[str, ...]):
+    """The feature folder(s) of a fold's part: one folder, or a tuple of them (shard_files reads either)."""
+    corpus = finetune_corpus(params)
+    dirs = tuple(split_dir(params, corpus, s) for s in splits)
+    return dirs[0] if len(dirs) == 1 else dirs
+
+
+def fold_path(base: str | Path, fold: Fold) -> Path:
+    """Where a fold's output goes under a stage's output folder (the folder itself for a single partition)."""
+    return Path(base) if fold.name is None else Path(base) / fold.name
 
 
 def load_manifest(params: dict, corpus: str):

@@ -1,12 +1,13 @@
-"""Stage finetune: emotion regressor on the pre-trained (or scratch) encoder, CCC loss (paper §3.3, Table 4)."""
+"""Stage finetune: emotion regressor on the pre-trained (or scratch) encoder, CCC loss (paper §3.3, Table 4);
+one model per fold of a cross-validated corpus (IEMOCAP: models/finetune/fold-<k>/)."""
 
 from sa2sr_core.config.baseline import baseline_config
 from sa2sr_core.config.features import feature_config
 from sa2sr_core.config.training import finetune_configs
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
-from sa2sr_core.params import OWN, finetune_corpus, load_params, split_dir
-from sa2sr_core.training.finetune import train_emotion
+from sa2sr_core.params import OWN, finetune_corpus, finetune_folds, fold_dirs, fold_path, load_params
+from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion
 from sa2sr_core.training.tracking import write_history
 
 
@@ -14,19 +15,21 @@ def main() -> None:
     params = load_params()
     p = params["finetune"]
     cfg, model_cfg = finetune_configs(params)
-    corpus = finetune_corpus(params)
-    res = train_emotion(cfg, model_cfg, split_dir(params, corpus, "train"), split_dir(params, corpus, "validation"),
-                        p["model_dir"],
-                        params["pretrain"]["model_dir"], feature_config(params), baseline_cfg=baseline_config(params),
-                        own_corpus=corpus == OWN)
-    sel = res["selected"]
-    metrics = {**{k: sel[k] for k in sel if k.startswith("val_")}, "encoder": res["encoder"], "task": res["task"],
-               "init": cfg.init,
-               "freeze_encoder": cfg.freeze_encoder, "epoch": sel["epoch"], "epochs_run": res["epochs_run"],
-               "stopped_by": res["stopped_by"]}
+    folds = finetune_folds(params)
+    remove_other_layout(p["model_dir"], folds)
+    results = {}
+    for fold in folds:
+        if fold.name:
+            print(f"== {fold.name}: train {'+'.join(fold.train)}, Development {'+'.join(fold.validation)}, "
+                  f"test {'+'.join(fold.tests)}", flush=True)
+        results[fold] = train_emotion(cfg, model_cfg, fold_dirs(params, fold.train), fold_dirs(params, fold.validation),
+                                      fold_path(p["model_dir"], fold), params["pretrain"]["model_dir"],
+                                      feature_config(params), baseline_cfg=baseline_config(params),
+                                      own_corpus=finetune_corpus(params) == OWN)
+    metrics, summary = fold_metrics(cfg, results)
     write_json(p["metrics"], metrics)  # the DVC metric
-    write_json(p["summary"], {**metrics, "skipped": res["skipped"]})
-    write_history(p["live_dir"], res["history"])
+    write_json(p["summary"], summary)
+    write_history(p["live_dir"], {f.name: r["history"] for f, r in results.items()})
 
 
 if __name__ == "__main__":

@@ -314,3 +314,34 @@ def test_the_paper_profile_is_measured_once_per_study(tmp_path, monkeypatch):
     for _ in range(2):
         reproduce(cfg, proj, runner=_fake_runner([]), log=lambda m: None, estimate=True)
     assert measured == [1] and json.loads((cfg.out / "estimate.json").read_text()) == {"step_frames_per_s": 1}
+
+
+def test_reproduce_on_iemocaps_folds_reports_the_pooled_folds_and_the_classes(tmp_path):
+    proj = _fake_project(tmp_path)
+    calls, base = [], None
+
+    def cross_validated(cmd, cwd):  # a run on IEMOCAP's five folds: pooled scores, classes beside A/V/D
+        params = yaml.safe_load((cwd / "params.yaml").read_text())
+        base(cmd, cwd)
+        assert "finetune.corpus=iemocap" in cmd
+        path = cwd / params["evaluate"]["metrics"]
+        ev = json.loads(path.read_text())
+        pooled = {**ev.pop("test1"), "categories": {k: {"value": v, "ci95": [0, 1]}
+                                                     for k, v in (("ua", 0.5), ("wa", 0.6), ("macro_f1", 0.4))}}
+        ev.update(cross_validation={"pooled": pooled}, baseline={"cross_validation": {"pooled": pooled}})
+        path.write_text(json.dumps(ev))
+        for f in (params["evaluate"]["predictions"], params["baseline"]["predictions"]):
+            pd.read_parquet(cwd / f).assign(split="session1").to_parquet(cwd / f)
+
+    base = _fake_runner(calls)
+    cfg = ReproduceConfig(out=proj / "results" / "cv", profile="quick", seeds=1, finetune_corpus="iemocap")
+    assert reproduce(cfg, proj, runner=cross_validated, log=lambda m: None, estimate=False)["ran"] == 5
+    plan = json.loads((cfg.out / "plan.json").read_text())
+    assert plan["split"] == "pooled" and plan["shared_overrides"]["finetune.corpus"] == "iemocap"
+    md = (cfg.out / "tables.md").read_text()
+    assert "Tables 2-4 (pooled)" in md and "MSP-Podcast Test1 figures" in md and "Paired differences (pooled" in md
+    assert "| SA2SR features | demo | 1 | 0.500 | 0.600 | 0.400 |" in md
+    assert "| Baseline: logistic regression on LFBE functionals | demo | 1 |" in md
+    with pytest.raises(ReproduceError, match="neither msp_podcast nor iemocap nor a manifest"):
+        reproduce(ReproduceConfig(out=proj / "results" / "x", profile="quick", finetune_corpus="nowhere.csv"), proj,
+                  runner=cross_validated, log=lambda m: None, estimate=False)

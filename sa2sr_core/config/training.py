@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sa2sr_core.config.models import EmotionModelConfig, SA2SRConfig, emotion_model_config, encoder_config
+from sa2sr_core.params import IEMOCAP_SCALE
 from sa2sr_core.typecheck import build, check_type
 
 #: The learning-rate schedules (sa2sr_core.training.schedule).
@@ -13,7 +14,7 @@ SCHEDULES = ("constant", "cosine")
 
 #: Keys of `pretrain` / `finetune` that are paths or launch settings, not training configuration.
 PRETRAIN_PLAIN = ("corpus", "model_dir", "live_dir", "metrics", "summary", "ddp_backend", "launcher")
-FINETUNE_PLAIN = ("corpus", "model_dir", "live_dir", "metrics", "summary")
+FINETUNE_PLAIN = ("corpus", "model_dir", "live_dir", "metrics", "summary", "folds")
 
 
 @dataclass
@@ -107,7 +108,10 @@ def finetune_config(params: dict) -> FinetuneConfig:
     p = {k: v for k, v in params["finetune"].items() if k not in FINETUNE_PLAIN and k != "regressor"}
     check_type("seed", params["seed"], int)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))
-    return build(FinetuneConfig, {**p, "seed": seed}, "finetune")
+    cfg = build(FinetuneConfig, {**p, "seed": seed}, "finetune")
+    if params["finetune"].get("corpus") == "iemocap":  # the corpus fixes its scale (EmoEvaluation: 1-5)
+        cfg = replace(cfg, scale_min=IEMOCAP_SCALE[0], scale_max=IEMOCAP_SCALE[1])
+    return cfg
 
 
 def resolve_task(task: str, own_corpus: bool, has_dims: bool, has_categories: bool) -> str:

@@ -126,3 +126,23 @@ def read_iemocap(root: str | Path, validation_session: int = 4, test_session: in
                 "text": texts.get(utt), **labels[utt],
             }, seen)
     return read
+
+
+#: The standard 4-class IEMOCAP task: EmoEvaluation code -> class (happy and excited merged); other codes dropped.
+FOUR_CLASSES = {"ang": "angry", "hap": "happy", "exc": "happy", "neu": "neutral", "sad": "sad"}
+
+
+def finetune_read(manifest) -> tuple[CorpusRead, dict[str, int]]:
+    """IEMOCAP's manifest (stage prepare@iemocap) as the fine-tuning corpus of its five folds: split session<k>
+    (every utterance of Session k), category from FOUR_CLASSES (None for the other codes: those utterances keep
+    their A/V/D), A/V/D from EmoEvaluation (1-5). Returns the read and how many utterances each dropped code had."""
+    from collections import Counter
+
+    read, seen, dropped = CorpusRead("own"), {}, Counter()
+    for r in manifest.to_dict("records"):
+        category = FOUR_CLASSES.get(r["emotion"])
+        if category is None:
+            dropped[f"{r['emotion']} ({EMOTIONS.get(r['emotion'], 'unknown code')})"] += 1
+        read.add({**r, "split": f"session{int(r['subset'].removeprefix('Session'))}", "emotion": category}, seen)
+    read.splits = tuple(sorted({r["split"] for r in read.rows}))
+    return read, dict(sorted(dropped.items()))

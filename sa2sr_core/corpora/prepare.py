@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sa2sr_core.corpora.iemocap import read_iemocap
+from sa2sr_core.corpora.iemocap import finetune_read, read_iemocap
 from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import COLUMNS, CorpusRead, ManifestError, label_counts, summarize, write_manifest
 from sa2sr_core.corpora.msp_podcast import read_msp_podcast
 from sa2sr_core.corpora.own import FORMATS, audio_paths, read_own_manifest
-from sa2sr_core.params import CORPORA, OWN, corpus_root, manifest_path, rejects_path
+from sa2sr_core.params import CORPORA, FINETUNE_CORPORA, OWN, corpus_root, label_scale, manifest_path, rejects_path
 
 
 def reader_options(params: dict, corpus: str) -> dict:
@@ -79,7 +79,9 @@ def manifest_fingerprint(manifest: Path) -> str:
 def prepare_own(params: dict) -> dict:
     """Stage own_corpus (run on every `dvc repro`): when finetune.corpus is the path of a manifest file, read it
     into the manifest and rejects report of corpus OWN — rewritten only when the manifest or a file it lists
-    changed, so that nothing downstream re-runs otherwise; when it names a corpus, an empty manifest."""
+    changed, so that nothing downstream re-runs otherwise; iemocap: IEMOCAP's manifest as its five sessions
+    (corpora.iemocap.finetune_read); msp_podcast (features@msp_podcast): an empty manifest."""
+    import hashlib
     import json
 
     import pandas as pd
@@ -88,27 +90,42 @@ def prepare_own(params: dict) -> dict:
     from sa2sr_core.params import summary_path
 
     corpus, out = params["finetune"]["corpus"], manifest_path(params, OWN)
-    if corpus in CORPORA:
+    if corpus == "msp_podcast":
         fingerprint = f"corpus {corpus}"
+    elif corpus == "iemocap":  # its five folds read the IEMOCAP manifest of stage prepare@iemocap
+        source = manifest_path(params, "iemocap")
+        if not source.is_file():
+            raise ManifestError(f"finetune.corpus = iemocap: {source} not found: run `dvc repro prepare@iemocap`")
+        fingerprint = "iemocap " + hashlib.sha256(source.read_bytes()).hexdigest()
     else:
         manifest = Path(corpus)
         if manifest.suffix.lower() not in FORMATS:
-            raise ManifestError(f"finetune.corpus = {corpus!r}: neither a corpus ({', '.join(CORPORA)}) nor the path "
-                                f"of a manifest file ({', '.join(FORMATS)})")
+            raise ManifestError(f"finetune.corpus = {corpus!r}: neither a corpus ({', '.join(FINETUNE_CORPORA)}) nor "
+                                f"the path of a manifest file ({', '.join(FORMATS)})")
         if not manifest.is_file():
             raise ManifestError(f"finetune.corpus = {corpus}: no such manifest file")
         fingerprint = manifest_fingerprint(manifest.resolve())
     previous = summary_path(params, "prepare", OWN)
     summary = json.loads(previous.read_text()) if previous.is_file() else {}
-    if out.is_file() and summary.get("fingerprint") == fingerprint:
-        return summary  # unchanged: the outputs keep their bytes
-    if corpus in CORPORA:
+    written = lambda: hashlib.sha256(out.read_bytes()).hexdigest()  # noqa: E731
+    # unchanged (and the manifest on disk is the one the summary describes: `git checkout` or `dvc exp apply`
+    # restore the summary, not the manifest): the outputs keep their bytes
+    if out.is_file() and summary.get("fingerprint") == fingerprint and summary.get("manifest_sha256") == written():
+        return summary
+    if corpus == "msp_podcast":
         write_parquet(out, pd.DataFrame(columns=COLUMNS))
         write_csv(rejects_path(params, OWN), pd.DataFrame(columns=["corpus", "file", "reason"]))
-        return {"source": None, "fingerprint": fingerprint,
-                "note": f"finetune.corpus is {corpus}: no manifest of your own to read"}
-    scale = (float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"]))
-    read = read_own_manifest(corpus, scale)
-    df = write_manifest(read, out, rejects_path(params, OWN))
-    return {"source": str(Path(corpus).resolve()), "fingerprint": fingerprint, "splits": summarize(df),
-            "labels": label_counts(df), "rejects": len(read.rejects)}
+        summary = {"source": None, "note": f"finetune.corpus is {corpus}: no manifest of your own to read"}
+    elif corpus == "iemocap":
+        read, dropped = finetune_read(pd.read_parquet(source))
+        df = write_manifest(read, out, rejects_path(params, OWN))
+        summary = {"source": "iemocap (its manifest, stage prepare@iemocap): five sessions, leave one out",
+                   "splits": summarize(df), "labels": label_counts(df), "categories_dropped": dropped,
+                   "note": "4 classes (happy = happy + excited); utterances of other categories keep their A/V/D",
+                   "rejects": 0}
+    else:
+        read = read_own_manifest(corpus, label_scale(params))
+        df = write_manifest(read, out, rejects_path(params, OWN))
+        summary = {"source": str(Path(corpus).resolve()), "splits": summarize(df), "labels": label_counts(df),
+                   "rejects": len(read.rejects)}
+    return {**summary, "fingerprint": fingerprint, "manifest_sha256": written()}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.evaluation.metrics import ccc, ccc_per_dim, softmax
-from sa2sr_core.features.emotion import EmotionData, read_stats, scan_emotion_split
+from sa2sr_core.features.emotion import EmotionData, read_stats, scan_emotion_split, task_and_classes
 from sa2sr_core.names import DIMS, class_column
 
 
@@ -180,3 +180,30 @@ def class_predictions_frame(split: str, data: ClassData, model: LogisticBaseline
                          "category": [model.classes[i] for i in data.c],
                          "pred_category": [model.classes[i] for i in probs.argmax(1)] if len(data.ids) else [],
                          **{class_column(c): probs[:, i] for i, c in enumerate(model.classes)}})
+
+
+def fit_fold(parts: dict, cfg: BaselineConfig, ft_cfg, min_frames: int, own_corpus: bool) -> tuple[list, dict]:
+    """The baselines of one partition: parts = {train: dir(s), validation: dir(s), <test split>: dir, ...}; the
+    ridge (A/V/D) and/or the logistic regression (classes) as fine-tuning's task has them, fitted on train with the
+    regulariser chosen on validation. Returns (test prediction frames, summary). Test splits without features
+    (every file rejected) are left out."""
+    from pathlib import Path
+
+    task, classes = task_and_classes(ft_cfg.task, own_corpus, parts["train"])
+    parts = {s: d for s, d in parts.items() if s in ("train", "validation") or Path(d).is_dir()}
+    scans = {s: scan_emotion_split(d, ft_cfg, min_frames, task, classes) for s, d in parts.items()}
+    tests = [s for s in parts if s not in ("train", "validation")]
+    frames, out = [], {"task": task}
+    if task in ("dimensions", "both"):
+        data = {s: split_data(parts[s], scans[s]) for s in parts}
+        model = fit_baseline(data["train"], data["validation"], cfg)
+        frames += [predictions_frame(s, data[s], model.predict(data[s].x)) for s in tests]
+        out.update(summary(model, data["train"], {s: data[s] for s in tests}))
+    if classes:
+        data = {s: class_data(parts[s], scans[s]) for s in parts}
+        model = fit_logistic(data["train"], data["validation"], cfg, classes, ft_cfg.class_balanced)
+        frames += [class_predictions_frame(s, data[s], model) for s in tests]
+        out["categories"] = {"model": "multinomial logistic regression on the same functionals", "classes": list(classes),
+                             "lambda": model.lam, "validation_ua": model.dev_ua,
+                             "train_utterances": len(data["train"].ids)}
+    return frames, out

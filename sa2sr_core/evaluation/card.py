@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.evaluation.tables import data_table, test_ccc_table, test_class_table
+from sa2sr_core.evaluation.tables import cross_validation_table, data_table, test_ccc_table, test_class_table
 from sa2sr_core.models.directory import trained_on_demo
 from sa2sr_core.names import DIMS
 
@@ -82,6 +82,14 @@ def model_card(config: dict, info: dict) -> str:
         lines += ["", *test_class_table(ev), "\nUnweighted accuracy (mean per-class recall), accuracy and macro-F1 "
                   "[bootstrap 95% CI] over each whole test split; the baseline is logistic regression on the same "
                   "utterance functionals (stage `baseline`)."]
+    if "cross_validation" in ev:
+        fold = info.get("fold") or {}
+        lines += ["", "### Cross-validation", "", *cross_validation_table(ev),
+                  f"\nLeave one session out: each fold's model is tested on its held-out session and selected on "
+                  f"another whole session (Development); mean ± sd over folds, and pooled: every fold's test "
+                  f"utterances scored as one set [bootstrap 95% CI]. This directory holds the model of "
+                  f"{fold.get('name')} (trained on {', '.join(fold.get('train', []))}; Development "
+                  f"{', '.join(fold.get('development', []))}; test {', '.join(fold.get('test', []))})."]
     lines += ["", "## Intended use", "",
               "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
               "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",

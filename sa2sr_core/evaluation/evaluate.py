@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 
 from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores, softmax
+from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores, figures, softmax
 from sa2sr_core.features.batches import ShardDataset
 from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
 from sa2sr_core.io import atomic_path
@@ -82,7 +82,7 @@ def compact_scores(ev: dict) -> dict:
     def block(res: dict) -> dict:
         out = {}
         for s, r in res.items():
-            if not isinstance(r, dict):
+            if not isinstance(r, dict) or s == "cross_validation":
                 continue
             if "mean" in r:
                 out[s] = {d: round(r[d]["ccc"], 4) for d in (*DIMS, "mean")}
@@ -91,10 +91,34 @@ def compact_scores(ev: dict) -> dict:
                 out.setdefault(s, {}).update({k: None if c[k]["value"] is None else round(c[k]["value"], 4)
                                               for k in ("ua", "wa", "macro_f1")})
         return out
+
+    def cv(c: dict) -> dict:  # the folds' mean and sd, and the pooled figures
+        spread = {k: {d: None if v is None else round(v, 4) for d, v in c[k].items()} for k in ("folds_mean", "folds_sd")}
+        return {**spread, **block({"pooled": c["pooled"]})}
+
     out = block(ev)
+    if "cross_validation" in ev:
+        out.update(cv(ev["cross_validation"]))
     if isinstance(ev.get("baseline"), dict):
         out["baseline"] = block(ev["baseline"])
+        if "cross_validation" in ev["baseline"]:
+            out["baseline"].update(cv(ev["baseline"]["cross_validation"]))
     return out
+
+
+def cross_validation(folds, results: dict, preds: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                     classes: tuple[str, ...] = ()) -> dict:
+    """A cross-validation's figures: per fold (its test split's), their mean and sd over folds (sd with n - 1), and
+    pooled: every fold's test predictions scored as one set (the figure of the whole corpus, with bootstrap CIs)."""
+    per_fold = {f.name: {"test": "+".join(f.tests), "development": "+".join(f.validation), "train": list(f.train),
+                         **figures(results[f.tests[0]])} for f in folds}
+    keys = [k for k in next(iter(per_fold.values())) if k not in ("test", "development", "train")]
+    vals = {k: [v[k] for v in per_fold.values() if v[k] is not None] for k in keys}
+    pooled = score_predictions(preds.assign(split="pooled"), n_boot, seed, classes)["pooled"]
+    return {"folds": per_fold,
+            "folds_mean": {k: float(np.mean(v)) if v else None for k, v in vals.items()},
+            "folds_sd": {k: float(np.std(v, ddof=1)) if len(v) > 1 else None for k, v in vals.items()},
+            "pooled": pooled}
 
 
 def model_task(model: EmotionModel) -> tuple[bool, tuple[str, ...]]:

@@ -134,3 +134,10 @@ def class_scores(labels: np.ndarray, preds: np.ndarray, classes: tuple[str, ...]
     out["per_class_recall"] = {c: (float(m[i, i] / m[i].sum()) if m[i].sum() else None) for i, c in enumerate(classes)}
     out["confusion"] = {"classes": list(classes), "counts": m.tolist()}
     return out
+
+
+def figures(res: dict) -> dict:
+    """The headline numbers of one split's scores (evaluate.score, class_scores under `categories`): CCC per dimension and mean; UA, WA, macro-F1."""
+    out = {d: res[d]["ccc"] for d in (*DIMS, "mean") if d in res}
+    c = res.get("categories") or {}
+    return {**out, **{k: c[k]["value"] for k in ("ua", "wa", "macro_f1") if k in c}}

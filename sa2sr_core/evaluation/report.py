@@ -11,6 +11,7 @@ import pandas as pd
 
 from sa2sr_core.evaluation.tables import (
     collect_study,
+    cross_validation_table,
     data_table,
     paired_table,
     render_tables,
@@ -24,10 +25,11 @@ from sa2sr_core.params import read_summaries
 from sa2sr_core.sentiment.labels import merge_label_summaries
 
 
-def read_curves(live_dir: str | Path) -> pd.DataFrame:
-    """dvclive's plots/metrics/<name>.tsv (step, value) -> one frame indexed by epoch."""
+def read_curves(live_dir: str | Path, fold: str | None = None) -> pd.DataFrame:
+    """dvclive's plots/metrics/<name>.tsv (step, value) -> one frame indexed by epoch (a cross-validation's fold:
+    plots/metrics/<fold>/<name>.tsv)."""
     cols = {}
-    for f in sorted(Path(live_dir, "plots", "metrics").glob("*.tsv")):
+    for f in sorted(Path(live_dir, "plots", "metrics", *([fold] if fold else [])).glob("*.tsv")):
         t = pd.read_csv(f, sep="\t")
         cols[f.stem] = t.set_index("step")[t.columns[-1]]
     df = pd.DataFrame(cols)
@@ -85,7 +87,8 @@ def render_report(params: dict, report_path: str | Path) -> str:
     corr = json.loads(Path(p["correlate"]["json"]).read_text())
     pre_m = json.loads(Path(p["pretrain"]["summary"]).read_text())
     ev = json.loads(Path(p["evaluate"]["metrics"]).read_text())
-    pre, ft = read_curves(p["pretrain"]["live_dir"]), read_curves(p["finetune"]["live_dir"])
+    folds = list((ev.get("cross_validation") or {}).get("folds") or [None])  # a cross-validation: its first fold
+    pre, ft = read_curves(p["pretrain"]["live_dir"]), read_curves(p["finetune"]["live_dir"], folds[0])
     plot_curves(pre, ft, p["report"]["curves"])
     demo = ev.get("data") == "demo"
     out = [f"# sa2sr run report{' — DEMO corpus (synthetic speech)' if demo else ''}", "",
@@ -119,13 +122,18 @@ def render_report(params: dict, report_path: str | Path) -> str:
     show = [c for c in ("train_loss_ccc", "train_loss_ce", *(f"val_ccc_{x}" for x in (*DIMS, "mean")), "val_ua",
                         "val_wa", "val_macro_f1") if c in ft]
     classes = "val_ua" in ft
-    out += ["", f"## Fine-tuning (Development {'' if classes else 'CCC '}per epoch)", "", _md_table(ft[show].round(4))]
+    out += ["", f"## Fine-tuning (Development {'' if classes else 'CCC '}per epoch"
+            + (f", {folds[0]} of {len(folds)}" if folds[0] else "") + ")", "", _md_table(ft[show].round(4))]
     if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
         out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
         out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
     if classes:
         out += ["", "## Test emotion classes (bootstrap 95% CI)", "", *test_class_table(ev),
                 f"\n![confusion matrix]({rel(p['evaluate']['confusion'])})"]
+    if "cross_validation" in ev:
+        out += ["", f"## Cross-validation ({len(folds)} folds, leave one session out)", "", *cross_validation_table(ev),
+                "\nEach fold's model on its held-out session, selected on another whole session; mean ± sd over "
+                "folds; pooled: all folds' test utterances as one set [bootstrap 95% CI]."]
     study = collect_study(p["report"]["runs_dir"])
     runs = study_evals(study)
     out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]

@@ -22,9 +22,10 @@ def ccc_columns(t: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 def aligned(frames: list[pd.DataFrame], split: str, what: str) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Predictions frames (utt_id, split, true_<dim>, pred_<dim>) of one split, aligned on utt_id:
+    """Predictions frames (utt_id, split, true_<dim>, pred_<dim>) of one split (`pooled`: all of them, a
+    cross-validation's folds), aligned on utt_id:
     (truth (N, 3), [predictions (N, 3) per frame]). Frames that cover other utterances are an error."""
-    sel = [f[f["split"] == split].set_index("utt_id").sort_index() for f in frames]
+    sel = [(f if split == "pooled" else f[f["split"] == split]).set_index("utt_id").sort_index() for f in frames]
     ref = sel[0]
     for i, s in enumerate(sel[1:], 1):
         if not s.index.equals(ref.index):

@@ -21,6 +21,8 @@ PAPER = {
 }
 NAMES = {"baseline": "Baseline: ridge on LFBE functionals", "scratch": "No pre-training", "asr": "ASR features", "sa2sr": "SA2SR features",
          "asr_frozen": "ASR features (frozen)", "sa2sr_frozen": "SA2SR features (frozen)"}
+#: The settings in table order.
+ORDER_ALL = ("scratch", "asr", "sa2sr", "asr_frozen", "sa2sr_frozen")
 TABLES = {
     "Table 2: ASR pre-training vs none": ["baseline", "scratch", "asr"],
     "Table 3: SA2SR vs ASR features": ["baseline", "asr", "sa2sr"],
@@ -28,22 +30,60 @@ TABLES = {
 }
 
 
-def summarize_runs(paths: list[str | Path], split: str, block: str | None = None
+def split_scores(ev: dict, split: str) -> dict | None:
+    """One test set's scores in an eval.json (or its baseline block): a split, or `pooled` (a cross-validation's
+    folds scored as one set)."""
+    if split == "pooled":
+        return (ev.get("cross_validation") or {}).get("pooled")
+    return ev.get(split)
+
+
+def default_split(ev: dict) -> str:
+    """The test set a study reports when none was named: a cross-validation's pooled folds, test1, else the first."""
+    if "cross_validation" in ev:
+        return "pooled"
+    splits = [k for k, r in ev.items() if isinstance(r, dict) and ("mean" in r or "categories" in r)]
+    if not splits:
+        raise KeyError("eval.json has no scored test split")
+    return "test1" if "test1" in splits else splits[0]
+
+
+def summarize_runs(paths: list[str | Path], split: str, block: str | None = None, keys=DIMS
                    ) -> tuple[dict[str, tuple[float, float]], int, str]:
-    """Mean and sd of CCC per dimension over eval.json files (one per seed); also n runs and data kind.
-    block: read eval.json[block] (e.g. "baseline") instead of the model's own results."""
-    vals = {d: [] for d in DIMS}
+    """Mean and sd of CCC per dimension (keys: DIMS) or of class metrics (keys: ua, wa, macro_f1) over eval.json
+    files (one per seed); also n runs and data kind. block: read eval.json[block] (e.g. "baseline")."""
+    vals = {d: [] for d in keys}
     kinds = set()
     for p in paths:
         top = json.loads(Path(p).read_text())
-        res = top.get(block, {}) if block else top
-        if split not in res:
-            raise KeyError(f"{p} has no split {split!r}; it has {[k for k in res if isinstance(res[k], dict)]}")
+        res = split_scores(top.get(block, {}) if block else top, split)
+        if res is None:
+            raise KeyError(f"{p} has no split {split!r}; it has {[k for k in top if isinstance(top[k], dict)]}")
         kinds.add(top.get("data", "?"))
-        for d in DIMS:
-            vals[d].append(res[split][d]["ccc"])
+        for d in keys:
+            vals[d].append(res[d]["ccc"] if d in DIMS else res["categories"][d]["value"])
     stats = {d: (float(np.mean(v)), float(np.std(v, ddof=1)) if len(v) > 1 else 0.0) for d, v in vals.items()}
     return stats, len(paths), "/".join(sorted(kinds))
+
+
+CLASS_KEYS = ("ua", "wa", "macro_f1")
+
+
+def render_class_tables(runs: dict[str, list[str | Path]], split: str) -> str:
+    """The settings of Tables 2-4 scored on classes: UA / WA / macro-F1, mean ± sd over pre-training seeds."""
+    summary = {k: summarize_runs(v, split, keys=CLASS_KEYS) for k, v in runs.items() if v}
+    with_baseline = [p for v in runs.values() for p in v
+                     if "categories" in (split_scores(json.loads(Path(p).read_text()).get("baseline", {}), split) or {})]
+    if with_baseline:
+        summary["baseline"] = summarize_runs(with_baseline[:1], split, "baseline", CLASS_KEYS)
+    lines = ["| model | data | runs | UA | WA | macro-F1 |", "|---|---|---|---|---|---|"]
+    for k in (*ORDER_ALL, "baseline"):
+        if k in summary:
+            stats, n, kind = summary[k]
+            name = "Baseline: logistic regression on LFBE functionals" if k == "baseline" else NAMES[k]
+            lines.append(f"| {name} | {kind} | {n} | " + " | ".join(
+                f"{m:.3f} ± {sd:.3f}" if n > 1 else f"{m:.3f}" for m, sd in (stats[c] for c in CLASS_KEYS)) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> str:
@@ -93,6 +133,41 @@ def test_ccc_table(ev: dict) -> list[str]:
                 lines.append(f"| {split} | {name} | {r['n']} | " + " | ".join(
                     f"{r[d]['ccc']:.3f} [{r[d]['ci95'][0]:.3f}, {r[d]['ci95'][1]:.3f}]" for d in (*DIMS, "mean")) + " |")
     return lines
+
+
+#: The columns of a cross-validation table: eval.json key -> heading.
+CV_COLUMNS = {"activation": "A", "valence": "V", "dominance": "D", "mean": "mean CCC", "ua": "UA", "wa": "WA",
+              "macro_f1": "macro-F1"}
+
+
+def cross_validation_table(ev: dict) -> list[str]:
+    """Markdown rows of a cross-validation (eval.json `cross_validation`): each fold's test figures, their mean ±
+    sd over folds, and the pooled figures [bootstrap 95% CI], for the model and the classical baseline."""
+    cv = ev.get("cross_validation")
+    if not cv:
+        return []
+    base = (ev.get("baseline") or {}).get("cross_validation")
+    keys = [k for k in CV_COLUMNS if k in cv["folds_mean"]]
+    num = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    rows = ["| fold | test / Development | model | " + " | ".join(CV_COLUMNS[k] for k in keys) + " |",
+            "|---|---|---|" + "---|" * len(keys)]
+    blocks = [("SA2SR", cv), *([("baseline", base)] if base else [])]
+    for fold, f in cv["folds"].items():
+        for name, b in blocks:
+            rows.append(f"| {fold} | {f['test']} / {f['development']} | {name} | "
+                        + " | ".join(num(b["folds"][fold].get(k)) for k in keys) + " |")
+    for name, b in blocks:
+        rows.append(f"| **mean ± sd** | {len(b['folds'])} folds | {name} | " + " | ".join(
+            "n/a" if b["folds_mean"][k] is None else f"{b['folds_mean'][k]:.3f} ± {num(b['folds_sd'][k])}"
+            for k in keys) + " |")
+    for name, b in blocks:
+        p = b["pooled"]
+        cells = [p[k] if k in DIMS or k == "mean" else (p.get("categories") or {}).get(k) for k in keys]
+        n = f"n = {p['n']}" + (f" ({p['categories']['n']} with a class)" if "categories" in p and "mean" in p else "")
+        rows.append(f"| **pooled** | {n} | {name} | " + " | ".join(
+            "n/a" if c is None or c.get("ccc", c.get("value")) is None else
+            f"{c.get('ccc', c.get('value')):.3f} [{c['ci95'][0]:.3f}, {c['ci95'][1]:.3f}]" for c in cells) + " |")
+    return rows
 
 
 #: Paired comparisons (A vs B, same test utterances) shown under Tables 2-4.
@@ -168,9 +243,10 @@ def table1_section(t1_dir: Path) -> list[str]:
     return lines
 
 
-def render_study(study_dir: str | Path, split: str = "test1") -> str:
+def render_study(study_dir: str | Path, split: str | None = None) -> str:
     """tables.md of `sa2sr reproduce`: Table 1, Tables 2-4 (mean ± sd over pre-training seeds, beside the paper)
-    and the paired differences."""
+    and the paired differences; with classes, the settings' UA / WA / macro-F1. split: the test set (None: the
+    runs' own, default_split; `pooled` for a cross-validation's folds as one set)."""
     root = Path(study_dir)
     runs = collect_study(root)
     lines = [f"# SA2SR study: {root}", ""]
@@ -184,11 +260,22 @@ def render_study(study_dir: str | Path, split: str = "test1") -> str:
         lines += [f"Encoder: {', '.join(encoders)}.", ""]
     if (root / "table1").is_dir():
         lines += table1_section(root / "table1")
-    lines += [f"Tables 2-4 ({split}): CCC, mean ± sd over pre-training seeds (each fine-tuned once).", "",
-              render_tables(study_evals(runs), split)]
-    paired = paired_table(runs, split)
-    if paired:
-        lines += [f"### Paired differences ({split}, the same test utterances)", "",
-                  "Mean CCC of A's runs minus B's, 95% paired bootstrap interval (utterances resampled jointly, "
-                  "seeds resampled per setting; 1000 replicates); * = the interval excludes 0.", "", *paired, ""]
+    evals = study_evals(runs)
+    first = next((json.loads(Path(v[0]).read_text()) for v in evals.values() if v), None)
+    if first is None:
+        return "\n".join(lines + ["No finished runs yet.", ""])
+    split = split or default_split(first)
+    scores = split_scores(first, split) or {}
+    if "mean" in scores:
+        paper = "" if split == "test1" else " The paper's columns are its MSP-Podcast Test1 figures."
+        lines += [f"Tables 2-4 ({split}): CCC, mean ± sd over pre-training seeds (each fine-tuned once).{paper}", "",
+                  render_tables(evals, split)]
+        paired = paired_table(runs, split)
+        if paired:
+            lines += [f"### Paired differences ({split}, the same test utterances)", "",
+                      "Mean CCC of A's runs minus B's, 95% paired bootstrap interval (utterances resampled jointly, "
+                      "seeds resampled per setting; 1000 replicates); * = the interval excludes 0.", "", *paired, ""]
+    if "categories" in scores:
+        lines += [f"### Emotion classes ({split}): UA / WA / macro-F1, mean ± sd over pre-training seeds", "",
+                  render_class_tables(evals, split)]
     return "\n".join(lines)

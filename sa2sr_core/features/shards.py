@@ -262,8 +262,11 @@ def stats_from_batch(batch: pa.RecordBatch) -> np.ndarray:
     return col.values.to_numpy(zero_copy_only=False).reshape(len(col), col.type.list_size)
 
 
-def shard_files(split_dir: str | Path) -> list[Path]:
-    return sorted(Path(split_dir).glob("shard-*.parquet"))
+def shard_files(split_dir: str | Path | tuple) -> list[Path]:
+    """A split's shards; a split made of several folders (a cross-validation fold's training sessions: a tuple of
+    them) has theirs in the order given."""
+    dirs = split_dir if isinstance(split_dir, (tuple, list)) else (split_dir,)
+    return [f for d in dirs for f in sorted(Path(d).glob("shard-*.parquet"))]
 
 
 

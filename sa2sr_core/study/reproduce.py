@@ -25,7 +25,7 @@ import yaml
 from sa2sr_core.config.check import check_overrides
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json, write_text
-from sa2sr_core.params import CORPORA, load_params, load_profile, with_overrides
+from sa2sr_core.params import CORPORA, FINETUNE_CORPORA, load_params, load_profile, with_overrides
 
 #: Setting -> (pre-training: "asr" = lambda 0, "sa2sr" = the profile's lambda), fine-tuning init, frozen encoder.
 SETTINGS = {
@@ -51,6 +51,7 @@ class ReproduceConfig:
     seeds: int = 3                               # pre-training seeds per lambda: seed, seed + 1, ...
     corpora: dict[str, str | None] = field(default_factory=dict)  # corpus -> root (None: the demo)
     sets: dict[str, Any] = field(default_factory=dict)           # extra params overrides (dotted keys)
+    finetune_corpus: str | None = None  # msp_podcast (the paper) | iemocap (its five folds) | a manifest's path
     targets: tuple[str, ...] = ("evaluate", "correlate")
 
 
@@ -96,7 +97,23 @@ def base_overrides(cfg: ReproduceConfig, params: dict, project: Path) -> dict[st
     check_overrides(params, prof, f"profile {cfg.profile}")
     check_overrides(params, cfg.sets, "--set")
     corpora = {f"data.{c}": str(Path(p).resolve()) for c, p in cfg.corpora.items() if p}
-    return {**prof, **corpora, **cfg.sets}
+    ft = {}
+    if cfg.finetune_corpus:
+        corpus = cfg.finetune_corpus
+        if corpus not in FINETUNE_CORPORA:
+            if not Path(corpus).is_file():
+                raise ReproduceError(f"--finetune-corpus {corpus}: neither {' nor '.join(FINETUNE_CORPORA)} nor a "
+                                     "manifest file")
+            corpus = str(Path(corpus).resolve())
+        ft = {"finetune.corpus": corpus}
+    return {**prof, **corpora, **ft, **cfg.sets}
+
+
+def study_split(shared: dict[str, Any], params: dict) -> str | None:
+    """The test set Tables 2-4 report: MSP-Podcast's test1, IEMOCAP's pooled folds, a manifest's first test split
+    (None: decided from the runs' eval.json)."""
+    corpus = shared.get("finetune.corpus", params["finetune"]["corpus"])
+    return {"msp_podcast": "test1", "iemocap": "pooled"}.get(corpus)
 
 
 def plan_runs(cfg: ReproduceConfig, params: dict, shared: dict[str, Any]) -> list[Run]:
@@ -210,6 +227,8 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
     runs = plan_runs(cfg, params, shared)
     out = Path(cfg.out)
     plan = {"profile": cfg.profile, "shared_overrides": shared, "settings": list(SETTINGS)}
+    if "finetune.corpus" in shared:  # another fine-tuning corpus: its own test set (older plans stay as they were)
+        plan["split"] = study_split(shared, params)
     check_plan(out, plan)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "plan.json", plan)
@@ -242,7 +261,7 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
         params_path.write_text(original)
     from sa2sr_core.evaluation.tables import render_study
 
-    tables = render_study(out)
+    tables = render_study(out, plan.get("split"))
     write_text(out / "tables.md", tables)
     log(f"tables: {out / 'tables.md'}")
     return {"ran": len(todo), "skipped": len(runs) - len(todo), "tables": str(out / "tables.md")}

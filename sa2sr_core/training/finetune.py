@@ -212,3 +212,41 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     `features` it was trained on); returns the selected epoch, history, stopped_by, what was skipped."""
     task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, own_corpus)
     return fit(task, out_dir, on_epoch_end, log)
+
+
+def fold_metrics(cfg: FinetuneConfig, results: dict) -> tuple[dict, dict]:
+    """(the DVC metric, the summary) of fine-tuning: for one partition its selected Development figures; for the
+    folds of a cross-validation each fold's under `folds` and, at the top, their mean over folds."""
+    def one(res: dict) -> dict:
+        sel = res["selected"]
+        return {**{k: sel[k] for k in sel if k.startswith("val_")}, "epoch": sel["epoch"],
+                "epochs_run": res["epochs_run"], "stopped_by": res["stopped_by"]}
+
+    first = next(iter(results.values()))
+    head = {"encoder": first["encoder"], "task": first["task"], "init": cfg.init, "freeze_encoder": cfg.freeze_encoder}
+    if len(results) == 1 and next(iter(results)).name is None:
+        res = first
+        metrics = {**{k: v for k, v in one(res).items() if k.startswith("val_")}, **head,
+                   **{k: v for k, v in one(res).items() if not k.startswith("val_")}}
+        return metrics, {**metrics, "skipped": res["skipped"]}
+    folds = {f.name: {**one(r), "train": list(f.train), "development": list(f.validation), "test": list(f.tests)}
+             for f, r in results.items()}
+    means = {k: float(np.mean([m[k] for m in folds.values()])) for k in folds[next(iter(folds))] if k.startswith("val_")}
+    metrics = {**means, **head, "folds": folds}
+    return metrics, {**metrics, "skipped": {f.name: r["skipped"] for f, r in results.items()}}
+
+
+def remove_other_layout(model_dir, folds) -> None:
+    """The fine-tuning output persists between runs (resume): a cross-validation's models live in fold-<k>/, one
+    partition's in the folder itself; what the other layout (or a fold no longer asked for) left is removed."""
+    import shutil
+
+    root = Path(model_dir)
+    if not root.is_dir():
+        return
+    names = {f.name for f in folds}
+    for p in root.iterdir():
+        if p.is_dir() and p.name.startswith("fold-") and p.name not in names:
+            shutil.rmtree(p)
+        elif p.is_file() and None not in names:
+            p.unlink()
