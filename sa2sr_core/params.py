@@ -169,14 +169,6 @@ def label_scale(params: dict) -> tuple[float, float]:
     return float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"])
 
 
-def evaluation_splits(params: dict) -> list[str]:
-    """The test splits evaluate and the baseline score: evaluate.splits for MSP-Podcast; for IEMOCAP, each fold's
-    test session; for your own manifest, every split it has besides train and development."""
-    if finetune_corpus(params) != OWN:
-        return list(params["evaluate"]["splits"])
-    return [t for fold in finetune_folds(params) for t in fold.tests]
-
-
 @dataclass(frozen=True)
 class Fold:
     """One train / Development / test partition of the fine-tuning corpus, by split names of its manifest.

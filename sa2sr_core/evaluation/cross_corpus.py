@@ -32,7 +32,6 @@ ALIASES = {
 _CANONICAL = {alias: name for name, aliases in ALIASES.items() for alias in (name, *aliases)}
 #: The targets by name: IEMOCAP (all five sessions, its 4-class task) and MSP-Podcast (Test1, Test2).
 TARGETS = ("iemocap", "msp_podcast")
-IEMOCAP_TARGET_SCALE = (1.0, 5.0)
 
 
 class CrossCorpusError(Sa2srError):
@@ -71,21 +70,21 @@ def target_utterances(params: dict, target: str, scale: tuple[float, float] | No
     """The test utterances of a target: `iemocap` (every session; its 4-class task), `msp_podcast` (evaluate.splits),
     or the path of a manifest (its test splits; A/V/D on `scale`, default finetune.scale_min..scale_max)."""
     from sa2sr_core.corpora.iemocap import FOUR_CLASSES
-    from sa2sr_core.params import load_manifest
+    from sa2sr_core.corpora.own import FORMATS, read_own_manifest
+    from sa2sr_core.params import IEMOCAP_SCALE, load_manifest
 
     if target == "iemocap":
         df = load_manifest(params, "iemocap").copy()
         df["split"], df["category"] = "iemocap", df["emotion"].map(FOUR_CLASSES)
-        return Target("iemocap", df, IEMOCAP_TARGET_SCALE)
+        return Target("iemocap", df, IEMOCAP_SCALE)
     if target == "msp_podcast":
         df = load_manifest(params, "msp_podcast")
         df = df[df["split"].isin(params["evaluate"]["splits"])].copy()
         df["category"] = df["emotion"]
         return Target("msp_podcast", df, (1.0, 7.0))
     path = Path(target)
-    if path.suffix.lower() not in (".csv", ".tsv", ".jsonl"):
+    if path.suffix.lower() not in FORMATS:
         raise CrossCorpusError(f"target {target!r}: neither a corpus ({', '.join(TARGETS)}) nor a manifest file")
-    from sa2sr_core.corpora.own import read_own_manifest
 
     scale = scale or (float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"]))
     read = read_own_manifest(path, scale)
