@@ -229,6 +229,41 @@ def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
     assert _status(d) == {}
 
 
+def test_iemocap_folds_through_evaluate_and_package(repo):
+    """`finetune.corpus: iemocap`: one model per fold (Development = the next session), per-fold, mean ± sd and
+    pooled figures for the model and the baseline, the 4 classes beside A/V/D; back to msp_podcast, nothing stale."""
+    d, params = repo
+    original = (d / "params.yaml").read_text()
+    try:
+        p = yaml.safe_load(original)
+        p["demo"]["iemocap_per_speaker"] = 6  # 12 utterances a session: every class in every fold's Train
+        p["finetune"].update(corpus="iemocap", folds=[1, 2])
+        (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+        _run(["dvc", "repro"], d)
+        for k, dev in ((1, 2), (2, 3)):
+            fold = json.loads((d / params["finetune"]["summary"]).read_text())["folds"][f"fold-{k}"]
+            assert fold["development"] == [f"session{dev}"] and fold["test"] == [f"session{k}"], fold
+            assert (d / params["finetune"]["model_dir"] / f"fold-{k}" / "config.json").is_file()
+        ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
+        assert set(ev) >= {"session1", "session2", "baseline", "cross_validation"}
+        cv = ev["cross_validation"]
+        assert set(cv["folds"]) == {"fold-1", "fold-2"} and cv["folds"]["fold-1"]["test"] == "session1"
+        assert cv["pooled"]["n"] == ev["session1"]["n"] + ev["session2"]["n"]
+        for block in (cv, ev["baseline"]["cross_validation"]):
+            assert block["folds_sd"]["mean"] is not None and "ua" in block["folds_mean"]
+        classes = ev["session1"]["categories"]["confusion"]["classes"]  # the 4-class task's, as Train has them
+        assert len(classes) >= 2 and set(classes) <= {"angry", "happy", "neutral", "sad"}, classes
+        scores = json.loads((d / params["evaluate"]["scores"]).read_text())
+        assert {"folds_mean", "folds_sd", "pooled"} <= set(scores)
+        card = (d / params["package"]["model_dir"] / "README.md").read_text()
+        assert f"Emotion classes ({len(classes)}): {', '.join(classes)}" in card
+    finally:
+        (d / "params.yaml").write_text(original)
+        _run(["dvc", "repro"], d)
+    assert _status(d) == {}
+    assert not (d / params["finetune"]["model_dir"] / "fold-1").exists()  # the other layout's models are gone
+
+
 @pytest.mark.parametrize("module, outdated", [
     ("evaluation/baseline.py", {"finetune", "baseline"}),  # the ridge: pre-training stays up to date
     ("training/schedule.py", {"pretrain", "finetune"}),  # training code: no data stage, no correlate
