@@ -213,6 +213,12 @@ def finetune_folds(params: dict) -> list[Fold]:
     return [Fold(None, ("train",), ("validation",), tuple(tests))]
 
 
+def packaged_fold(params: dict) -> Union[Fold, None]:
+    """The fold whose model stage package ships: IEMOCAP's first fold; None for a corpus with one partition (read
+    from params alone, so packaging does not read the fine-tuning manifest)."""
+    return finetune_folds(params)[0] if params["finetune"]["corpus"] == "iemocap" else None
+
+
 def fold_dirs(params: dict, splits: tuple[str, ...]):
     """The feature folder(s) of a fold's part: one folder, or a tuple of them (shard_files reads either)."""
     corpus = finetune_corpus(params)
@@ -220,9 +226,10 @@ def fold_dirs(params: dict, splits: tuple[str, ...]):
     return dirs[0] if len(dirs) == 1 else dirs
 
 
-def fold_path(base: str | Path, fold: Fold) -> Path:
-    """Where a fold's output goes under a stage's output folder (the folder itself for a single partition)."""
-    return Path(base) if fold.name is None else Path(base) / fold.name
+def fold_path(base: str | Path, fold: Union[Fold, None]) -> Path:
+    """Where a fold's output goes under a stage's output folder (the folder itself for a single partition: a fold
+    without a name, or None)."""
+    return Path(base) if fold is None or fold.name is None else Path(base) / fold.name
 
 
 def load_manifest(params: dict, corpus: str):

@@ -8,7 +8,7 @@ from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.card import model_card
 from sa2sr_core.models.directory import trained_on_demo
 from sa2sr_core.models.packaged import package_model
-from sa2sr_core.params import finetune_corpus, finetune_folds, fold_path, load_params, read_summaries
+from sa2sr_core.params import finetune_corpus, fold_path, load_params, packaged_fold, read_summaries
 
 
 def main() -> None:
@@ -16,16 +16,17 @@ def main() -> None:
     card = {k: json.loads(Path(p).read_text()) for k, p in
             {"pretrain": params["pretrain"]["metrics"], "finetune": params["finetune"]["metrics"],
              "eval": params["evaluate"]["metrics"]}.items()}
-    fold = finetune_folds(params)[0]
-    if fold.name is not None:  # the packaged model is this fold's: its own Development figures
+    fold = packaged_fold(params)
+    if fold is not None:  # the packaged model is this fold's: its own Development figures
         card["fold"] = {"name": fold.name, **card["finetune"]["folds"][fold.name]}
         card["finetune"] = {**card["finetune"], **card["fold"]}
     # the corpora this model was trained on (pre-training and fine-tuning: a change elsewhere does not touch it)
     card["data"] = read_summaries(params, "prepare", sorted({params["pretrain"]["corpus"], finetune_corpus(params)}))
     cfg = package_model(params["pretrain"]["model_dir"], fold_path(params["finetune"]["model_dir"], fold),
-                        params["package"]["model_dir"], trained_on_demo(card), lambda config: model_card(config, card))
+                        params["package"]["model_dir"], trained_on_demo(card), lambda config: model_card(config, card),
+                        card["eval"].get("data"))
     print(f"wrote {params['package']['model_dir']} (encoder shared with the SA2SR heads: {cfg.share_encoder})"
-          + (f"; the model of {fold.name} (test {'+'.join(fold.tests)})" if fold.name else ""))
+          + (f"; the model of {fold.name} (test {'+'.join(fold.tests)})" if fold else ""))
 
 
 if __name__ == "__main__":

@@ -53,4 +53,5 @@ def packaged(root: Path, frozen: bool = False, stats: bool = False, classes: tup
 def package(pre: Path, ft: Path, out: Path, info: dict | None = None):
     """What stage `package` does: the packaged directory with its model card from `info` (card data, metrics)."""
     info = info or {}
-    return package_model(pre, ft, out, trained_on_demo(info), lambda config: model_card(config, info))
+    return package_model(pre, ft, out, trained_on_demo(info), lambda config: model_card(config, info),
+                         (info.get("eval") or {}).get("data"))

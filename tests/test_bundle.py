@@ -53,6 +53,32 @@ def test_card_reports_given_metrics(tmp_path):
     assert "| test1 | baseline (ridge) | 10 | 0.300 [0.200, 0.400]" in card
 
 
+def test_a_model_fine_tuned_on_real_data_after_demo_pre_training_says_which_part_was_the_demo(tmp_path):
+    """Demo pre-training + fine-tuning on your own manifest: not 'at chance' (it learned from real labels), but
+    not the paper's model either; every place that speaks (card, config, predict / serve notice) says which."""
+    from sa2sr_core.models.directory import demo_notice
+
+    pre, ft, _, _ = write_model_dirs(tmp_path)
+    data = {"librispeech": {"source": "demo"}, "own": {"source": "/data/mine/manifest.csv"}}
+    package(pre, ft, tmp_path / "mine", {"data": data, "eval": {"data": "/data/mine/manifest.csv"}})
+    config = json.loads((tmp_path / "mine" / "config.json").read_text())
+    assert config["trained_on_demo"] and config["finetuned_on"] == "/data/mine/manifest.csv"
+    note = demo_notice(config)
+    assert note.startswith("DEMO PRE-TRAINING") and "/data/mine/manifest.csv" in note and "chance" not in note
+    card = (tmp_path / "mine" / "README.md").read_text()
+    assert card.startswith("# SA2SR emotion model (DEMO PRE-TRAINING")
+    assert "Fine-tuning on /data/mine/manifest.csv:" in card and "Pre-trained on the built-in demo corpus" in card
+    # all of it the demo's: the chance-level notice, as before
+    package(pre, ft, tmp_path / "demo", {"data": {"librispeech": {"source": "demo"}}, "eval": {"data": "demo"}})
+    config = json.loads((tmp_path / "demo" / "config.json").read_text())
+    assert demo_notice(config).startswith("DEMO MODEL") and "chance" in demo_notice(config)
+    assert "(DEMO: trained on synthetic speech)" in (tmp_path / "demo" / "README.md").read_text()
+    # nothing of the demo: nothing to say
+    package(pre, ft, tmp_path / "real", {"data": {"librispeech": {"source": "/corpora/LibriSpeech"}},
+                                         "eval": {"data": "msp_podcast"}})
+    assert demo_notice(json.loads((tmp_path / "real" / "config.json").read_text())) is None
+
+
 def test_bad_model_directories_are_named(tmp_path):
     with pytest.raises(ModelDirError, match="does not exist"):
         load_model(tmp_path / "nope")

@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sa2sr_core.cli import app
+from sa2sr_core.corpora.manifest import ManifestError
+from sa2sr_core.corpora.own import read_own_manifest
 from sa2sr_core.evaluation.cross_corpus import (Target, canonical, match_classes, rescale, score_cross_corpus,
                                                 target_utterances)
 from sa2sr_core.evaluation.metrics import ccc
@@ -76,6 +78,29 @@ def test_the_cli_scores_a_packaged_model_on_a_manifest(tmp_path, monkeypatch):
     assert "| test | 2 |" in res.output and "the target's (left out): sad (1)" in res.output
     bad = CliRunner().invoke(app, ["cross-corpus", "nowhere", "--model", str(model), "--out", "y.json"])
     assert bad.exit_code == 2 and "neither a corpus" in bad.output and not (tmp_path / "y.json").exists()
+
+
+def test_a_target_manifest_of_test_splits_only_is_enough(tmp_path):
+    """A corpus someone only tests on (a handful of CREMA-D files, say) needs no train or development rows; a
+    manifest with no test split at all is still one named error, and so is a speaker in two test splits."""
+    rows = []
+    for i in range(4):
+        write_audio(tmp_path / f"u{i}.wav", seconds=1.0, freq=150 + 40 * i)
+        rows.append({"path": f"u{i}.wav", "speaker": f"s{i % 2}", "split": "test", "category": ["ANG", "SAD"][i % 2]})
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    t = target_utterances(load_params(), str(tmp_path / "m.csv"))
+    assert len(t.utterances) == 4 and set(t.utterances["split"]) == {"test"}
+    assert sorted(set(t.utterances["category"])) == ["ANG", "SAD"]
+    pd.DataFrame([{**r, "split": "train"} for r in rows]).to_csv(tmp_path / "train_only.csv", index=False)
+    with pytest.raises(ManifestError, match="no test split"):
+        target_utterances(load_params(), str(tmp_path / "train_only.csv"))
+    pd.DataFrame([{**r, "split": ["test", "test2"][i % 2 if i < 2 else 1 - i % 2]} for i, r in enumerate(rows)]
+                 ).to_csv(tmp_path / "overlap.csv", index=False)
+    with pytest.raises(ManifestError, match="more than one split"):
+        target_utterances(load_params(), str(tmp_path / "overlap.csv"))
+    # training on it is still refused, by name
+    with pytest.raises(ManifestError, match="no usable 'train' rows"):
+        read_own_manifest(tmp_path / "m.csv")
 
 
 def test_iemocap_as_a_target_is_its_four_classes_over_all_sessions(tmp_path):

@@ -16,7 +16,7 @@ from sa2sr_core.evaluation.tables import cross_validation_table
 from sa2sr_core.features.shards import shard_files
 from sa2sr_core.names import DIMS
 from sa2sr_core.params import (IEMOCAP_SCALE, finetune_folds, fold_path, iemocap_fold, label_scale, load_params,
-                               with_overrides)
+                               packaged_fold, with_overrides)
 from sa2sr_core.training.finetune import remove_other_layout
 from sa2sr_core.training.tracking import write_history
 
@@ -44,6 +44,12 @@ def test_folds_from_params():
         finetune_folds(with_overrides(iem, {"finetune.folds": [1, 1]}))
     assert fold_path("models/finetune", iemocap_fold(2)).as_posix() == "models/finetune/fold-2"
     assert fold_path("models/finetune", finetune_folds(params)[0]).as_posix() == "models/finetune"
+    # the packaged model: IEMOCAP's first fold; a single partition (a manifest: its file is not even read) ships
+    # the fine-tuning folder itself
+    assert packaged_fold(with_overrides(iem, {"finetune.folds": [3, 1]})).name == "fold-3"
+    mine = with_overrides(params, {"finetune.corpus": "/nowhere/manifest.csv", "data.manifests_dir": "/nowhere"})
+    assert packaged_fold(mine) is None and packaged_fold(params) is None
+    assert fold_path("models/finetune", packaged_fold(mine)).as_posix() == "models/finetune"
 
 
 def _iemocap_manifest():

@@ -86,8 +86,10 @@ def _float(value: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def read_own_manifest(manifest: str | Path, scale: tuple[float, float] | None = None) -> CorpusRead:
-    """The manifest's usable rows and its rejects; `scale` (low, high): A/V/D outside it are rejected."""
+def read_own_manifest(manifest: str | Path, scale: tuple[float, float] | None = None,
+                      for_training: bool = True) -> CorpusRead:
+    """The manifest's usable rows and its rejects; `scale` (low, high): A/V/D outside it are rejected.
+    for_training=False (a cross-corpus target): test splits are all it needs; train and development may be absent."""
     manifest = Path(manifest)
     if not manifest.is_file():
         raise ManifestError(f"{manifest}: no such manifest file")
@@ -155,19 +157,19 @@ def read_own_manifest(manifest: str | Path, scale: tuple[float, float] | None = 
                   "sample_rate": info.sample_rate, "num_channels": info.num_channels,
                   "text": get("transcript") or None, "emotion": category,
                   **dict(zip(DIMS, dims))}, seen_ids)
-    _check_usable(manifest, read)
+    _check_usable(manifest, read, for_training)
     return read
 
 
-def _check_usable(manifest: Path, read: CorpusRead) -> None:
-    """One named error when what is left cannot be trained and tested on."""
+def _check_usable(manifest: Path, read: CorpusRead, for_training: bool = True) -> None:
+    """One named error when what is left cannot be trained and tested on (or only tested on, for a target)."""
     if not read.rows:
         reasons = Counter(r.reason.split(": ", 1)[-1] for r in read.rejects).most_common(3)
         raise ManifestError(f"{manifest}: no usable row ({len(read.rejects)} rejected; most often: "
                             f"{'; '.join(f'{n} x {why}' for why, n in reasons) or 'the file has no rows'})")
     splits = Counter(r["split"] for r in read.rows)
     for canonical, name in (("train", "train"), ("validation", "development")):
-        if not splits[canonical]:
+        if for_training and not splits[canonical]:
             raise ManifestError(f"{manifest}: no usable '{name}' rows (found {dict(splits)}; "
                                 f"{len(read.rejects)} rows rejected)")
     if not set(splits) - {"train", "validation"}:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sa2sr_core.config.models import SA2SRConfig
 from sa2sr_core.evaluation.tables import cross_validation_table, data_table, test_ccc_table, test_class_table
-from sa2sr_core.models.directory import trained_on_demo
+from sa2sr_core.models.directory import demo_pretraining_only, trained_on_demo
 from sa2sr_core.names import DIMS
 
 
@@ -18,19 +18,26 @@ def _selection(task: str) -> str:
             "both": "mean of UA and mean CCC"}.get(task, "mean CCC")
 
 
+def _data(name: str) -> str:
+    return "the built-in demo corpus" if name == "demo" else name
+
+
 def model_card(config: dict, info: dict) -> str:
     """README.md of a model directory. `info`: data (prepare summaries per corpus), pretrain, finetune, eval metrics."""
     lab, feats, prov = config["labels"], config["features"], config["provenance"]
     ft = prov.get("finetune") or {}
     ev, data = info.get("eval") or {}, info.get("data") or {}
-    demo = trained_on_demo(info)
+    demo, data_name = trained_on_demo(info), ev.get("data")
+    demo_pre = demo_pretraining_only(demo, data_name)
     encoder = SA2SRConfig.from_dict(config["model"]["sa2sr"]).encoder
     random_ssl = encoder.kind == "ssl" and encoder.ssl.random
     inputs = (f"{feats['num_mel_bins']}-dim log mel filterbank ({feats['frame_length_ms']:g} ms / "
               f"{feats['frame_shift_ms']:g} ms), normalised per {config['normalization'].get('type')}"
               if feats.get("kind", "lfbe") == "lfbe" else
               "the waveform itself (16-bit PCM in 10 ms frames, normalised per utterance inside the model)")
-    lines = [f"# SA2SR emotion model{' (DEMO: trained on synthetic speech)' if demo else ''}"
+    title = " (DEMO PRE-TRAINING: encoder pre-trained on synthetic speech)" if demo_pre else \
+        " (DEMO: trained on synthetic speech)" if demo else ""
+    lines = [f"# SA2SR emotion model{title}"
              f"{' (RANDOM-WEIGHT SSL BACKBONE)' if random_ssl else ''}", "",
              "Speech emotion recognition (activation, valence, dominance) on an acoustic encoder pre-trained with "
              "sentiment-aware ASR (SA2SR, ICASSP 2022), plus the pre-training's greedy CTC transcript and text-"
@@ -58,7 +65,7 @@ def model_card(config: dict, info: dict) -> str:
              f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
              "sentiment model.",
-             f"- Fine-tuning: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
+             f"- Fine-tuning{f' on {_data(data_name)}' if data_name else ''}: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
              f"{_loss(ft.get('task', 'dimensions'))}, seed {ft.get('seed')}, lr {ft.get('lr')}, stopped after "
              f"{ft.get('patience')} epochs without a better Development {_selection(ft.get('task', 'dimensions'))} "
              f"(at most {ft.get('max_epochs')}), selected on it."]
@@ -94,7 +101,11 @@ def model_card(config: dict, info: dict) -> str:
               "Research on speech emotion recognition: reproducing and extending SA2SR, comparing pre-training "
               "schemes, scoring emotional dimensions of speech recordings in aggregate.", "",
               "## Limits", ""]
-    if demo:
+    if demo_pre:
+        lines.append(f"- **Pre-trained on the built-in demo corpus** (espeak-ng synthetic voices): the encoder never "
+                     f"heard real speech before fine-tuning on {data_name}, so this is not the paper's SA2SR model; "
+                     "its figures above are all it can claim.")
+    elif demo:
         lines.append("- **Trained on the built-in demo corpus** (espeak-ng synthetic voices, sentences from a "
                      "355-word generator, labels made by rule). It shows the pipeline works; it says nothing about "
                      "real human emotion and must not be used on real recordings for any decision.")

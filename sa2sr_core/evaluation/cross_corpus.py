@@ -87,7 +87,7 @@ def target_utterances(params: dict, target: str, scale: tuple[float, float] | No
         raise CrossCorpusError(f"target {target!r}: neither a corpus ({', '.join(TARGETS)}) nor a manifest file")
 
     scale = scale or (float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"]))
-    read = read_own_manifest(path, scale)
+    read = read_own_manifest(path, scale, for_training=False)
     df = pd.DataFrame(read.rows)
     df = df[~df["split"].isin(("train", "validation"))].copy()
     df["category"] = df["emotion"]

@@ -58,6 +58,7 @@ class ModelDirConfig:
     sentiment_classes: list[str] | None = None
     provenance: dict = field(default_factory=dict)
     trained_on_demo: bool = False
+    finetuned_on: str | None = None  # package: the fine-tuning data (demo, a corpus's name, a manifest's path)
 
     def __post_init__(self):
         if self.kind not in FORMATS:
@@ -71,7 +72,7 @@ class ModelDirConfig:
         d = {"format": FORMATS[self.kind], **asdict(self)}
         del d["kind"]
         if self.kind != "package":
-            del d["trained_on_demo"]
+            del d["trained_on_demo"], d["finetuned_on"]
         return {k: v for k, v in d.items() if v is not None}
 
     @classmethod
@@ -175,11 +176,22 @@ def trained_on_demo(info: dict) -> bool:
     return ev.get("data") == "demo" or any(v.get("source") == "demo" for v in data.values())
 
 
+def demo_pretraining_only(trained_on_demo: bool, finetuned_on: str | None) -> bool:
+    """Whether the demo corpus was only the pre-training's: the emotion heads were fine-tuned on real data (your
+    manifest, a real corpus release), so the model is not at chance on real speech, but it is not the paper's."""
+    return trained_on_demo and finetuned_on not in (None, "demo")
+
+
 def demo_notice(config: dict) -> str | None:
-    """What `sa2sr predict`, `sa2sr serve` and its page say about a model trained on the demo corpus, or on a named
-    random SSL backbone (random-tiny / random-base)."""
+    """What `sa2sr predict`, `sa2sr serve` and its page say about a model trained on the demo corpus (all of it, or
+    only its pre-training), or on a named random SSL backbone (random-tiny / random-base)."""
     notes = []
-    if config.get("trained_on_demo"):
+    if demo_pretraining_only(bool(config.get("trained_on_demo")), config.get("finetuned_on")):
+        notes.append(f"DEMO PRE-TRAINING: the encoder was pre-trained on the synthetic demo corpus, not on LibriSpeech; "
+                     f"the emotion heads were fine-tuned on {config['finetuned_on']}. Its scores are worth what that "
+                     "fine-tuning's test figures say (model card), not the paper's: pre-train on real LibriSpeech "
+                     "(README: Real corpora) for an SA2SR model.")
+    elif config.get("trained_on_demo"):
         notes.append("DEMO MODEL: trained on the synthetic demo corpus; on real speech its scores are at chance level. "
                      "Train on real corpora (README: Real corpora) before reading anything into them.")
     enc = ((config.get("model") or {}).get("sa2sr") or {}).get("encoder") or {}

@@ -24,9 +24,10 @@ def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
 
 
 def package_model(pretrain_dir, finetune_dir, out_dir, trained_on_demo: bool = False,
-                  card: Callable[[dict], str] | None = None) -> PredictorConfig:
+                  card: Callable[[dict], str] | None = None, finetuned_on: str | None = None) -> PredictorConfig:
     """Combine a pre-training directory (transcript + text sentiment) and a fine-tuning directory (emotion) into
-    the packaged `out_dir`; `card(config.json)` renders its README.md."""
+    the packaged `out_dir`; `card(config.json)` renders its README.md. `finetuned_on`: the fine-tuning data's name
+    (evaluation's `data`), so a model whose pre-training alone was the demo's says so."""
     pre, pre_w = read(pretrain_dir, "pretrain", "pre-trained")
     ft, ft_w = read(finetune_dir, "finetune", "fine-tuned")
     if pre.feature_config != ft.feature_config:
@@ -50,7 +51,8 @@ def package_model(pretrain_dir, finetune_dir, out_dir, trained_on_demo: bool = F
     pre_train = pre.provenance.get("pretrain") or {}
     config = ModelDirConfig("package", cfg.to_dict(), pre.features, pre.normalization, ft.labels,
                             list(SENTIMENT_CLASSES), {"pretrain": pre_train or None, "finetune": ft_train,
-                                                      "lambda": pre_train.get("lambda_")}, trained_on_demo)
+                                                      "lambda": pre_train.get("lambda_")}, trained_on_demo,
+                            finetuned_on)
     with atomic_dir(out_dir) as tmp:
         write_files(tmp, {k: v.contiguous() for k, v in state.items()}, config)
         if card is not None:
