@@ -262,7 +262,8 @@ def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig
     total_s = sum(i.duration_s for i in infos if isinstance(i, AudioInfo))
     bar = tqdm(total=round(total_s, 1), desc="predict", unit="s", disable=not cfg.progress, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s audio [{elapsed}<{remaining}]")
-    scorer.on_scored = bar.update
+    # frames x hop counts a file's last partial frame whole: never past the files' total seconds
+    scorer.on_scored = lambda seconds: bar.update(max(0.0, min(seconds, bar.total - bar.n)))
     for ri, rec in enumerate(recordings):
         try:
             if isinstance(infos[ri], AudioError):
@@ -276,6 +277,7 @@ def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig
             log(f"sa2sr predict: {e}")
             scorer.drop(ri)
     scorer.flush(recordings)
+    bar.update(bar.total - bar.n)  # the silence the VAD left out, and the files that failed, are done too
     bar.close()
     scale = tuple(config["labels"]["scale"])
     rows = [r.file_row(scale) for r in recordings] + [Recording(p, status=s, classes=classes).file_row(scale)
