@@ -94,7 +94,8 @@ def test_a_target_manifest_of_test_splits_only_is_enough(tmp_path):
     pd.DataFrame([{**r, "split": "train"} for r in rows]).to_csv(tmp_path / "train_only.csv", index=False)
     with pytest.raises(ManifestError, match="no test split"):
         target_utterances(load_params(), str(tmp_path / "train_only.csv"))
-    pd.DataFrame([{**r, "split": ["test", "test2"][i % 2 if i < 2 else 1 - i % 2]} for i, r in enumerate(rows)]
+    # s0 (rows 0, 2) and s1 (rows 1, 3) each in test and test2
+    pd.DataFrame([{**r, "split": split} for r, split in zip(rows, ["test", "test2", "test2", "test"])]
                  ).to_csv(tmp_path / "overlap.csv", index=False)
     with pytest.raises(ManifestError, match="more than one split"):
         target_utterances(load_params(), str(tmp_path / "overlap.csv"))

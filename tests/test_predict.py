@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -64,7 +66,7 @@ def test_the_progress_bar_ends_at_the_files_total_and_never_passes_it(env, capsy
         warnings.simplefilter("error")  # TqdmWarning included
         predict_recordings(model, config, [root / "audio"], PredictConfig(progress=True), **QUIET)
     err = capsys.readouterr().err
-    shown = [int(m) for m in __import__("re").findall(r"(\d+)%\|", err)]
+    shown = [int(m) for m in re.findall(r"(\d+)%\|", err)]
     assert shown and shown[-1] == 100 and max(shown) == 100, err
 
 

@@ -65,7 +65,8 @@ def model_card(config: dict, info: dict) -> str:
              f"- Pre-training: CTC + lambda x sentiment cross-entropy, lambda = {prov.get('lambda')}, on "
              f"{'the demo LibriSpeech-layout corpus' if demo else 'LibriSpeech'} with pseudo-labels from a text "
              "sentiment model.",
-             f"- Fine-tuning{f' on {_data(data_name)}' if data_name else ''}: init {ft.get('init')}, encoder {'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
+             f"- Fine-tuning{f' on {_data(data_name)}' if data_name else ''}: init {ft.get('init')}, encoder "
+             f"{'frozen' if ft.get('freeze_encoder') else 'fine-tuned'}, "
              f"{_loss(ft.get('task', 'dimensions'))}, seed {ft.get('seed')}, lr {ft.get('lr')}, stopped after "
              f"{ft.get('patience')} epochs without a better Development {_selection(ft.get('task', 'dimensions'))} "
              f"(at most {ft.get('max_epochs')}), selected on it."]

@@ -187,8 +187,8 @@ def demo_notice(config: dict) -> str | None:
     only its pre-training), or on a named random SSL backbone (random-tiny / random-base)."""
     notes = []
     if demo_pretraining_only(bool(config.get("trained_on_demo")), config.get("finetuned_on")):
-        notes.append(f"DEMO PRE-TRAINING: the encoder was pre-trained on the synthetic demo corpus, not on LibriSpeech; "
-                     f"the emotion heads were fine-tuned on {config['finetuned_on']}. Its scores are worth what that "
+        notes.append("DEMO PRE-TRAINING: the encoder was pre-trained on the synthetic demo corpus, not on "
+                     f"LibriSpeech; the emotion heads were fine-tuned on {config['finetuned_on']}. Its scores are worth what that "
                      "fine-tuning's test figures say (model card), not the paper's: pre-train on real LibriSpeech "
                      "(README: Real corpora) for an SA2SR model.")
     elif config.get("trained_on_demo"):
