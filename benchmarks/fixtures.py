@@ -102,8 +102,11 @@ def paper_size_predictor(encoder: "EncoderConfig | None" = None) -> tuple[torch.
     enc = encoder or EncoderConfig()
     emo = EmotionModelConfig(enc, RegressorConfig(input_dim=enc.output_dim))
     cfg = PredictorConfig(SA2SRConfig(encoder=enc), emo, share_encoder=False)
-    return Predictor(cfg).eval(), {"features": asdict(FeatureConfig(kind=ENCODER_KINDS[enc.kind])),
-                                   "labels": {"scale": [1.0, 7.0]}}
+    from sa2sr_core.models.directory import ModelDirConfig
+
+    features = FeatureConfig(kind=ENCODER_KINDS[enc.kind])
+    return Predictor(cfg).eval(), ModelDirConfig("package", cfg.to_dict(), asdict(features),
+                                                 {"type": features.normalize}, labels={"scale": [1.0, 7.0]})
 
 
 def random_model_dir(out, hidden: int = 192, layers: int = 5, seed: int = 0):

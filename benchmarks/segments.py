@@ -105,7 +105,7 @@ def main() -> None:
             out.mkdir(parents=True, exist_ok=True)
             segs.assign(path="recording.wav").to_csv(out / "segments.csv", index=False)
             files_df = res.files.assign(path="recording.wav")
-            plot_all(files_df, segs.assign(path="recording.wav"), tuple(config["labels"]["scale"]), out,
+            plot_all(files_df, segs.assign(path="recording.wav"), config.scale, out,
                      demo_notice(config))
     print(json.dumps(report, indent=1))
 

@@ -90,9 +90,8 @@ def manifest(
     from sa2sr_core.corpora.prepare import read_corpus
     from sa2sr_core.errors import Sa2srError
 
-    params = {"data": {corpus: str(root)}, "scale": scale}
     try:
-        read = read_corpus(params, corpus)
+        read = read_corpus(corpus, root, scale=scale)
         df = write_manifest(read, out, out.with_name(out.stem + "_rejects.csv"))
     except (Sa2srError, FileNotFoundError, ValueError) as e:
         typer.echo(f"error: {e}", err=True)
@@ -199,8 +198,8 @@ def cross_corpus(
     CCC with A/V/D mapped onto the target's scale, UA / macro-F1 on the classes whose names match; the classes on
     either side without a counterpart are named."""
     from sa2sr_core.errors import Sa2srError
-    from sa2sr_core.evaluation.cross_corpus import cross_corpus as run
-    from sa2sr_core.evaluation.cross_corpus import cross_corpus_table
+    from sa2sr_core.study.cross_corpus import cross_corpus as run
+    from sa2sr_core.study.cross_corpus import cross_corpus_table
     from sa2sr_core.io import write_json
     from sa2sr_core.params import load_params
 
@@ -268,7 +267,7 @@ def predict(
     write_csv(out, df)
     if segments:
         write_segments(segments, res.segments)
-    scale = tuple(config["labels"]["scale"])
+    scale = config.scale
     notice = demo_notice(config)
     if plots:
         from sa2sr_core.inference.timeline import plot_all

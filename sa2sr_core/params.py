@@ -5,7 +5,6 @@ and where each stage's inputs and outputs are. The config sections are built and
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
@@ -141,107 +140,6 @@ def rejects_path(params: dict, corpus: str) -> Path:
     return Path(params["data"]["manifests_dir"]) / f"{corpus}_rejects.csv"
 
 
-#: finetune.corpus values that name a corpus fine-tuning reads from its official layout (anything else: a manifest).
-FINETUNE_CORPORA = ("msp_podcast", "iemocap")
-#: IEMOCAP's label scale (EmoEvaluation's [V, A, D] on 1-5): fine-tuning on IEMOCAP uses it, not finetune.scale_*.
-IEMOCAP_SCALE = (1.0, 5.0)
-
-
-def finetune_corpus(params: dict) -> str:
-    """The name of the fine-tuning corpus's data: msp_podcast (its own features@msp_podcast), or OWN for IEMOCAP's
-    folds and for a manifest file (stage own_corpus writes either as the manifest of corpus OWN)."""
-    return "msp_podcast" if params["finetune"]["corpus"] == "msp_podcast" else OWN
-
-
-def finetune_data_name(params: dict) -> str:
-    """What evaluation and the model card call the fine-tuning data: demo (a built-in demo corpus), the corpus's
-    name (its real release), or the path of your manifest."""
-    corpus = params["finetune"]["corpus"]
-    if corpus in FINETUNE_CORPORA:
-        return "demo" if corpus_root(params, corpus)[1] else corpus
-    return corpus
-
-
-def label_scale(params: dict) -> tuple[float, float]:
-    """The A/V/D scale of the fine-tuning corpus: IEMOCAP's 1-5, else finetune.scale_min..scale_max."""
-    if params["finetune"]["corpus"] == "iemocap":
-        return IEMOCAP_SCALE
-    return float(params["finetune"]["scale_min"]), float(params["finetune"]["scale_max"])
-
-
-@dataclass(frozen=True)
-class Fold:
-    """One train / Development / test partition of the fine-tuning corpus, by split names of its manifest.
-
-    name: None for a corpus with one partition (MSP-Podcast, your own manifest); fold-<k> for IEMOCAP's
-    leave-one-session-out fold k. A part may be several splits (a fold trains on three sessions)."""
-
-    name: Union[str, None]
-    train: tuple[str, ...]
-    validation: tuple[str, ...]
-    tests: tuple[str, ...]
-
-
-def iemocap_session_split(session: int) -> str:
-    """The split name of IEMOCAP Session<k> in the fine-tuning manifest (stage own_corpus)."""
-    return f"session{session}"
-
-
-def iemocap_fold(k: int) -> Fold:
-    """Leave one session out: test on Session k, select on Session k+1 (Session 1 for k = 5), train on the other
-    three. Development is a whole held-out session, so it is speaker-independent like the test (docs/own-data.md)."""
-    if k not in range(1, 6):
-        raise ParamsError(f"finetune.folds: IEMOCAP has sessions 1-5 (the test session of each fold), got {k!r}")
-    dev = k % 5 + 1
-    return Fold(f"fold-{k}", tuple(iemocap_session_split(s) for s in range(1, 6) if s not in (k, dev)),
-                (iemocap_session_split(dev),), (iemocap_session_split(k),))
-
-
-def finetune_folds(params: dict) -> list[Fold]:
-    """The fine-tuning corpus's partitions: IEMOCAP's folds (finetune.folds: their test sessions); otherwise one,
-    train / validation (Development) / the test splits."""
-    corpus = params["finetune"]["corpus"]
-    if corpus == "iemocap":
-        folds = params["finetune"].get("folds") or [1, 2, 3, 4, 5]
-        check_type("finetune.folds", folds, list[int])
-        if len(set(folds)) != len(folds):
-            raise ParamsError(f"finetune.folds: a session named twice: {folds}")
-        return [iemocap_fold(k) for k in folds]
-    if corpus == "msp_podcast":
-        return [Fold(None, ("train",), ("validation",), tuple(params["evaluate"]["splits"]))]
-    tests = sorted(set(load_manifest(params, OWN)["split"]) - {"train", "validation"})
-    return [Fold(None, ("train",), ("validation",), tuple(tests))]
-
-
-def packaged_fold(params: dict) -> Union[Fold, None]:
-    """The fold whose model stage package ships: IEMOCAP's first fold; None for a corpus with one partition (read
-    from params alone, so packaging does not read the fine-tuning manifest)."""
-    return finetune_folds(params)[0] if params["finetune"]["corpus"] == "iemocap" else None
-
-
-def fold_dirs(params: dict, splits: tuple[str, ...]):
-    """The feature folder(s) of a fold's part: one folder, or a tuple of them (shard_files reads either)."""
-    corpus = finetune_corpus(params)
-    dirs = tuple(split_dir(params, corpus, s) for s in splits)
-    return dirs[0] if len(dirs) == 1 else dirs
-
-
-def fold_path(base: str | Path, fold: Union[Fold, None]) -> Path:
-    """Where a fold's output goes under a stage's output folder (the folder itself for a single partition: a fold
-    without a name, or None)."""
-    return Path(base) if fold is None or fold.name is None else Path(base) / fold.name
-
-
-def load_manifest(params: dict, corpus: str):
-    """The corpus's manifest (stage prepare@<corpus>) as a DataFrame."""
-    import pandas as pd
-
-    path = manifest_path(params, corpus)
-    if not path.is_file():
-        raise FileNotFoundError(f"manifest {path} not found: run `dvc repro prepare` first")
-    return pd.read_parquet(path)
-
-
 def split_dir(params: dict, corpus: str, split: str) -> Path:
     """Where a split's feature shards are (stage features@<corpus>)."""
     return Path(params["data"]["features_dir"]) / corpus / split
@@ -260,17 +158,3 @@ def summary_path(params: dict, kind: str, corpus: str) -> Path:
     if kind not in SUMMARY_KINDS:
         raise ValueError(f"unknown summary {kind!r}; expected one of {SUMMARY_KINDS}")
     return Path(params["data"]["summaries_dir"]) / f"{kind}_{corpus if corpus == OWN else check_corpus(corpus)}.json"
-
-
-def read_summaries(params: dict, kind: str, corpora=None) -> dict[str, dict]:
-    """{corpus: summary} of one kind, for the corpora given (default: those whose summary exists)."""
-    import json
-
-    corpora = corpora if corpora is not None else [c for c in CORPORA if summary_path(params, kind, c).is_file()]
-    out = {}
-    for c in corpora:
-        path = summary_path(params, kind, c)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: run `dvc repro` (stage {kind if kind != 'labels' else 'pseudo_label'}@{c})")
-        out[c] = json.loads(path.read_text())
-    return out

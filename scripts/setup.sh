@@ -8,11 +8,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
-# The page test (tests/test_page.py) drives Debian's chromium headless; install it where this machine allows
+# The page test (tests/inference/test_page.py) drives Debian's chromium headless; install it where this machine allows
 # (root and apt, as in CI); elsewhere that one test skips.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
-    || echo "note: chromium could not be installed; tests/test_page.py will skip"
+    || echo "note: chromium could not be installed; tests/inference/test_page.py will skip"
 fi
 # dvc repro needs a git repository; a tarball download has none.
 if [ ! -d .git ]; then git init -q && git add -A && git commit -qm "initial import"; fi

@@ -8,24 +8,26 @@ import pandas as pd
 
 from sa2sr_core.config.baseline import baseline_config
 from sa2sr_core.config.training import finetune_configs
+from sa2sr_core.corpora.finetuning import finetune_corpus
 from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.baseline import fit_fold
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.models.backbones import resolve_emotion
-from sa2sr_core.params import OWN, finetune_corpus, finetune_folds, fold_dirs, load_params
+from sa2sr_core.params import load_params
 
 
 def main() -> None:
     params = load_params()
-    b, own = params["baseline"], finetune_corpus(params) == OWN
+    b, corpus = params["baseline"], finetune_corpus(params)
     cfg = baseline_config(params)
     ft_cfg, model_cfg = finetune_configs(params)
+    ft_cfg = corpus.training_config(ft_cfg)
     min_frames = resolve_emotion(model_cfg).min_frames()  # the utterances the model can take, for the same test set
     frames, out = [], {}
-    for fold in finetune_folds(params):
-        parts = {"train": fold_dirs(params, fold.train), "validation": fold_dirs(params, fold.validation),
-                 **{t: fold_dirs(params, (t,)) for t in fold.tests}}
-        fold_frames, fold_out = fit_fold(parts, cfg, ft_cfg, min_frames, own)
+    for fold in corpus.folds:
+        parts = {"train": corpus.dirs(fold.train), "validation": corpus.dirs(fold.validation),
+                 **{t: corpus.dirs((t,)) for t in fold.tests}}
+        fold_frames, fold_out = fit_fold(parts, cfg, ft_cfg, min_frames, corpus)
         frames += fold_frames
         if fold.name is None:
             out = fold_out

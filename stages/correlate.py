@@ -6,14 +6,15 @@ import pandas as pd
 
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_csv, write_json
-from sa2sr_core.params import corpus_root, labels_path, load_manifest, load_params, summary_path
+from sa2sr_core.corpora.manifest import load_manifest
+from sa2sr_core.params import corpus_root, labels_path, load_params, manifest_path, summary_path
 from sa2sr_core.sentiment.correlation import correlate, paper_reference, plot_table
 
 
 def main() -> None:
     params = load_params()
     p = params["correlate"]
-    m = load_manifest(params, "iemocap")
+    m = load_manifest(manifest_path(params, "iemocap"))
     labels = pd.read_parquet(labels_path(params, "iemocap"))
     df = m[["utt_id", "emotion"]].merge(labels[["utt_id", "sentiment"]], on="utt_id", how="left")
     table, result = correlate(df, merge_excited=p["merge_excited"], groups=p["groups"])

@@ -7,25 +7,27 @@ from pathlib import Path
 import pandas as pd
 
 from sa2sr_core.config.training import finetune_config
+from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path
 from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.evaluate import (compact_scores, cross_validation, evaluate_splits, model_task, plot_absent,
                                             plot_confusion, plot_scatter, score_predictions)
 from sa2sr_core.io import write_json, write_parquet
 from sa2sr_core.models.loaders import load_emotion_model
-from sa2sr_core.params import finetune_data_name, finetune_folds, fold_dirs, fold_path, load_params
+from sa2sr_core.params import load_params
 
 
 def main() -> None:
     params = load_params()
     p, e = params["finetune"], params["evaluate"]
-    cfg, folds = finetune_config(params), finetune_folds(params)
+    corpus = finetune_corpus(params)
+    cfg, folds = corpus.training_config(finetune_config(params)), corpus.folds
     results, frames, tasks = {}, [], set()
     for fold in folds:
         model = load_emotion_model(fold_path(p["model_dir"], fold))
-        dirs = {s: fold_dirs(params, (s,)) for s in fold.tests if fold_dirs(params, (s,)).is_dir()}
+        dirs = corpus.test_dirs(fold)
         if not dirs:
             raise FileNotFoundError(f"none of the test splits {list(fold.tests)} has features under "
-                                    f"{Path(fold_dirs(params, fold.tests[:1])).parent}")
+                                    f"{Path(corpus.dirs(fold.tests[:1])).parent}")
         res, preds = evaluate_splits(model, dirs, cfg, n_boot=e["bootstrap"], seed=params["seed"])
         results.update(res)
         frames.append(preds)
@@ -40,13 +42,13 @@ def main() -> None:
         if r["n"] != baseline.get(split, {}).get("n"):
             raise ValueError(f"baseline predictions for {split} cover {baseline.get(split, {}).get('n')} utterances, "
                              f"the model's {r['n']}: re-run `dvc repro baseline`")
-    data = finetune_data_name(params)
+    data = corpus.name
     out = {"data": data, "init": cfg.init, "freeze_encoder": cfg.freeze_encoder, "lambda": params["lambda"],
-           **results, "baseline": baseline}
-    if folds[0].name is not None:
+           "splits": results, "baseline": {"splits": baseline}}
+    if corpus.cross_validated:
         out["cross_validation"] = cross_validation(folds, results, preds, e["bootstrap"], params["seed"], classes)
-        baseline["cross_validation"] = cross_validation(folds, baseline, base_preds, e["bootstrap"], params["seed"],
-                                                        classes)
+        out["baseline"]["cross_validation"] = cross_validation(folds, baseline, base_preds, e["bootstrap"],
+                                                               params["seed"], classes)
     write_json(e["metrics"], out)
     write_json(e["scores"], compact_scores(out))  # the DVC metric: CCC per dimension, model and baseline
     write_parquet(e["predictions"], preds)

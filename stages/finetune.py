@@ -4,9 +4,10 @@ one model per fold of a cross-validated corpus (IEMOCAP: models/finetune/fold-<k
 from sa2sr_core.config.baseline import baseline_config
 from sa2sr_core.config.features import feature_config
 from sa2sr_core.config.training import finetune_configs
+from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
-from sa2sr_core.params import OWN, finetune_corpus, finetune_folds, fold_dirs, fold_path, load_params
+from sa2sr_core.params import load_params
 from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion
 from sa2sr_core.training.tracking import write_history
 
@@ -14,18 +15,19 @@ from sa2sr_core.training.tracking import write_history
 def main() -> None:
     params = load_params()
     p = params["finetune"]
+    corpus = finetune_corpus(params)
     cfg, model_cfg = finetune_configs(params)
-    folds = finetune_folds(params)
-    remove_other_layout(p["model_dir"], folds)
+    cfg = corpus.training_config(cfg)
+    remove_other_layout(p["model_dir"], corpus.folds)
     results = {}
-    for fold in folds:
+    for fold in corpus.folds:
         if fold.name:
             print(f"== {fold.name}: train {'+'.join(fold.train)}, Development {'+'.join(fold.validation)}, "
                   f"test {'+'.join(fold.tests)}", flush=True)
-        results[fold] = train_emotion(cfg, model_cfg, fold_dirs(params, fold.train), fold_dirs(params, fold.validation),
+        results[fold] = train_emotion(cfg, model_cfg, corpus.dirs(fold.train), corpus.dirs(fold.validation),
                                       fold_path(p["model_dir"], fold), params["pretrain"]["model_dir"],
                                       feature_config(params), baseline_cfg=baseline_config(params),
-                                      own_corpus=finetune_corpus(params) == OWN)
+                                      auto_task=corpus.auto_task)
     metrics, summary = fold_metrics(cfg, results)
     write_json(p["metrics"], metrics)  # the DVC metric
     write_json(p["summary"], summary)

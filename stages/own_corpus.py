@@ -1,21 +1,21 @@
-"""Stage own_corpus: finetune.corpus as the path of your own manifest file (CSV / TSV / JSON lines) read into the
-manifest and rejects report of corpus `own` (an empty one when finetune.corpus names a corpus). DVC runs it on
-every `dvc repro` (always_changed): it rewrites its outputs only when the manifest or a file it lists changed."""
+"""Stage own_corpus: the fine-tuning corpus (corpora.finetuning) as the manifest and rejects report of corpus
+`own` — IEMOCAP's five sessions, your own manifest file (CSV / TSV / JSON lines), or an empty one for MSP-Podcast;
+rewritten only when what it is read from changed."""
 
 import json
 
-from sa2sr_core.corpora.prepare import prepare_own
+from sa2sr_core.corpora.finetuning import OwnPaths, finetune_corpus, prepare_own
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json
-from sa2sr_core.params import OWN, load_params, summary_path
+from sa2sr_core.params import OWN, load_params
 
 
 def main() -> None:
     params = load_params()
-    summary = prepare_own(params)
-    path = summary_path(params, "prepare", OWN)
-    if not path.is_file() or json.loads(path.read_text()) != summary:
-        write_json(path, summary)
+    paths = OwnPaths.from_params(params)
+    summary = prepare_own(finetune_corpus(params), paths)
+    if not paths.summary.is_file() or json.loads(paths.summary.read_text()) != summary:
+        write_json(paths.summary, summary)
     print(json.dumps({OWN: summary}, indent=1))
 
 

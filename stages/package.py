@@ -4,11 +4,13 @@ cross-validation's: the first fold's model, its card with every fold's figures).
 import json
 from pathlib import Path
 
+from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path
 from sa2sr_core.errors import run_main
 from sa2sr_core.evaluation.card import model_card
 from sa2sr_core.models.directory import trained_on_demo
 from sa2sr_core.models.packaged import package_model
-from sa2sr_core.params import finetune_corpus, fold_path, load_params, packaged_fold, read_summaries
+from sa2sr_core.params import load_params
+from sa2sr_core.summaries import read_summaries
 
 
 def main() -> None:
@@ -16,12 +18,13 @@ def main() -> None:
     card = {k: json.loads(Path(p).read_text()) for k, p in
             {"pretrain": params["pretrain"]["metrics"], "finetune": params["finetune"]["metrics"],
              "eval": params["evaluate"]["metrics"]}.items()}
-    fold = packaged_fold(params)
+    corpus = finetune_corpus(params)
+    fold = corpus.packaged_fold
     if fold is not None:  # the packaged model is this fold's: its own Development figures
         card["fold"] = {"name": fold.name, **card["finetune"]["folds"][fold.name]}
         card["finetune"] = {**card["finetune"], **card["fold"]}
     # the corpora this model was trained on (pre-training and fine-tuning: a change elsewhere does not touch it)
-    card["data"] = read_summaries(params, "prepare", sorted({params["pretrain"]["corpus"], finetune_corpus(params)}))
+    card["data"] = read_summaries(params, "prepare", sorted({params["pretrain"]["corpus"], corpus.data}))
     cfg = package_model(params["pretrain"]["model_dir"], fold_path(params["finetune"]["model_dir"], fold),
                         params["package"]["model_dir"], trained_on_demo(card), lambda config: model_card(config, card),
                         card["eval"].get("data"))

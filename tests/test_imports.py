@@ -33,11 +33,11 @@ def test_a_missing_dep_is_named_with_how_the_stage_reaches_it(tmp_path):
     start = text.index("\n  finetune:")
     end = text.index("\n  baseline:")
     stage = text[start:end]
-    assert "      - sa2sr_core/evaluation/baseline.py\n" in stage
-    scratch.write_text(text[:start] + stage.replace("      - sa2sr_core/evaluation/baseline.py\n", "") + text[end:])
+    assert "      - sa2sr_core/models/classical.py\n" in stage
+    scratch.write_text(text[:start] + stage.replace("      - sa2sr_core/models/classical.py\n", "") + text[end:])
     problems = stage_dep_problems(scratch)
-    assert problems == [f"stage finetune: dvc.yaml does not list sa2sr_core/evaluation/baseline.py (stages/finetune.py -> "
-                        f"sa2sr_core/training/finetune.py -> sa2sr_core/evaluation/baseline.py); run "
+    assert problems == [f"stage finetune: dvc.yaml does not list sa2sr_core/models/classical.py (stages/finetune.py -> "
+                        f"sa2sr_core/training/finetune.py -> sa2sr_core/models/classical.py); run "
                         f"`python -m tools.code_deps --write`"]
     # and a stage listing a module it never imports is named too (it would re-run for nothing)
     scratch.write_text(text.replace("      - stages/report.py\n", "      - stages/report.py\n"
@@ -45,10 +45,46 @@ def test_a_missing_dep_is_named_with_how_the_stage_reaches_it(tmp_path):
     assert any(p.startswith("stage report: dvc.yaml lists sa2sr_core/training/loop.py") for p in stage_dep_problems(scratch))
 
 
-def test_the_baseline_module_is_a_dep_of_exactly_the_stages_that_run_it():
+def test_the_classical_models_are_a_dep_of_exactly_the_stages_that_run_them():
     users = {s for s in ("pretrain", "finetune", "baseline", "evaluate", "package", "report", "features")
-             if "sa2sr_core/evaluation/baseline.py" in code_deps(f"stages/{s}.py")}
+             if "sa2sr_core/models/classical.py" in code_deps(f"stages/{s}.py")}
     assert users == {"finetune", "baseline"}
+
+
+#: The floors of sa2sr_core, bottom up: a sub-package imports only the leaves (top-level modules) and the floors
+#: below its own. training, evaluation and inference stand side by side on models and features: none imports another.
+FLOORS = [("config",), ("corpora",), ("features",), ("sentiment",), ("models",), ("training", "evaluation", "inference"),
+          ("study",)]
+
+
+def test_each_floor_imports_only_the_leaves_and_the_floors_below_it():
+    floor = {pkg: i for i, pkgs in enumerate(FLOORS) for pkg in pkgs}
+    package_dirs = {p.name for p in (ROOT / "sa2sr_core").iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert package_dirs - {"__pycache__"} == set(floor), "a new sub-package needs a floor in FLOORS"
+    problems = []
+    for path in PACKAGE_FILES:
+        rel = path.relative_to(ROOT / "sa2sr_core").parts
+        if rel == ("cli.py",):  # the `sa2sr` command: the roof, above every floor
+            continue
+        if len(rel) == 1:  # a leaf: it imports no sub-package
+            problems += [f"{path.name} (a leaf) imports {d.relative_to(ROOT)}" for d in direct_imports(path)
+                         if len(d.relative_to(ROOT / "sa2sr_core").parts) > 1]
+            continue
+        own = rel[0]
+        for dep in direct_imports(path):
+            parts = dep.relative_to(ROOT / "sa2sr_core").parts
+            if len(parts) > 1 and parts[0] != own and floor[parts[0]] >= floor[own]:
+                problems.append(f"{'/'.join(rel)} imports {'/'.join(parts)}: {parts[0]} is not below {own}")
+    assert problems == []
+
+
+def test_training_evaluation_and_inference_stand_side_by_side():
+    for path in PACKAGE_FILES:
+        rel = path.relative_to(ROOT / "sa2sr_core").parts
+        if rel[0] in ("training", "evaluation", "inference"):
+            others = {"training", "evaluation", "inference"} - {rel[0]}
+            bad = [d for d in direct_imports(path) if d.relative_to(ROOT / "sa2sr_core").parts[0] in others]
+            assert not bad, (path, bad)
 
 
 def test_no_import_cycles():

@@ -24,8 +24,17 @@ def _leaves(d: dict, prefix: str = ""):
             yield key, v
 
 
-def test_the_projects_params_are_valid():
+def test_the_projects_params_are_valid_and_reach_the_configs():
     validate_params(PARAMS)
+    from sa2sr_core.config.training import finetune_config, pretrain_configs
+    from sa2sr_core.corpora.finetuning import finetune_corpus
+
+    pre, model = pretrain_configs(PARAMS)
+    assert pre.lambda_ == PARAMS["lambda"] and pre.lr == PARAMS["pretrain"]["lr"] and pre.seed == PARAMS["seed"]
+    assert model.encoder.hidden == PARAMS["pretrain"]["encoder"]["hidden"] == 192  # the paper's 5 x BiLSTM(192)
+    ft = finetune_config(PARAMS)
+    assert ft.seed == PARAMS["seed"] + PARAMS["finetune"]["seed_offset"] and ft.patience == PARAMS["finetune"]["patience"]
+    assert finetune_corpus(PARAMS).spec == PARAMS["finetune"]["corpus"]
 
 
 @pytest.mark.parametrize("key,value", list(_leaves(PARAMS)), ids=[k for k, _ in _leaves(PARAMS)])

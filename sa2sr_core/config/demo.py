@@ -22,6 +22,5 @@ class DemoConfig:
     noise_db: float = -45.0
 
 
-
 def demo_config(params: dict) -> DemoConfig:
     return build(DemoConfig, params.get("demo"), "demo")

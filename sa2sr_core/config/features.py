@@ -79,7 +79,6 @@ class FeatureConfig:
         return 1 + (num_samples - self.window_samples) // self.hop_samples
 
 
-
 def encoder_kind(params: dict) -> str:
     """params `pretrain.encoder.kind` (bilstm when absent): it also decides what the feature shards hold."""
     kind = ((params.get("pretrain") or {}).get("encoder") or {}).get("kind", "bilstm")

@@ -47,7 +47,6 @@ class ServeConfig:
     retry_after_s: int = 1
 
 
-
 @dataclass
 class PredictConfig:
     """`sa2sr predict`: batching of the forward passes, how far ahead audio is decoded, threads."""

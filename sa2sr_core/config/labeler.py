@@ -23,6 +23,5 @@ class LabelerConfig:
             raise ValueError(f"labeler.fallback must be 'vader' or 'none', got {self.fallback!r}")
 
 
-
 def labeler_config(params: dict) -> LabelerConfig:
     return build(LabelerConfig, {k: v for k, v in (params.get("labeler") or {}).items() if k != "corpora"}, "labeler")

@@ -182,7 +182,6 @@ class EmotionModelConfig:
         return self.encoder.min_frames(self.regressor.min_steps())
 
 
-
 def encoder_config(params: dict) -> EncoderConfig:
     """params `pretrain.encoder` (its backbone not resolved yet: sa2sr_core.models.backbones does that where a stage
     needs it)."""

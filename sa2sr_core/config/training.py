@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sa2sr_core.config.models import EmotionModelConfig, SA2SRConfig, emotion_model_config, encoder_config
-from sa2sr_core.params import IEMOCAP_SCALE
 from sa2sr_core.typecheck import build, check_type
 
 #: The learning-rate schedules (sa2sr_core.training.schedule).
@@ -70,11 +69,12 @@ class FinetuneConfig(TrainingConfig):
     freeze_encoder: bool = False
     encoder_lr_scale: float = 1.0  # a pre-trained encoder learns at lr x this (1.0: one rate for all, the paper)
     freeze_baseline_path: bool = False  # with utterance stats: keep the ridge-initialised linear path fixed
-    scale_min: float = 1.0  # label scale of the corpus (MSP-Podcast: 1-7)
-    scale_max: float = 7.0
+    scale_min: float = 1.0  # the declared label scale (MSP-Podcast, your manifest: 1-7); the fine-tuning corpus
+    scale_max: float = 7.0  # sets the one it uses (IEMOCAP: 1-5; corpora.finetuning.FinetuneCorpus.training_config)
     # What is learnt: dimensions (A/V/D, CCC loss: the paper) | categories (a class head, cross-entropy) | both
-    # (L = L_CCC + category_weight * L_CE) | auto: dimensions for a named corpus; for your own manifest, the labels
-    # it has. Selection on Development: mean CCC; unweighted accuracy (UA); both: their mean.
+    # (L = L_CCC + category_weight * L_CE) | auto: the fine-tuning corpus decides (corpora.finetuning: dimensions
+    # for MSP-Podcast; the labels Train has for IEMOCAP and your own manifest). Selection on Development: mean CCC;
+    # unweighted accuracy (UA); both: their mean.
     task: str = "auto"
     category_weight: float = 1.0
     class_balanced: bool = False  # cross-entropy weighted by inverse class frequency in Train
@@ -92,7 +92,6 @@ class FinetuneConfig(TrainingConfig):
                              f"got {self.encoder_lr_scale!r}")
 
 
-
 def pretrain_configs(params: dict) -> tuple[PretrainConfig, SA2SRConfig]:
     """(PretrainConfig, SA2SRConfig) from params `pretrain`, top-level `lambda` and `seed`."""
     p = {k: v for k, v in params["pretrain"].items() if k not in PRETRAIN_PLAIN and k != "encoder"}
@@ -108,20 +107,7 @@ def finetune_config(params: dict) -> FinetuneConfig:
     p = {k: v for k, v in params["finetune"].items() if k not in FINETUNE_PLAIN and k != "regressor"}
     check_type("seed", params["seed"], int)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))
-    cfg = build(FinetuneConfig, {**p, "seed": seed}, "finetune")
-    if params["finetune"].get("corpus") == "iemocap":  # the corpus fixes its scale (EmoEvaluation: 1-5)
-        cfg = replace(cfg, scale_min=IEMOCAP_SCALE[0], scale_max=IEMOCAP_SCALE[1])
-    return cfg
-
-
-def resolve_task(task: str, own_corpus: bool, has_dims: bool, has_categories: bool) -> str:
-    """finetune.task with `auto` decided: the paper's dimensions for a named corpus (MSP-Podcast also ships classes;
-    the paper's task is A/V/D), and whatever labels your own manifest has."""
-    if task != "auto":
-        return task
-    if not own_corpus:
-        return "dimensions"
-    return "both" if has_dims and has_categories else "categories" if has_categories else "dimensions"
+    return build(FinetuneConfig, {**p, "seed": seed}, "finetune")
 
 
 def finetune_configs(params: dict) -> tuple[FinetuneConfig, EmotionModelConfig]:

@@ -44,6 +44,15 @@ def find_iemocap_root(root: str | Path) -> Path:
         f"Session*/sentences/wav/ in {root} or in {root / 'IEMOCAP_full_release'}")
 
 
+#: IEMOCAP's label scale: EmoEvaluation's [V, A, D] on 1-5.
+SCALE = (1.0, 5.0)
+
+
+def session_name(session: int) -> str:
+    """The split name of IEMOCAP Session<k> in its fine-tuning manifest (every utterance of that session)."""
+    return f"session{session}"
+
+
 def session_split(session: int, validation_session: int = 4, test_session: int = 5) -> str:
     return "test" if session == test_session else "validation" if session == validation_session else "train"
 
@@ -143,6 +152,6 @@ def finetune_read(manifest) -> tuple[CorpusRead, dict[str, int]]:
         category = FOUR_CLASSES.get(r["emotion"])
         if category is None:
             dropped[f"{r['emotion']} ({EMOTIONS.get(r['emotion'], 'unknown code')})"] += 1
-        read.add({**r, "split": f"session{int(r['subset'].removeprefix('Session'))}", "emotion": category}, seen)
+        read.add({**r, "split": session_name(int(r['subset'].removeprefix('Session'))), "emotion": category}, seen)
     read.splits = tuple(sorted({r["split"] for r in read.rows}))
     return read, dict(sorted(dropped.items()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from sa2sr_core.corpora.iemocap import find_iemocap_root
+from sa2sr_core.corpora.iemocap import find_iemocap_root, session_name
 from sa2sr_core.corpora.librispeech import SUBSET_SPLIT, CorpusLayoutError, find_librispeech_root
 from sa2sr_core.corpora.msp_podcast import SPLIT_SET, find_msp_root
 
@@ -32,7 +32,7 @@ def splits_present(corpus: str, root: str | Path) -> set[str]:
     if corpus == "iemocap":
         base = find_iemocap_root(root)
         sessions = [i for i in range(1, 6) if (base / f"Session{i}" / "dialog" / "EmoEvaluation").is_dir()]
-        return {f"session{i}" for i in sessions}
+        return {session_name(i) for i in sessions}
     if corpus == "msp_podcast":
         _, label_file = find_msp_root(root)
         with open(label_file, newline="", encoding="utf-8") as f:

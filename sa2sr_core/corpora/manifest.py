@@ -122,3 +122,12 @@ def summarize(df: pd.DataFrame) -> dict:
             "hours": round(float(g["duration_s"].sum()) / 3600, 4),
         }
     return out
+
+
+def load_manifest(path: str | Path) -> pd.DataFrame:
+    """A corpus's manifest (stage prepare@<corpus>, or own_corpus) as a DataFrame."""
+    path = Path(path)
+    if not path.is_file():
+        stage = "own_corpus" if path.stem == "own" else f"prepare@{path.stem}"
+        raise FileNotFoundError(f"manifest {path} not found: run `dvc repro {stage}` first")
+    return pd.read_parquet(path)

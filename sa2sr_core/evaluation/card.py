@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sa2sr_core.config.models import SA2SRConfig
-from sa2sr_core.evaluation.tables import cross_validation_table, data_table, test_ccc_table, test_class_table
-from sa2sr_core.models.directory import demo_pretraining_only, trained_on_demo
+from sa2sr_core.evaluation.tables import (ccc_table, class_table, cross_validation_table, data_table, has_categories,
+                                         has_dimensions)
+from sa2sr_core.models.directory import ModelDirConfig, demo_pretraining_only, trained_on_demo
 from sa2sr_core.names import DIMS
 
 
@@ -22,17 +23,17 @@ def _data(name: str) -> str:
     return "the built-in demo corpus" if name == "demo" else name
 
 
-def model_card(config: dict, info: dict) -> str:
+def model_card(config: ModelDirConfig, info: dict) -> str:
     """README.md of a model directory. `info`: data (prepare summaries per corpus), pretrain, finetune, eval metrics."""
-    lab, feats, prov = config["labels"], config["features"], config["provenance"]
+    lab, feats, prov = config.labels, config.features, config.provenance
     ft = prov.get("finetune") or {}
     ev, data = info.get("eval") or {}, info.get("data") or {}
     demo, data_name = trained_on_demo(info), ev.get("data")
     demo_pre = demo_pretraining_only(demo, data_name)
-    encoder = SA2SRConfig.from_dict(config["model"]["sa2sr"]).encoder
+    encoder = SA2SRConfig.from_dict(config.model["sa2sr"]).encoder
     random_ssl = encoder.kind == "ssl" and encoder.ssl.random
     inputs = (f"{feats['num_mel_bins']}-dim log mel filterbank ({feats['frame_length_ms']:g} ms / "
-              f"{feats['frame_shift_ms']:g} ms), normalised per {config['normalization'].get('type')}"
+              f"{feats['frame_shift_ms']:g} ms), normalised per {config.normalization.get('type')}"
               if feats.get("kind", "lfbe") == "lfbe" else
               "the waveform itself (16-bit PCM in 10 ms frames, normalised per utterance inside the model)")
     title = " (DEMO PRE-TRAINING: encoder pre-trained on synthetic speech)" if demo_pre else \
@@ -45,7 +46,7 @@ def model_card(config: dict, info: dict) -> str:
              "## Use", "", "```", "sa2sr predict --model <this directory> audio/ more.wav --out results.csv", "```", "",
              f"- Input: any audio soundfile reads (wav, flac, mp3, ogg), any sample rate, mono or multi-channel; "
              f"down-mixed and resampled to {feats['sample_rate']} Hz; the encoder reads {inputs}.",
-             f"- Output: {', '.join(DIMS)} on the training corpus's scale {lab['scale'][0]:g}-{lab['scale'][1]:g} "
+             f"- Output: {', '.join(DIMS)} on the training corpus's scale {config.scale[0]:g}-{config.scale[1]:g} "
              f"({lab.get('training_normalisation', '')}), clipped into that scale (the unclipped values are in "
              "the `<dimension>_raw` columns); P(negative / neutral / positive) of the spoken text; "
              "the transcript (29 symbols: a-z, apostrophe, space).",
@@ -53,11 +54,11 @@ def model_card(config: dict, info: dict) -> str:
                 "holds the most probable, `p_class_<name>` each one's probability"
                 + ("" if reg.get("dimensions", True) else "; this model was trained on classes only, so its "
                    "activation / valence / dominance outputs are untrained and not reported by evaluation")
-                + "."] if (reg := config["model"]["emotion"]["regressor"]).get("classes") else []),
-             *([f"- The regressor also reads {config['model']['emotion']['regressor']['stats_dim']} utterance "
+                + "."] if (reg := config.model["emotion"]["regressor"]).get("classes") else []),
+             *([f"- The regressor also reads {config.model['emotion']['regressor']['stats_dim']} utterance "
                 "functionals of the unnormalised filterbank (level, spread, energy percentiles, duration), which "
                 "per-utterance normalisation removes from the encoder's input."]
-               if config["model"]["emotion"]["regressor"].get("stats_dim") else []), "",
+               if config.model["emotion"]["regressor"].get("stats_dim") else []), "",
              "## Training", "",
              f"- Encoder: {encoder.describe()}"
              + (f"; the self-supervised backbone was NOT pre-trained ({encoder.ssl.model}: a named random "
@@ -83,11 +84,11 @@ def model_card(config: dict, info: dict) -> str:
     if "val_ua" in ftm:
         lines.append(f"- Fine-tuning Development classes: UA {ftm['val_ua']:.3f}, WA {ftm['val_wa']:.3f}, macro-F1 "
                      f"{ftm['val_macro_f1']:.3f} (epoch {ftm['epoch']}).")
-    if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
-        lines += ["", *test_ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split; the baseline is "
+    if ev and has_dimensions(ev):
+        lines += ["", *ccc_table(ev), "\nCCC [bootstrap 95% CI] over each whole test split; the baseline is "
                   "ridge regression on utterance functionals of the unnormalised filterbank (stage `baseline`)."]
-    if any(isinstance(r, dict) and "categories" in r for r in ev.values()):
-        lines += ["", *test_class_table(ev), "\nUnweighted accuracy (mean per-class recall), accuracy and macro-F1 "
+    if ev and has_categories(ev):
+        lines += ["", *class_table(ev), "\nUnweighted accuracy (mean per-class recall), accuracy and macro-F1 "
                   "[bootstrap 95% CI] over each whole test split; the baseline is logistic regression on the same "
                   "utterance functionals (stage `baseline`)."]
     if "cross_validation" in ev:

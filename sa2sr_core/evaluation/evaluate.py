@@ -10,37 +10,12 @@ import pandas as pd
 import torch
 
 from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores, figures, softmax
-from sa2sr_core.features.batches import ShardDataset
+from sa2sr_core.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores, figures, softmax
 from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
 from sa2sr_core.io import atomic_path
 from sa2sr_core.models.regressor import EmotionModel
+from sa2sr_core.models.run import predict_split, uses_stats
 from sa2sr_core.names import DIMS, class_column
-
-
-def uses_stats(model: EmotionModel) -> bool:
-    return model.cfg.regressor.stats_dim > 0
-
-
-def forward_batch(model: EmotionModel, batch) -> torch.Tensor:
-    return model(batch.feats, batch.lengths, batch.stats if uses_stats(model) else None)
-
-
-@torch.no_grad()
-def predict_split(model: EmotionModel, dataset: ShardDataset, device, with_categories: bool = False):
-    """(utt_ids, outputs (N, 3 [+ C]), A/V/D targets (N, 3), NaN where none) over a whole split, in shard order;
-    with_categories: also the class targets (N,), -1 where none."""
-    model.eval()
-    ids, preds, targets, cats = [], [], [], []
-    for batch in dataset.epoch(0, 0, shuffle=False):
-        batch = batch.to(device)
-        preds.append(forward_batch(model, batch).float().cpu().numpy())
-        targets.append(batch.avd.cpu().numpy())
-        cats.append(batch.category.cpu().numpy() if batch.category is not None else np.full(len(batch.utt_ids), -1))
-        ids += batch.utt_ids
-    out = ids, np.concatenate(preds), np.concatenate(targets)
-    return (*out, np.concatenate(cats)) if with_categories else out
-
 
 
 def mean_ccc(t: np.ndarray, p: np.ndarray) -> float:
@@ -78,12 +53,13 @@ def score_predictions(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0, cla
 
 
 def compact_scores(ev: dict) -> dict:
-    """eval.json -> {split: {dim: ccc}, baseline: {split: {dim: ccc}}}: the few numbers `dvc exp show` shows."""
-    def block(res: dict) -> dict:
+    """eval.json -> {split: {dim: ccc}, baseline: {split: {dim: ccc}}}: the few numbers `dvc exp show` shows.
+
+    eval.json: {data, init, freeze_encoder, lambda, splits: {split: scores}, [cross_validation], baseline: {splits,
+    [cross_validation]}} (scores: score() and/or `categories`: class_scores())."""
+    def block(splits: dict) -> dict:
         out = {}
-        for s, r in res.items():
-            if not isinstance(r, dict) or s == "cross_validation":
-                continue
+        for s, r in splits.items():
             if "mean" in r:
                 out[s] = {d: round(r[d]["ccc"], 4) for d in (*DIMS, "mean")}
             if "categories" in r:
@@ -96,11 +72,11 @@ def compact_scores(ev: dict) -> dict:
         spread = {k: {d: None if v is None else round(v, 4) for d, v in c[k].items()} for k in ("folds_mean", "folds_sd")}
         return {**spread, **block({"pooled": c["pooled"]})}
 
-    out = block(ev)
+    out = block(ev["splits"])
     if "cross_validation" in ev:
         out.update(cv(ev["cross_validation"]))
-    if isinstance(ev.get("baseline"), dict):
-        out["baseline"] = block(ev["baseline"])
+    if "baseline" in ev:
+        out["baseline"] = block(ev["baseline"]["splits"])
         if "cross_validation" in ev["baseline"]:
             out["baseline"].update(cv(ev["baseline"]["cross_validation"]))
     return out
@@ -163,7 +139,7 @@ def plot_confusion(results: dict, path: str | Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    splits = [s for s, r in results.items() if isinstance(r, dict) and "categories" in r]
+    splits = [s for s, r in results.items() if "categories" in r]
     fig, axes = plt.subplots(1, len(splits), figsize=(4.6 * len(splits), 4.4), squeeze=False)
     for ax, split in zip(axes[0], splits):
         c = results[split]["categories"]

@@ -10,18 +10,20 @@ from pathlib import Path
 import pandas as pd
 
 from sa2sr_core.evaluation.tables import (
+    ccc_table,
+    class_table,
     collect_study,
     cross_validation_table,
     data_table,
+    has_categories,
+    has_dimensions,
     paired_table,
     render_tables,
     study_evals,
-    test_ccc_table,
-    test_class_table,
 )
 from sa2sr_core.io import atomic_path
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES
-from sa2sr_core.params import read_summaries
+from sa2sr_core.summaries import read_summaries
 from sa2sr_core.sentiment.labels import merge_label_summaries
 
 
@@ -124,11 +126,11 @@ def render_report(params: dict, report_path: str | Path) -> str:
     classes = "val_ua" in ft
     out += ["", f"## Fine-tuning (Development {'' if classes else 'CCC '}per epoch"
             + (f", {folds[0]} of {len(folds)}" if folds[0] else "") + ")", "", _md_table(ft[show].round(4))]
-    if any(isinstance(r, dict) and "mean" in r for r in ev.values()):
-        out += ["", "## Test CCC (bootstrap 95% CI)", "", *test_ccc_table(ev)]
+    if has_dimensions(ev):
+        out += ["", "## Test CCC (bootstrap 95% CI)", "", *ccc_table(ev)]
         out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
     if classes:
-        out += ["", "## Test emotion classes (bootstrap 95% CI)", "", *test_class_table(ev),
+        out += ["", "## Test emotion classes (bootstrap 95% CI)", "", *class_table(ev),
                 f"\n![confusion matrix]({rel(p['evaluate']['confusion'])})"]
     if "cross_validation" in ev:
         out += ["", f"## Cross-validation ({len(folds)} folds, leave one session out)", "", *cross_validation_table(ev),

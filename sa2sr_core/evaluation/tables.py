@@ -30,19 +30,29 @@ TABLES = {
 }
 
 
+def has_dimensions(block: dict) -> bool:
+    """Whether an eval.json block (the model's, or its `baseline`) scored A/V/D on any split."""
+    return any("mean" in r for r in block["splits"].values())
+
+
+def has_categories(block: dict) -> bool:
+    """Whether an eval.json block scored emotion classes on any split."""
+    return any("categories" in r for r in block["splits"].values())
+
+
 def split_scores(ev: dict, split: str) -> dict | None:
     """One test set's scores in an eval.json (or its baseline block): a split, or `pooled` (a cross-validation's
     folds scored as one set)."""
     if split == "pooled":
         return (ev.get("cross_validation") or {}).get("pooled")
-    return ev.get(split)
+    return ev["splits"].get(split)
 
 
 def default_split(ev: dict) -> str:
     """The test set a study reports when none was named: a cross-validation's pooled folds, test1, else the first."""
     if "cross_validation" in ev:
         return "pooled"
-    splits = [k for k, r in ev.items() if isinstance(r, dict) and ("mean" in r or "categories" in r)]
+    splits = list(ev["splits"])
     if not splits:
         raise KeyError("eval.json has no scored test split")
     return "test1" if "test1" in splits else splits[0]
@@ -58,7 +68,7 @@ def summarize_runs(paths: list[str | Path], split: str, block: str | None = None
         top = json.loads(Path(p).read_text())
         res = split_scores(top.get(block, {}) if block else top, split)
         if res is None:
-            raise KeyError(f"{p} has no split {split!r}; it has {[k for k in top if isinstance(top[k], dict)]}")
+            raise KeyError(f"{p} has no split {split!r}; it has {list((top.get(block) if block else top)['splits'])}")
         kinds.add(top.get("data", "?"))
         for d in keys:
             vals[d].append(res[d]["ccc"] if d in DIMS else res["categories"][d]["value"])
@@ -73,7 +83,7 @@ def render_class_tables(runs: dict[str, list[str | Path]], split: str) -> str:
     """The settings of Tables 2-4 scored on classes: UA / WA / macro-F1, mean ± sd over pre-training seeds."""
     summary = {k: summarize_runs(v, split, keys=CLASS_KEYS) for k, v in runs.items() if v}
     with_baseline = [p for v in runs.values() for p in v
-                     if "categories" in (split_scores(json.loads(Path(p).read_text()).get("baseline", {}), split) or {})]
+                     if "categories" in (split_scores(json.loads(Path(p).read_text())["baseline"], split) or {})]
     if with_baseline:
         summary["baseline"] = summarize_runs(with_baseline[:1], split, "baseline", CLASS_KEYS)
     lines = ["| model | data | runs | UA | WA | macro-F1 |", "|---|---|---|---|---|---|"]
@@ -121,14 +131,14 @@ def data_table(data: dict) -> list[str]:
     return lines
 
 
-def test_ccc_table(ev: dict) -> list[str]:
+def ccc_table(ev: dict) -> list[str]:
     """metrics/eval.json: CCC [bootstrap 95% CI] per dimension and mean, one row per test split and model
     (the fine-tuned model, and the classical baseline where eval.json has it)."""
     lines = ["| split | model | n | " + " | ".join((*DIMS, "mean")) + " |", "|---|---|---:|---|---|---|---|"]
-    blocks = [("sa2sr", ev), *([("baseline (ridge)", ev["baseline"])] if isinstance(ev.get("baseline"), dict) else [])]
-    for split in [k for k, r in ev.items() if isinstance(r, dict) and "mean" in r]:
+    blocks = [("sa2sr", ev), *([("baseline (ridge)", ev["baseline"])] if "baseline" in ev else [])]
+    for split in [k for k, r in ev["splits"].items() if "mean" in r]:
         for name, block in blocks:
-            r = block.get(split)
+            r = block["splits"].get(split)
             if r:
                 lines.append(f"| {split} | {name} | {r['n']} | " + " | ".join(
                     f"{r[d]['ccc']:.3f} [{r[d]['ci95'][0]:.3f}, {r[d]['ci95'][1]:.3f}]" for d in (*DIMS, "mean")) + " |")
@@ -194,16 +204,17 @@ def study_evals(study: dict[str, list[Path]]) -> dict[str, list[Path]]:
     return {k: [d / "eval.json" for d in v] for k, v in study.items() if k != "baseline"}
 
 
-def test_class_table(ev: dict) -> list[str]:
+def class_table(ev: dict) -> list[str]:
     """Markdown rows: UA / WA / macro-F1 [95% CI] per test split, model and logistic baseline (eval.json)."""
     def cell(m: dict) -> str:
         return "n/a" if m["value"] is None else f"{m['value']:.3f} [{m['ci95'][0]:.3f}, {m['ci95'][1]:.3f}]"
 
     rows = ["| split | model | n | UA | WA | macro-F1 |", "|---|---|---:|---|---|---|"]
-    for split, r in ev.items():
-        if not (isinstance(r, dict) and "categories" in r) or split == "baseline":
+    for split, r in ev["splits"].items():
+        if "categories" not in r:
             continue
-        for name, res in (("SA2SR", r), ("baseline (logistic)", (ev.get("baseline") or {}).get(split))):
+        for name, res in (("SA2SR", r), ("baseline (logistic)", ev["baseline"]["splits"].get(split) if "baseline" in ev
+                                         else None)):
             if res and "categories" in res:
                 c = res["categories"]
                 rows.append(f"| {split} | {name} | {c['n']} | {cell(c['ua'])} | {cell(c['wa'])} | {cell(c['macro_f1'])} |")

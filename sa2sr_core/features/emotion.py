@@ -4,13 +4,13 @@ baselines and evaluation, so that all of them see the same utterances."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 
-from sa2sr_core.config.training import resolve_task
+from sa2sr_core.corpora.finetuning import resolve_task
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.features.batches import Example, ShardDataset
 from sa2sr_core.features.shards import shard_files, stats_from_batch
@@ -22,11 +22,60 @@ TASKS = ("dimensions", "categories", "both")
 
 
 @dataclass
+class SplitTable:
+    """The labels, lengths and utterance functionals of every utterance of a split's shards, read in one pass
+    (no features): what fine-tuning set-up, the baselines and evaluation decide from, without reading again."""
+
+    source: object  # the split folder (or a fold's folders) it was read from
+    ids: list[str]
+    num_frames: np.ndarray  # (N,)
+    avd: np.ndarray  # (N, 3) float64: NaN where a dimension is missing
+    category: list  # (N,) class name or None
+    stats: np.ndarray | None  # (N, K) float32 utterance functionals; None: the shards have no utt_stats column
+    missing_stats: Path | None = None  # the first shard without utt_stats (named when functionals are asked for)
+
+    @property
+    def row(self) -> dict[str, int]:
+        return {u: i for i, u in enumerate(self.ids)}
+
+
+def read_split(split_dir) -> SplitTable:
+    """One pass over a split's shards (a tuple of folders for a fold): utt_id, num_frames, A/V/D, category and the
+    utterance functionals, never the feature sequences."""
+    files = shard_files(split_dir)
+    if not files:
+        raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
+    ids, frames, avd, cats, stats, missing = [], [], [], [], [], None
+    for path in files:
+        names = pq.read_schema(path).names
+        cols = ["utt_id", "num_frames", *(c for c in (*DIMS, "category", "utt_stats") if c in names)]
+        table = pq.read_table(path, columns=cols)
+        n = table.num_rows
+        ids += table.column("utt_id").to_pylist()
+        frames += table.column("num_frames").to_pylist()
+        avd.append(np.stack([np.array([np.nan if v is None else v for v in table.column(d).to_pylist()], np.float64)
+                             if d in names else np.full(n, np.nan) for d in DIMS], axis=1) if n else np.zeros((0, 3)))
+        cats += table.column("category").to_pylist() if "category" in names else [None] * n
+        if "utt_stats" in names:
+            stats += [stats_from_batch(b) for b in table.to_batches()]
+        elif missing is None:
+            missing = path
+    return SplitTable(split_dir, ids, np.asarray(frames, np.int64), np.concatenate(avd), cats,
+                      None if missing is not None else np.concatenate(stats).astype(np.float32) if stats else
+                      np.zeros((0, 0), np.float32), missing)
+
+
+def as_table(source) -> SplitTable:
+    return source if isinstance(source, SplitTable) else read_split(source)
+
+
+@dataclass
 class EmotionData:
     avd: dict[str, np.ndarray]  # utt_id -> (3,) activation, valence, dominance (utterances with usable A/V/D)
     skipped: dict[str, int]
     category: dict[str, int] = field(default_factory=dict)  # utt_id -> class index (utterances with a known class)
     classes: tuple[str, ...] = ()
+    table: SplitTable | None = None  # what it was scanned from (its functionals: read_stats)
 
     @property
     def ids(self) -> list[str]:
@@ -34,24 +83,18 @@ class EmotionData:
         return sorted(set(self.avd) | set(self.category))
 
 
-def train_labels(split_dir) -> tuple[bool, tuple[str, ...]]:
-    """(whether any utterance has all of A/V/D, the sorted class names) of a (training) split's shards."""
-    dims, found = False, set()
-    for path in shard_files(split_dir):
-        names = pq.read_schema(path).names
-        t = pq.read_table(path, columns=[c for c in (*DIMS, "category") if c in names])
-        if all(d in names for d in DIMS):
-            dims = dims or any(all(v is not None for v in row) for row in zip(*(t.column(d).to_pylist() for d in DIMS)))
-        if "category" in names:
-            found |= {c for c in t.column("category").to_pylist() if c}
-    return dims, tuple(sorted(found))
+def train_labels(source) -> tuple[bool, tuple[str, ...]]:
+    """(whether any utterance has all of A/V/D, the sorted class names) of a (training) split."""
+    t = as_table(source)
+    dims = bool((~np.isnan(t.avd).any(axis=1)).any()) if len(t.ids) else False
+    return dims, tuple(sorted({c for c in t.category if c}))
 
 
-def task_and_classes(task: str, own_corpus: bool, train_dir) -> tuple[str, tuple[str, ...]]:
-    """finetune.task with `auto` decided from the training split's labels (resolve_task), and the classes a
-    categorical head gets (none for dimensions)."""
-    dims, classes = train_labels(train_dir)
-    task = resolve_task(task, own_corpus, dims, bool(classes))
+def task_and_classes(task: str, auto: str, source) -> tuple[str, tuple[str, ...]]:
+    """finetune.task with `auto` decided by the fine-tuning corpus's rule (`auto`: FinetuneCorpus.auto_task) from
+    the training split's labels, and the classes a categorical head gets (none for dimensions)."""
+    dims, classes = train_labels(source)
+    task = resolve_task(task, auto, dims, bool(classes))
     return task, classes if task != "dimensions" else ()
 
 
@@ -59,61 +102,54 @@ class MissingStatsError(Sa2srError):
     pass
 
 
-def read_stats(split_dir, ids) -> np.ndarray:
-    """(len(ids), K) utterance functionals of `ids` from a split's shards, in the order of `ids`."""
-    want, found = set(ids), {}
-    for path in shard_files(split_dir):
-        if "utt_stats" not in pq.read_schema(path).names:
-            raise MissingStatsError(f"{path} has no utt_stats column (made by an older sa2sr): "
-                                    f"re-run `dvc repro features`")
-        for b in pq.read_table(path, columns=["utt_id", "utt_stats"]).to_batches():
-            for u, row in zip(b.column(0).to_pylist(), stats_from_batch(b)):
-                if u in want:
-                    found[u] = row
-    return np.stack([found[u] for u in ids]).astype(np.float32)
+def read_stats(source, ids) -> np.ndarray:
+    """(len(ids), K) utterance functionals of `ids`, in the order of `ids`, from a split's table (or EmotionData
+    scanned from one, or its folder)."""
+    t = source.table if isinstance(source, EmotionData) and source.table is not None else as_table(source)
+    if t.stats is None:
+        raise MissingStatsError(f"{t.missing_stats} has no utt_stats column (made by an older sa2sr): "
+                                f"re-run `dvc repro features`")
+    row = t.row
+    if not len(ids):
+        return np.zeros((0, t.stats.shape[1] if t.stats.ndim == 2 else 0), np.float32)
+    return t.stats[[row[u] for u in ids]].astype(np.float32)
 
 
-def scan_emotion_split(split_dir, cfg, min_frames: int, task: str = "dimensions",
+def scan_emotion_split(source, cfg, min_frames: int, task: str = "dimensions",
                        classes: tuple[str, ...] = ()) -> EmotionData:
     """Utterances with usable labels for `task` (A/V/D inside cfg.scale_min..cfg.scale_max; a category among
-    `classes`) and enough frames; count the rest."""
+    `classes`) and enough frames; count the rest. source: a split's folder or its SplitTable."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    t = as_table(source)
     dims, cats = task in ("dimensions", "both"), task in ("categories", "both")
     index = {c: i for i, c in enumerate(classes)}
     avd, category = {}, {}
     skipped = {"missing_or_nan_label": 0, "label_outside_scale": 0, "too_short_for_regressor": 0}
     if cats:
         skipped["category_not_in_train"] = 0
-    files = shard_files(split_dir)
-    if not files:
-        raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
-    for path in files:
-        names = pq.read_schema(path).names
-        cols = ["utt_id", "num_frames", *DIMS, *(["category"] if cats and "category" in names else [])]
-        for r in pq.read_table(path, columns=cols).to_pylist():
-            values = [r[d] for d in DIMS]
-            has_dims = dims and not any(v is None or math.isnan(v) for v in values)
-            name = r.get("category") if cats else None
-            if not has_dims and not name:
-                skipped["missing_or_nan_label"] += 1
+    for u, frames, values, cat in zip(t.ids, t.num_frames, t.avd, t.category):
+        has_dims = dims and not np.isnan(values).any()
+        name = cat if cats else None
+        if not has_dims and not name:
+            skipped["missing_or_nan_label"] += 1
+            continue
+        if has_dims and any(not cfg.scale_min <= v <= cfg.scale_max for v in values):
+            skipped["label_outside_scale"] += 1
+            continue
+        if name and name not in index:
+            skipped["category_not_in_train"] += 1
+            if not has_dims:
                 continue
-            if has_dims and any(not cfg.scale_min <= v <= cfg.scale_max for v in values):
-                skipped["label_outside_scale"] += 1
-                continue
-            if name and name not in index:
-                skipped["category_not_in_train"] += 1
-                if not has_dims:
-                    continue
-                name = None
-            if r["num_frames"] < min_frames:
-                skipped["too_short_for_regressor"] += 1
-                continue
-            if has_dims:
-                avd[r["utt_id"]] = np.array(values, np.float32)
-            if name:
-                category[r["utt_id"]] = index[name]
-    return EmotionData(avd, skipped, category, tuple(classes))
+            name = None
+        if frames < min_frames:
+            skipped["too_short_for_regressor"] += 1
+            continue
+        if has_dims:
+            avd[u] = values.astype(np.float32)
+        if name:
+            category[u] = index[name]
+    return EmotionData(avd, skipped, category, tuple(classes), t)
 
 
 def make_emotion_dataset(split_dir, data: EmotionData, cfg, stats: bool = False) -> ShardDataset:

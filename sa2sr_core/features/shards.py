@@ -267,6 +267,3 @@ def shard_files(split_dir: str | Path | tuple) -> list[Path]:
     them) has theirs in the order given."""
     dirs = split_dir if isinstance(split_dir, (tuple, list)) else (split_dir,)
     return [f for d in dirs for f in sorted(Path(d).glob("shard-*.parquet"))]
-
-
-

@@ -31,6 +31,7 @@ from sa2sr_core.config.inference import PredictConfig, SegmentConfig
 from sa2sr_core.features.batches import plan_batches
 from sa2sr_core.features.fbank import extract_features_and_stats
 from sa2sr_core.inference.vad import FINE, NO_SPEECH, SPEECH, Segment, cut_audio, segment_audio, whole_recording
+from sa2sr_core.models.directory import ModelDirConfig
 from sa2sr_core.models.predictor import Predictor
 from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.names import DIMS, SENTIMENT_CLASSES, class_column
@@ -63,9 +64,9 @@ def find_audio(paths) -> tuple[list[Path], list[tuple[str, str]]]:
     return files, missing
 
 
-def model_fbank(config: dict) -> FeatureConfig:
-    """The feature config a model directory's config.json was trained with (its other keys are provenance)."""
-    return FeatureConfig.from_dict(config["features"])
+def model_fbank(config: ModelDirConfig) -> FeatureConfig:
+    """The feature config a model directory was trained with."""
+    return config.feature_config
 
 
 @dataclass
@@ -189,7 +190,7 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
 class Scorer:
     """Batches the speech segments of many recordings through a Predictor."""
 
-    def __init__(self, model: Predictor, config: dict, cfg: PredictConfig, device: torch.device):
+    def __init__(self, model: Predictor, config: ModelDirConfig, cfg: PredictConfig, device: torch.device):
         self.model, self.cfg, self.device = model, cfg, device
         self.fbank = model_fbank(config)
         self.min_frames = model.min_frames()
@@ -242,7 +243,7 @@ class Predictions:
     segments: pd.DataFrame  # one row per segment of each scored file (SEGMENT_COLUMNS)
 
 
-def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig, device=None,
+def predict_recordings(model: Predictor, config: ModelDirConfig, paths, cfg: PredictConfig, device=None,
                        log=lambda m: print(m, file=sys.stderr)) -> Predictions:
     """Score every audio file under `paths`: per file and per segment. Bad files get status 'error: ...'
     (also logged) and NaN scores; every good file is still scored."""
@@ -279,7 +280,7 @@ def predict_recordings(model: Predictor, config: dict, paths, cfg: PredictConfig
     scorer.flush(recordings)
     bar.update(bar.total - bar.n)  # the silence the VAD left out, and the files that failed, are done too
     bar.close()
-    scale = tuple(config["labels"]["scale"])
+    scale = config.scale
     rows = [r.file_row(scale) for r in recordings] + [Recording(p, status=s, classes=classes).file_row(scale)
                                                       for p, s in missing]
     for p, s in missing:
@@ -300,4 +301,3 @@ def write_segments(path: str | Path, segments: pd.DataFrame) -> None:
             segments.to_json(tmp, orient="records", lines=True, force_ascii=False)
     else:
         write_csv(path, segments)
-

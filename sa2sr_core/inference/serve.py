@@ -33,7 +33,7 @@ from sa2sr_core.audio import AudioError, probe_audio
 from sa2sr_core.config.inference import SegmentConfig, ServeConfig
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.inference.predict import Recording, forward, model_fbank
-from sa2sr_core.models.directory import demo_notice
+from sa2sr_core.models.directory import ModelDirConfig, demo_notice
 
 FIELD = "file"
 
@@ -109,13 +109,13 @@ def _json_safe(row: dict) -> dict:
 class Service:
     """The model, its config and the batcher; `run` scores one uploaded file."""
 
-    def __init__(self, model, config: dict, model_dir: str, cfg: ServeConfig, segment: SegmentConfig | None = None,
+    def __init__(self, model, config: ModelDirConfig, model_dir: str, cfg: ServeConfig, segment: SegmentConfig | None = None,
                  device: torch.device | None = None):
         self.model, self.config, self.model_dir, self.cfg = model, config, model_dir, cfg
         self.segment = segment or SegmentConfig()
         self.device = device or next(model.parameters()).device
         self.fbank = model_fbank(config)
-        self.scale = tuple(config["labels"]["scale"])
+        self.scale = config.scale
         self.notice = demo_notice(config)
         self.batcher = Batcher(model, self.device, cfg)
         self.slots = threading.BoundedSemaphore(cfg.max_pending)

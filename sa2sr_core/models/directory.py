@@ -68,6 +68,14 @@ class ModelDirConfig:
     def feature_config(self) -> FeatureConfig:
         return FeatureConfig.from_dict(self.features)
 
+    @property
+    def scale(self) -> tuple[float, float]:
+        """The A/V/D scale the emotion heads were trained and report on (fine-tuning and packaged directories)."""
+        if not self.labels:
+            raise ModelDirError(f"a {self.kind} model directory has no label scale")
+        low, high = self.labels["scale"]
+        return float(low), float(high)
+
     def to_json(self) -> dict:
         d = {"format": FORMATS[self.kind], **asdict(self)}
         del d["kind"]
@@ -182,19 +190,19 @@ def demo_pretraining_only(trained_on_demo: bool, finetuned_on: str | None) -> bo
     return trained_on_demo and finetuned_on not in (None, "demo")
 
 
-def demo_notice(config: dict) -> str | None:
+def demo_notice(config: ModelDirConfig) -> str | None:
     """What `sa2sr predict`, `sa2sr serve` and its page say about a model trained on the demo corpus (all of it, or
     only its pre-training), or on a named random SSL backbone (random-tiny / random-base)."""
     notes = []
-    if demo_pretraining_only(bool(config.get("trained_on_demo")), config.get("finetuned_on")):
+    if demo_pretraining_only(config.trained_on_demo, config.finetuned_on):
         notes.append("DEMO PRE-TRAINING: the encoder was pre-trained on the synthetic demo corpus, not on "
-                     f"LibriSpeech; the emotion heads were fine-tuned on {config['finetuned_on']}. Its scores are worth what that "
+                     f"LibriSpeech; the emotion heads were fine-tuned on {config.finetuned_on}. Its scores are worth what that "
                      "fine-tuning's test figures say (model card), not the paper's: pre-train on real LibriSpeech "
                      "(README: Real corpora) for an SA2SR model.")
-    elif config.get("trained_on_demo"):
+    elif config.trained_on_demo:
         notes.append("DEMO MODEL: trained on the synthetic demo corpus; on real speech its scores are at chance level. "
                      "Train on real corpora (README: Real corpora) before reading anything into them.")
-    enc = ((config.get("model") or {}).get("sa2sr") or {}).get("encoder") or {}
+    enc = (config.model.get("sa2sr") or {}).get("encoder") or {}
     if enc.get("kind") == "ssl" and (enc.get("ssl") or {}).get("model") in RANDOM_BACKBONES:
         notes.append(f"RANDOM SSL BACKBONE: {enc['ssl']['model']} was never self-supervised pre-trained (a named "
                      f"random configuration for the demo and the tests).")

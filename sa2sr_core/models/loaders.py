@@ -26,8 +26,6 @@ def build(cls, from_dict: Callable, config: ModelDirConfig, weights: dict, d: Pa
     return model
 
 
-
-
 def load_emotion_model(model_dir, device="cpu") -> EmotionModel:
     """The fine-tuned emotion model (stage `evaluate`), in eval mode."""
     config, weights = read(model_dir, "finetune", "fine-tuned")
@@ -55,6 +53,3 @@ def load_pretrained_encoder(model: EmotionModel, model_dir: str | Path) -> None:
     if missing or unexpected:
         raise ModelDirError(f"{Path(model_dir) / 'model.safetensors'}: encoder weights do not fit: missing "
                             f"{missing[:5]}, unexpected {unexpected[:5]}")
-
-
-# -------------------------------------------------------------------------------------------- packaging

@@ -16,17 +16,19 @@ from sa2sr_core.models.predictor import Predictor, PredictorConfig
 from sa2sr_core.names import SENTIMENT_CLASSES
 
 
-def load_model(model_dir, device="cpu") -> tuple[Predictor, dict]:
-    """(Predictor in eval mode, config.json) of a packaged model directory (`sa2sr predict`, `serve`, `export`)."""
+def load_model(model_dir, device="cpu") -> tuple[Predictor, ModelDirConfig]:
+    """(Predictor in eval mode, its typed config.json) of a packaged model directory (`sa2sr predict`, `serve`,
+    `export`): the network's own config is the Predictor's `cfg`; features, label scale and provenance are the
+    ModelDirConfig's."""
     config, weights = read(model_dir, "package")
     model = build(Predictor, PredictorConfig.from_dict, config, weights, Path(model_dir))
-    return model.to(device).eval(), config.to_json()
+    return model.to(device).eval(), config
 
 
 def package_model(pretrain_dir, finetune_dir, out_dir, trained_on_demo: bool = False,
-                  card: Callable[[dict], str] | None = None, finetuned_on: str | None = None) -> PredictorConfig:
+                  card: Callable[[ModelDirConfig], str] | None = None, finetuned_on: str | None = None) -> PredictorConfig:
     """Combine a pre-training directory (transcript + text sentiment) and a fine-tuning directory (emotion) into
-    the packaged `out_dir`; `card(config.json)` renders its README.md. `finetuned_on`: the fine-tuning data's name
+    the packaged `out_dir`; `card(config)` renders its README.md. `finetuned_on`: the fine-tuning data's name
     (evaluation's `data`), so a model whose pre-training alone was the demo's says so."""
     pre, pre_w = read(pretrain_dir, "pretrain", "pre-trained")
     ft, ft_w = read(finetune_dir, "finetune", "fine-tuned")
@@ -56,5 +58,5 @@ def package_model(pretrain_dir, finetune_dir, out_dir, trained_on_demo: bool = F
     with atomic_dir(out_dir) as tmp:
         write_files(tmp, {k: v.contiguous() for k, v in state.items()}, config)
         if card is not None:
-            (tmp / "README.md").write_text(card(config.to_json()))
+            (tmp / "README.md").write_text(card(config))
     return cfg

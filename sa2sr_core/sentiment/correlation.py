@@ -29,7 +29,6 @@ DEFAULT_GROUPS = {"Sad": -1, "Anger": -1, "Frustrated": -1, "Neutral": 0, "Happy
 SENTIMENT_SCORE = {"Negative": -1, "Neutral": 0, "Positive": 1}
 
 
-
 class LabelGroupError(Sa2srError):
     """An emotion of the table that params `correlate.groups` gives no score (Spearman needs every row ranked)."""
 

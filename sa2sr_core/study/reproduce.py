@@ -25,7 +25,8 @@ import yaml
 from sa2sr_core.config.check import check_overrides
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json, write_text
-from sa2sr_core.params import CORPORA, FINETUNE_CORPORA, load_params, load_profile, with_overrides
+from sa2sr_core.corpora.finetuning import NAMED, finetune_corpus
+from sa2sr_core.params import CORPORA, load_params, load_profile, with_overrides
 
 #: Setting -> (pre-training: "asr" = lambda 0, "sa2sr" = the profile's lambda), fine-tuning init, frozen encoder.
 SETTINGS = {
@@ -100,9 +101,9 @@ def base_overrides(cfg: ReproduceConfig, params: dict, project: Path) -> dict[st
     ft = {}
     if cfg.finetune_corpus:
         corpus = cfg.finetune_corpus
-        if corpus not in FINETUNE_CORPORA:
+        if corpus not in NAMED:
             if not Path(corpus).is_file():
-                raise ReproduceError(f"--finetune-corpus {corpus}: neither {' nor '.join(FINETUNE_CORPORA)} nor a "
+                raise ReproduceError(f"--finetune-corpus {corpus}: neither {' nor '.join(NAMED)} nor a "
                                      "manifest file")
             corpus = str(Path(corpus).resolve())
         ft = {"finetune.corpus": corpus}
@@ -113,7 +114,7 @@ def study_split(shared: dict[str, Any], params: dict) -> str | None:
     """The test set Tables 2-4 report: MSP-Podcast's test1, IEMOCAP's pooled folds, a manifest's first test split
     (None: decided from the runs' eval.json)."""
     corpus = shared.get("finetune.corpus", params["finetune"]["corpus"])
-    return {"msp_podcast": "test1", "iemocap": "pooled"}.get(corpus)
+    return finetune_corpus(with_overrides(params, {"finetune.corpus": corpus})).study_split
 
 
 def plan_runs(cfg: ReproduceConfig, params: dict, shared: dict[str, Any]) -> list[Run]:

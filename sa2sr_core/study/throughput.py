@@ -30,8 +30,6 @@ def synthetic_batches(model_cfg: SA2SRConfig, max_frames: int, max_batch: int, n
     return batches
 
 
-
-
 def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, amp: bool = False,
                     fused: str = "auto", warmup: int = 2, max_seconds: float | None = None,
                     grad_clip: float = 5.0) -> dict:
@@ -52,11 +50,3 @@ def step_throughput(model_cfg: SA2SRConfig, batches, device, lam: float = 1.0, a
                     max_seconds)
     mem = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None
     return {**r, "peak_gpu_memory_gib": None if mem is None else round(mem, 1)}
-
-
-
-
-
-
-
-

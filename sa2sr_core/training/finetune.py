@@ -19,29 +19,28 @@ from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.config.models import EmotionModelConfig
 from sa2sr_core.config.training import FinetuneConfig
-from sa2sr_core.evaluation.baseline import balanced_weights, fit_baseline, split_data
-from sa2sr_core.evaluation.evaluate import forward_batch, predict_split, uses_stats
-from sa2sr_core.evaluation.metrics import CLASS_METRICS, ccc_per_dim
+from sa2sr_core.corpora.finetuning import AUTO_DIMENSIONS
 from sa2sr_core.features.batches import Batch
-from sa2sr_core.features.emotion import (EmotionData, make_emotion_dataset, read_stats, scan_emotion_split,
+from sa2sr_core.features.emotion import (EmotionData, make_emotion_dataset, read_split, read_stats, scan_emotion_split,
                                          task_and_classes)
+from sa2sr_core.metrics import CLASS_METRICS, ccc_per_dim
 from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import resolve_emotion
+from sa2sr_core.models.classical import balanced_weights, fit_ridge, split_data
 from sa2sr_core.models.directory import finetune_dir_config
 from sa2sr_core.models.loaders import load_pretrained_encoder
 from sa2sr_core.models.regressor import EmotionModel, ccc_loss, split_outputs
+from sa2sr_core.models.run import forward_batch, predict_split, uses_stats
 from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.training.loop import Setup, Task, fit, scaled_groups
 
 
-def start_from_baseline(model: EmotionModel, train_dir, train_data: EmotionData, valid_dir, valid_data: EmotionData,
+def start_from_baseline(model: EmotionModel, train_data: EmotionData, valid_data: EmotionData,
                         baseline_cfg: BaselineConfig, log=print) -> dict:
     """Initialise the regressor's linear stats path to the `baseline` stage's model (ridge per dimension on the
     utterance functionals, regulariser chosen on Development from params `baseline`); returns its Development CCC."""
-    base = fit_baseline(split_data(train_dir, train_data), split_data(valid_dir, valid_data), baseline_cfg)
-    mu, sd = base.models[0].mu, base.models[0].sd  # the same standardisation for every dimension
-    w = np.stack([m.w for m in base.models])  # (3, K)
-    b = np.array([m.y0 for m in base.models])  # (3,)
+    base = fit_ridge(split_data(train_data), split_data(valid_data), baseline_cfg)
+    mu, sd, w, b = base.linear()  # (K,), (K,), (3, K), (3,): one standardisation for every dimension
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     model.regressor.start_from_linear(as_t(mu), as_t(sd), as_t(w), as_t(b))
     log(f"regressor starts from the ridge baseline (Development CCC "
@@ -105,10 +104,11 @@ class FinetuneTask(Task):
 
     def __init__(self, cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, pretrained_dir=None,
                  features: FeatureConfig | None = None, baseline_cfg: BaselineConfig | None = None,
-                 own_corpus: bool = False):
+                 auto_task: str = AUTO_DIMENSIONS):
         self.train_dir, self.valid_dir, self.pretrained_dir, self.baseline_cfg = train_dir, valid_dir, pretrained_dir, \
             baseline_cfg
-        self.task, self.classes = task_and_classes(cfg.task, own_corpus, train_dir)
+        self.train_table = read_split(train_dir)  # labels, lengths, functionals: the one read before training
+        self.task, self.classes = task_and_classes(cfg.task, auto_task, self.train_table)
         self.cfg, self.model_cfg, self.features = replace(cfg, task=self.task), model_cfg, features or FeatureConfig()
         self.score = {"dimensions": "val_ccc_mean", "categories": "val_ua", "both": "val_score"}[self.task]
         self.class_weight = None
@@ -129,7 +129,7 @@ class FinetuneTask(Task):
             for name, p in model.encoder.named_parameters():
                 p.requires_grad_(name == "layer_weights")
         min_frames = model.min_frames()
-        train_data = scan_emotion_split(self.train_dir, cfg, min_frames, task, classes)
+        train_data = scan_emotion_split(self.train_table, cfg, min_frames, task, classes)
         valid_data = scan_emotion_split(self.valid_dir, cfg, min_frames, task, classes)
         if dims and (len(train_data.avd) < 2 or len(valid_data.avd) < 2):
             raise ValueError(f"too few usable utterances: train {len(train_data.avd)}, validation "
@@ -144,10 +144,10 @@ class FinetuneTask(Task):
             if self.baseline_cfg is None:
                 raise ValueError("a regressor with utterance stats starts from the ridge baseline: pass baseline_cfg "
                                  "(params `baseline`)")
-            start_from_baseline(model, self.train_dir, train_data, self.valid_dir, valid_data, self.baseline_cfg, log)
+            start_from_baseline(model, train_data, valid_data, self.baseline_cfg, log)
             model.regressor.stats_linear.requires_grad_(not cfg.freeze_baseline_path)
         elif uses_stats(model):  # categories only: the functionals standardised as for the ridge, no A/V/D path
-            x = read_stats(self.train_dir, train_data.ids).astype(np.float64)
+            x = read_stats(train_data, train_data.ids).astype(np.float64)
             with torch.no_grad():
                 model.regressor.stats_mean.copy_(torch.from_numpy(x.mean(0)))
                 model.regressor.stats_std.copy_(torch.from_numpy(np.maximum(x.std(0), 1e-3)))
@@ -207,10 +207,11 @@ class FinetuneTask(Task):
 def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
                   pretrained_dir=None, features: FeatureConfig | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None, log=print,
-                  baseline_cfg: BaselineConfig | None = None, own_corpus: bool = False) -> dict:
+                  baseline_cfg: BaselineConfig | None = None, auto_task: str = AUTO_DIMENSIONS) -> dict:
     """Fine-tune (or resume); the best model goes to out_dir (a model directory of kind "finetune", with the
-    `features` it was trained on); returns the selected epoch, history, stopped_by, what was skipped."""
-    task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, own_corpus)
+    `features` it was trained on); returns the selected epoch, history, stopped_by, what was skipped. auto_task:
+    what finetune.task `auto` becomes (the fine-tuning corpus's FinetuneCorpus.auto_task)."""
+    task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, auto_task)
     return fit(task, out_dir, on_epoch_end, log)
 
 

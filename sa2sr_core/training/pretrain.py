@@ -17,7 +17,7 @@ from sa2sr_core.config.features import FeatureConfig
 from sa2sr_core.config.models import EncoderConfig, SA2SRConfig
 from sa2sr_core.config.training import PretrainConfig
 from sa2sr_core.errors import Sa2srError
-from sa2sr_core.evaluation.metrics import cer, macro_auc, weighted_average_recall
+from sa2sr_core.metrics import cer, macro_auc, weighted_average_recall
 from sa2sr_core.features.batches import Batch, Example, ShardDataset
 from sa2sr_core.features.shards import shard_files
 from sa2sr_core.models import directory

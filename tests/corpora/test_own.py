@@ -3,6 +3,7 @@ actor), CSV / TSV / JSON lines alike, every skippable bad row a reject naming it
 one named error with nothing written."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -147,17 +148,20 @@ def test_the_manifest_command_writes_the_manifest_and_its_rejects(tmp_path):
 
 
 def test_stage_own_corpus_rewrites_only_when_the_manifest_or_its_audio_change(tmp_path):
-    from sa2sr_core.corpora.prepare import prepare_own
-    from sa2sr_core.params import manifest_path
+    from sa2sr_core.corpora.finetuning import finetune_corpus
+    from sa2sr_core.corpora.finetuning import OwnPaths, prepare_own
+    from sa2sr_core.errors import ParamsError
+    from sa2sr_core.params import load_params, manifest_path, with_overrides
 
     _audio(tmp_path)
     path = _csv(tmp_path / "m.csv", GOOD)
-    params = {"finetune": {"corpus": str(path), "scale_min": 1.0, "scale_max": 7.0},
-              "data": {"manifests_dir": str(tmp_path / "manifests"), "summaries_dir": str(tmp_path / "summaries")}}
+    params = with_overrides(load_params(Path(__file__).resolve().parents[2] / "params.yaml"),
+                            {"finetune.corpus": str(path), "data.manifests_dir": str(tmp_path / "manifests"),
+                             "data.summaries_dir": str(tmp_path / "summaries")})
     summary_file = tmp_path / "summaries" / "prepare_own.json"
 
     def run():
-        s = prepare_own(params)
+        s = prepare_own(finetune_corpus(params), OwnPaths.from_params(params))
         summary_file.parent.mkdir(exist_ok=True)
         summary_file.write_text(json.dumps(s))
         return s, manifest_path(params, "own").stat().st_mtime_ns
@@ -173,16 +177,19 @@ def test_stage_own_corpus_rewrites_only_when_the_manifest_or_its_audio_change(tm
     named, _ = run()
     assert len(pd.read_parquet(manifest_path(params, "own"))) == 0 and "no manifest of your own" in named["note"]
     params["finetune"]["corpus"] = str(tmp_path / "m.xlsx")
-    with pytest.raises(ManifestError, match="neither a corpus"):
-        prepare_own(params)
+    with pytest.raises(ParamsError, match="neither a corpus"):
+        finetune_corpus(params)
+    params["finetune"]["corpus"] = str(tmp_path / "gone.csv")
+    with pytest.raises(ManifestError, match="no such manifest file"):
+        prepare_own(finetune_corpus(params), OwnPaths.from_params(params))
 
 
 def test_a_split_dropped_from_the_manifest_leaves_no_shards_behind(tmp_path):
-    from pathlib import Path
-
-    from sa2sr_core.corpora.prepare import prepare_own
+    from sa2sr_core.config.features import feature_config
+    from sa2sr_core.corpora.finetuning import finetune_corpus
+    from sa2sr_core.corpora.finetuning import OwnPaths, prepare_own
     from sa2sr_core.features.extract import extract_corpus
-    from sa2sr_core.params import load_params
+    from sa2sr_core.params import load_params, manifest_path
 
     _audio(tmp_path)
     params = load_params(Path(__file__).resolve().parents[2] / "params.yaml")
@@ -190,12 +197,14 @@ def test_a_split_dropped_from_the_manifest_leaves_no_shards_behind(tmp_path):
                           features_dir=str(tmp_path / "features"))
     params["features"]["workers"] = 1
     params["finetune"]["corpus"] = str(_csv(tmp_path / "m.csv", GOOD))
-    prepare_own(params)
-    assert set(extract_corpus(params, "own")) == {"train", "validation", "test-actors"}
+    extract = lambda: extract_corpus(manifest_path(params, "own"), tmp_path / "features" / "own",  # noqa: E731
+                                     feature_config(params))
+    prepare_own(finetune_corpus(params), OwnPaths.from_params(params))
+    assert set(extract()) == {"train", "validation", "test-actors"}
     rows = [list(r) for r in GOOD]
     rows[3][2] = "test2"  # the test set renamed: its old shards must go
     params["finetune"]["corpus"] = str(_csv(tmp_path / "m.csv", rows))
-    prepare_own(params)
-    extract_corpus(params, "own")
+    prepare_own(finetune_corpus(params), OwnPaths.from_params(params))
+    extract()
     assert sorted(p.name for p in (tmp_path / "features" / "own").iterdir() if p.is_dir()) == \
         ["test2", "train", "validation"]

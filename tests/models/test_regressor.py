@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig
-from sa2sr_core.evaluation.metrics import ccc
+from sa2sr_core.metrics import ccc
 from sa2sr_core.models.regressor import EmotionModel, EmotionRegressor, MaskedConv1d, ccc_loss
 from tests.helpers import standardise_stats
 

@@ -29,12 +29,21 @@ def test_output_lengths_follow_the_cnn_and_padding_changes_nothing():
 
 
 def test_layer_sum_has_every_layer_even_when_layerdrop_skips_some():
+    """With layerdrop skipping most layers, every layer's weight still gets a gradient (each layer's output is in
+    the weighted sum, a skipped layer's being the one below it), and the output is exactly that sum."""
     enc = _encoder(layerdrop=0.9, mask_time_prob=0.0).train()
-    for _ in range(5):
+    for step in range(5):
+        torch.manual_seed(step)
         h, _ = enc(_wave(2, 80), torch.tensor([80, 60]))
         h.sum().backward()
-        assert enc.layer_weights.grad.shape == (3,) and torch.isfinite(enc.layer_weights.grad).all()
+        g = enc.layer_weights.grad
+        assert g.shape == (3,) and torch.isfinite(g).all() and (g != 0).all(), (step, g)
         enc.zero_grad()
+    with torch.no_grad():  # the output is the softmax-weighted sum: a weight's change moves it
+        h0, _ = enc.eval()(_wave(1, 80), torch.tensor([80]))
+        enc.layer_weights.add_(torch.tensor([5.0, 0.0, 0.0]))
+        h1, _ = enc(_wave(1, 80), torch.tensor([80]))
+        assert not torch.allclose(h0, h1)
 
 
 def test_frozen_backbone_gets_no_gradient_but_the_layer_weights_do():

@@ -1,4 +1,5 @@
-"""Evaluation metrics: CER (edit distance), one-vs-rest AUC, weighted-average recall, CCC (+ bootstrap CI)."""
+"""Metrics, a leaf every step may use: CER (edit distance), CCC (+ percentile bootstrap CI) written here; AUC,
+accuracy, UA, macro-F1 and the confusion matrix are scikit-learn's (what every SER paper's reviewer checks)."""
 
 from __future__ import annotations
 
@@ -27,22 +28,13 @@ def cer(refs: list[str], hyps: list[str]) -> float:
 
 
 def binary_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve via the rank-sum (Mann-Whitney U) statistic, ties averaged."""
+    """Area under the ROC curve (scikit-learn; ties count half); NaN when `y` has one class only."""
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(y, bool)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    if y.all() or not y.any():
         return float("nan")
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score))
-    s = np.asarray(score)[order]
-    i = 0
-    while i < len(s):  # average ranks of ties
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i: j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(y, np.asarray(score)))
 
 
 def macro_auc(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -53,9 +45,10 @@ def macro_auc(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 def weighted_average_recall(labels: np.ndarray, preds: np.ndarray) -> float:
-    """Per-class recall weighted by class support (equals accuracy)."""
-    labels, preds = np.asarray(labels), np.asarray(preds)
-    return float((labels == preds).mean()) if len(labels) else float("nan")
+    """Per-class recall weighted by class support: accuracy (WA)."""
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(labels, preds)) if len(labels) else float("nan")
 
 
 def ccc(y: np.ndarray, yhat: np.ndarray) -> float:
@@ -94,27 +87,36 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def confusion(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> np.ndarray:
     """(C, C) counts: row = true class, column = predicted class."""
-    m = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(m, (np.asarray(labels, np.int64), np.asarray(preds, np.int64)), 1)
-    return m
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(labels, preds, labels=np.arange(num_classes)).astype(np.int64)
 
 
 def unweighted_accuracy(labels: np.ndarray, preds: np.ndarray) -> float:
-    """UA: the mean of the per-class recalls over the classes present in `labels` (the SER convention)."""
-    labels, preds = np.asarray(labels), np.asarray(preds)
-    classes = np.unique(labels)
-    return float(np.mean([(preds[labels == c] == c).mean() for c in classes])) if len(classes) else float("nan")
+    """UA: the mean of the per-class recalls over the classes present in `labels` (the SER convention;
+    scikit-learn's balanced accuracy)."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    if not len(labels):
+        return float("nan")
+    with warnings.catch_warnings():  # a predicted class absent from `labels` has no recall: left out, as meant
+        warnings.simplefilter("ignore")
+        return float(balanced_accuracy_score(labels, preds))
 
 
 def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
     """The mean F1 over the classes present in `labels` or `preds` (a class never predicted has F1 0)."""
-    labels, preds = np.asarray(labels), np.asarray(preds)
-    scores = []
-    for c in np.union1d(labels, preds):
-        tp = float(((labels == c) & (preds == c)).sum())
-        fp, fn = float(((labels != c) & (preds == c)).sum()), float(((labels == c) & (preds != c)).sum())
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
-    return float(np.mean(scores)) if scores else float("nan")
+    import warnings
+
+    from sklearn.metrics import f1_score
+
+    if not len(labels):
+        return float("nan")
+    with warnings.catch_warnings():  # a bootstrap resample of one class only is scored, not warned about
+        warnings.simplefilter("ignore")
+        return float(f1_score(labels, preds, average="macro", zero_division=0))
 
 
 CLASS_METRICS = {"ua": unweighted_accuracy, "wa": weighted_average_recall, "macro_f1": macro_f1}

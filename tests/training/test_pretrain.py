@@ -130,7 +130,7 @@ def test_ddp_two_processes_gloo(shards, tmp_path):
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_port", "29533", str(worker), str(train), str(valid),
                           str(tmp_path / "labels.parquet"), str(tmp_path / "out")],
-                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 0, res.stderr[-3000:]
     sums = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert sums[0]["param_sum"] == sums[1]["param_sum"]  # DDP kept the replicas identical

@@ -62,8 +62,8 @@ def test_cli_tables_mean_and_sd_over_seeds(tmp_path):
     paths = []
     for i, v in enumerate((0.30, 0.40)):
         p = tmp_path / f"e{i}.json"
-        p.write_text(json.dumps({"data": "demo", "test1": {d: {"ccc": v} for d in ("activation", "valence",
-                                                                                    "dominance")}}))
+        p.write_text(json.dumps({"data": "demo", "splits": {"test1": {d: {"ccc": v} for d in ("activation", "valence",
+                                                                                               "dominance")}}}))
         paths.append(p)
     res = CliRunner().invoke(app, ["tables", "--sa2sr", str(paths[0]), "--sa2sr", str(paths[1])])
     assert res.exit_code == 0, res.output

@@ -27,7 +27,7 @@ def test_package_reproduces_both_models(tmp_path, frozen):
     torch.testing.assert_close(log_probs, ref["ctc_log_probs"])
     assert out_lengths.tolist() == [69, 44, 29]
     assert torch.allclose(probs.sum(-1), torch.ones(3))
-    assert config["labels"]["scale"] == [1.0, 7.0] and config["features"]["num_mel_bins"] == 40
+    assert config.scale == (1.0, 7.0) and config.feature_config.num_mel_bins == 40 and config.kind == "package"
 
 
 def test_model_directory_is_self_contained_with_a_card(tmp_path):
@@ -46,7 +46,7 @@ def test_card_reports_given_metrics(tmp_path):
     pre, ft, _, _ = write_model_dirs(tmp_path)
     block = lambda c: {"n": 10, **{k: {"ccc": c, "ci95": [c - 0.1, c + 0.1]} for k in  # noqa: E731
                                    ("activation", "valence", "dominance", "mean")}}
-    ev = {"data": "demo", "test1": block(0.5), "baseline": {"test1": block(0.3)}}
+    ev = {"data": "demo", "splits": {"test1": block(0.5)}, "baseline": {"splits": {"test1": block(0.3)}}}
     package(pre, ft, tmp_path / "m", {"eval": ev})
     card = (tmp_path / "m" / "README.md").read_text()
     assert "DEMO" in card and "| test1 | sa2sr | 10 | 0.500 [0.400, 0.600]" in card
@@ -60,9 +60,10 @@ def test_a_model_fine_tuned_on_real_data_after_demo_pre_training_says_which_part
 
     pre, ft, _, _ = write_model_dirs(tmp_path)
     data = {"librispeech": {"source": "demo"}, "own": {"source": "/data/mine/manifest.csv"}}
-    package(pre, ft, tmp_path / "mine", {"data": data, "eval": {"data": "/data/mine/manifest.csv"}})
-    config = json.loads((tmp_path / "mine" / "config.json").read_text())
-    assert config["trained_on_demo"] and config["finetuned_on"] == "/data/mine/manifest.csv"
+    package(pre, ft, tmp_path / "mine", {"data": data, "eval": {"data": "/data/mine/manifest.csv", "splits": {}}})
+    _, config = load_model(tmp_path / "mine")
+    assert config.trained_on_demo and config.finetuned_on == "/data/mine/manifest.csv"
+    assert json.loads((tmp_path / "mine" / "config.json").read_text())["finetuned_on"] == config.finetuned_on
     note = demo_notice(config)
     assert note.startswith("DEMO PRE-TRAINING") and "/data/mine/manifest.csv" in note and "chance" not in note
     card = (tmp_path / "mine" / "README.md").read_text()
@@ -121,4 +122,4 @@ def test_a_packaged_directory_of_the_first_format_still_loads(tmp_path):
     with torch.no_grad():
         for a, b in zip(old(x, n), new(x, n)):
             torch.testing.assert_close(a, b)
-    assert config["format"] == "sa2sr-model/2"
+    assert config.to_json()["format"] == "sa2sr-model/2"

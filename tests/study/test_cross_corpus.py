@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from sa2sr_core.cli import app
 from sa2sr_core.corpora.manifest import ManifestError
 from sa2sr_core.corpora.own import read_own_manifest
-from sa2sr_core.evaluation.cross_corpus import (Target, canonical, match_classes, rescale, score_cross_corpus,
+from sa2sr_core.study.cross_corpus import (Target, canonical, match_classes, rescale, score_cross_corpus,
                                                 target_utterances)
-from sa2sr_core.evaluation.metrics import ccc
+from sa2sr_core.metrics import ccc
 from sa2sr_core.names import DIMS, class_column
 from sa2sr_core.params import load_params
 from tests.conftest import write_audio
@@ -67,7 +67,7 @@ def test_the_cli_scores_a_packaged_model_on_a_manifest(tmp_path, monkeypatch):
                      "category": ["angry", "sad"][i % 2], "activation": 1 + i % 5, "valence": 2, "dominance": 3})
     pd.DataFrame(rows).to_csv(tmp_path / "c" / "m.csv", index=False)
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "params.yaml").write_text((Path(__file__).parents[1] / "params.yaml").read_text())
+    (tmp_path / "params.yaml").write_text((Path(__file__).parents[2] / "params.yaml").read_text())
     res = CliRunner().invoke(app, ["cross-corpus", "c/m.csv", "--model", str(model), "--out", "x.json",
                                    "--scale", "1", "5", "--vad", "energy", "--no-progress", "--bootstrap", "20"])
     assert res.exit_code == 0, res.output

@@ -1,18 +1,15 @@
-"""Categories beside dimensions: the metrics on known cases, the logistic baseline on separable data, and the
-categorical head learning emotion classes (alone and jointly with A/V/D) from espeak speech whose class follows
+"""Categories beside dimensions: the categorical head learning emotion classes (alone and jointly with A/V/D) from espeak speech whose class follows
 its speaking rate."""
 
 import numpy as np
 import pytest
 import torch
 
-from sa2sr_core.config.baseline import BaselineConfig
 from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig
-from sa2sr_core.config.training import FinetuneConfig, resolve_task
-from sa2sr_core.evaluation.baseline import ClassData, balanced_weights, class_predictions_frame, fit_logistic
-from sa2sr_core.evaluation.evaluate import evaluate_splits, plot_confusion, score_predictions
-from sa2sr_core.evaluation.metrics import class_scores, confusion, macro_f1, unweighted_accuracy
-from sa2sr_core.features.emotion import scan_emotion_split, task_and_classes, train_labels
+from sa2sr_core.config.training import FinetuneConfig
+from sa2sr_core.corpora.finetuning import AUTO_DIMENSIONS, AUTO_LABELS
+from sa2sr_core.evaluation.evaluate import evaluate_splits, plot_confusion
+from sa2sr_core.features.emotion import read_split, scan_emotion_split, task_and_classes, train_labels
 from sa2sr_core.models.loaders import load_emotion_model
 from sa2sr_core.models.regressor import EmotionRegressor, split_outputs
 from sa2sr_core.training.finetune import train_emotion
@@ -20,38 +17,6 @@ from tests.helpers import speech_shards
 
 ENC = EncoderConfig(hidden=16, layers=1)
 QUIET = dict(log=lambda *_: None)
-
-
-def test_ua_wa_macro_f1_and_confusion_on_a_known_case():
-    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, 2, 2])
-    p = np.array([0, 0, 0, 0, 0, 0, 0, 0, 2, 1])  # class 0 always right, 1 never, 2 half
-    assert unweighted_accuracy(y, p) == pytest.approx((1 + 0 + 0.5) / 3)
-    f1_0, f1_1, f1_2 = 2 * 6 / (12 + 2), 0.0, 2 * 1 / (2 + 0 + 1)
-    assert macro_f1(y, p) == pytest.approx((f1_0 + f1_1 + f1_2) / 3)
-    assert confusion(y, p, 3).tolist() == [[6, 0, 0], [2, 0, 0], [0, 1, 1]]
-    s = class_scores(y, p, ("a", "b", "c"), n_boot=200)
-    assert s["wa"]["value"] == pytest.approx(0.7) and s["n"] == 10
-    assert s["ua"]["ci95"][0] <= s["ua"]["value"] <= s["ua"]["ci95"][1]
-    assert s["per_class_recall"] == {"a": 1.0, "b": 0.0, "c": 0.5}
-
-
-def test_the_logistic_baseline_separates_separable_classes_and_picks_its_regulariser_on_development():
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 3, (3, 5))
-
-    def data(n):
-        c = np.repeat(np.arange(3), n)
-        return ClassData([f"u{i}" for i in range(len(c))], centres[c] + rng.normal(0, 0.5, (len(c), 5)), c)
-
-    train, dev, test = data(20), data(10), data(10)
-    model = fit_logistic(train, dev, BaselineConfig(alphas=[0.01, 1.0, 100.0, 1e6]), ("x", "y", "z"))
-    assert model.dev_ua == 1.0 and model.lam == 1e6  # every value separates them: ties go to the strongest
-    frame = class_predictions_frame("test", test, model)
-    assert (frame["category"] == frame["pred_category"]).mean() == 1.0
-    assert np.allclose(frame[["p_class_x", "p_class_y", "p_class_z"]].sum(axis=1), 1.0)
-    scored = score_predictions(frame, 100, 0, ("x", "y", "z"))
-    assert scored["test"]["categories"]["ua"]["value"] == 1.0 and scored["test"]["n"] == 30
-    assert balanced_weights(np.array([0, 0, 0, 1]), 2).tolist() == pytest.approx([2 / 3, 2.0])
 
 
 def test_a_class_head_adds_logits_after_the_dimensions():
@@ -78,9 +43,9 @@ def _cfg(**kw):
 
 def test_the_class_head_learns_the_classes_of_its_training_set(classes_data, tmp_path):
     train, test = classes_data
-    assert train_labels(train) == (True, ("fast", "slow"))
-    assert task_and_classes("auto", True, train) == ("both", ("fast", "slow"))
-    assert task_and_classes("auto", False, train) == ("dimensions", ())
+    assert train_labels(train) == train_labels(read_split(train)) == (True, ("fast", "slow"))
+    assert task_and_classes("auto", AUTO_LABELS, train) == ("both", ("fast", "slow"))
+    assert task_and_classes("auto", AUTO_DIMENSIONS, train) == ("dimensions", ())
     model_cfg = EmotionModelConfig(ENC, RegressorConfig(input_dim=32))
     res = train_emotion(_cfg(task="categories"), model_cfg, train, train, tmp_path, None, **QUIET)  # overfit
     first, best = res["history"][0]["val_ua"], res["selected"]["val_ua"]
@@ -108,14 +73,6 @@ def test_dimensions_and_categories_train_jointly(classes_data, tmp_path):
     assert model.cfg.regressor.dimensions and model.cfg.regressor.classes == ("fast", "slow")
 
 
-def test_auto_is_the_papers_task_for_a_named_corpus_and_the_labels_of_your_own():
-    assert resolve_task("auto", False, True, True) == "dimensions"  # MSP-Podcast ships classes too: A/V/D
-    assert resolve_task("auto", True, False, True) == "categories"
-    assert resolve_task("auto", True, True, True) == "both"
-    assert resolve_task("auto", True, True, False) == "dimensions"
-    assert resolve_task("categories", False, True, True) == "categories"
-
-
 def test_a_category_unseen_in_training_is_skipped_and_counted(classes_data):
     train, test = classes_data
     data = scan_emotion_split(test, FinetuneConfig(), 1, "categories", ("fast",))
@@ -134,7 +91,7 @@ def test_predict_serve_and_export_give_the_class_and_its_probabilities(tmp_path)
     from sa2sr_core.inference.serve import Service, create_app
     from sa2sr_core.models.packaged import load_model
     from tests.model_dirs import packaged
-    from tests.test_serve import Running
+    from tests.inference.test_serve import Running
 
     classes = ("angry", "neutral", "sad")
     model_dir, _, _ = packaged(tmp_path / "m", stats=True, classes=classes)
@@ -167,8 +124,3 @@ def test_predict_serve_and_export_give_the_class_and_its_probabilities(tmp_path)
     assert r.status_code == 200 and body["file"]["category"] in classes
     assert body["file"]["category"] == pd.read_csv(out)["category"][0]
     assert abs(body["file"]["p_class_sad"] - pd.read_csv(out)["p_class_sad"][0]) < 1e-5
-
-
-def test_a_split_with_nothing_to_score_says_so():
-    s = class_scores(np.zeros(0, int), np.zeros(0, int), ("a", "b"))
-    assert s["n"] == 0 and s["ua"] == {"value": None, "ci95": None}

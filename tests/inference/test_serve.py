@@ -1,6 +1,7 @@
 """`sa2sr serve` as a client sees it: the same numbers as `sa2sr predict`, whatever other requests share the
 model; bad uploads get their 4xx and a message, and the service keeps serving; a full service says 503."""
 
+import dataclasses
 import socket
 import threading
 import time
@@ -143,7 +144,7 @@ def test_a_full_service_says_503_with_retry_after(env):
 
 def test_the_page_and_the_demo_notice(env, tmp_path):
     _, model_dir, model, config = env
-    demo_config = {**config, "trained_on_demo": True}
+    demo_config = dataclasses.replace(config, trained_on_demo=True)
     with Running(create_app(Service(model, demo_config, str(model_dir), ServeConfig()))) as base:
         page = httpx.get(f"{base}/")
         health = httpx.get(f"{base}/health").json()
@@ -218,7 +219,7 @@ def test_bounded_load_on_loopback():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     res = subprocess.run([sys.executable, "benchmarks/serve_load.py", "--model", "tiny", "--clients", "4",
                           "--requests", "9", "--bad-every", "3", "--files", "6", "--baseline-requests", "3",
                           "--max-seconds", "240"], cwd=root, capture_output=True, text=True, timeout=400)

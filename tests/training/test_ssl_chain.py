@@ -98,7 +98,7 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
     assert f"Encoder: ssl {hub}" in card and "waveform itself" in card
     model, config = load_model(tmp_path / "sa2sr")  # self-contained: the backbone comes from the directory
     assert demo_notice(config) is None  # a pre-trained backbone, not the demo corpus: nothing to warn about
-    assert config["model"]["sa2sr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
+    assert config.model["sa2sr"]["encoder"]["ssl"]["backbone"]["model_type"] == family.replace("wav2vec2", "wav2vec2")
     df = predict_recordings(model, config, [root / "audio" / "validation-0.wav", root / "audio" / "validation-1.wav"],
                        PredictConfig(progress=False), log=lambda *_: None).files
     assert (df["status"] == "ok").all() and df[DIMS3].notna().all().all()
@@ -122,11 +122,13 @@ def test_pretrain_finetune_predict_export_from_a_saved_backbone(wave_shards, tmp
 
 
 def test_a_random_backbone_is_said_wherever_the_model_speaks():
-    config = {"trained_on_demo": True, "model": {"sa2sr": {"encoder": {"kind": "ssl", "ssl": {"model": "random-tiny"}}}}}
+    from sa2sr_core.models.directory import ModelDirConfig
+
+    model = {"sa2sr": {"encoder": {"kind": "ssl", "ssl": {"model": "random-tiny"}}}}
+    config = ModelDirConfig("package", model, {}, {}, trained_on_demo=True)
     note = demo_notice(config)
     assert note.startswith("DEMO MODEL") and "RANDOM SSL BACKBONE: random-tiny" in note
-    config["trained_on_demo"] = False
-    assert demo_notice(config).startswith("RANDOM SSL BACKBONE")
+    assert demo_notice(ModelDirConfig("package", model, {}, {})).startswith("RANDOM SSL BACKBONE")
 
 
 def test_a_model_that_is_not_there_is_named_with_the_way_out(tmp_path, monkeypatch):
@@ -166,7 +168,7 @@ def test_ddp_two_processes_with_layerdrop_and_a_frozen_start(wave_shards, tmp_pa
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_port", "29534", str(worker), str(train), str(valid),
                           str(tmp_path / "labels.parquet"), str(tmp_path / "out"), "gloo", "cpu", "ssl"],
-                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
     assert res.returncode == 0, res.stderr[-3000:]
     sums = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert sums[0]["param_sum"] == sums[1]["param_sum"] and sums[0]["world"] == 2
@@ -188,7 +190,7 @@ def test_a_frozen_ssl_fine_tuning_shares_the_backbone_in_the_package(wave_shards
     assert not torch.equal(ft_w["encoder.layer_weights"], pre_w["encoder.layer_weights"])  # they learned
     package(tmp_path / "pre", tmp_path / "ft", tmp_path / "sa2sr", {})
     model, config = load_model(tmp_path / "sa2sr")
-    assert config["model"]["share_encoder"] and model.emotion_encoder is None
+    assert config.model["share_encoder"] and model.emotion_encoder is None
     x = 0.1 * torch.randn(2, 260, 160, generator=torch.Generator().manual_seed(0))
     n = torch.tensor([260, 180])
     emo = load_emotion_model(tmp_path / "ft")

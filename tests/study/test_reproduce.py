@@ -16,7 +16,7 @@ from sa2sr_core.corpora.layout import check_layout
 from sa2sr_core.corpora.librispeech import CorpusLayoutError
 from sa2sr_core.corpora.prepare import subset_rows
 from sa2sr_core.errors import ParamsError
-from sa2sr_core.evaluation.metrics import ccc
+from sa2sr_core.metrics import ccc
 from sa2sr_core.evaluation.significance import ccc_columns, paired_bootstrap
 from sa2sr_core.evaluation.tables import render_study
 from sa2sr_core.params import load_profile
@@ -32,7 +32,7 @@ from sa2sr_core.study.reproduce import (
     reproduce,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
@@ -203,10 +203,10 @@ def _fake_runner(calls):
         pred = pd.DataFrame({"utt_id": [f"u{i}" for i in range(80)], "split": "test1",
                              **{f"true_{d}": t[:, j] for j, d in enumerate(("activation", "valence", "dominance"))},
                              **{f"pred_{d}": p[:, j] for j, d in enumerate(("activation", "valence", "dominance"))}})
-        ev = {"data": "demo", "test1": {d: {"ccc": ccc(t[:, j], p[:, j]), "ci95": [0, 1]}
-                                        for j, d in enumerate(("activation", "valence", "dominance"))}}
-        ev["test1"]["mean"] = {"ccc": 0.5, "ci95": [0, 1]}
-        ev["test1"]["n"] = 80
+        ev = {"data": "demo", "splits": {"test1": {d: {"ccc": ccc(t[:, j], p[:, j]), "ci95": [0, 1]}
+                                                   for j, d in enumerate(("activation", "valence", "dominance"))}}}
+        ev["splits"]["test1"]["mean"] = {"ccc": 0.5, "ci95": [0, 1]}
+        ev["splits"]["test1"]["n"] = 80
         files = {params["evaluate"]["metrics"]: json.dumps(ev), params["evaluate"]["scores"]: "{}",
                  params["pretrain"]["summary"]: "{}", params["finetune"]["summary"]: "{}",
                  params["correlate"]["json"]: json.dumps({"spearman": 0.6, "p_value": 1e-9, "cramers_v": 0.5, "n": 9,
@@ -326,9 +326,10 @@ def test_reproduce_on_iemocaps_folds_reports_the_pooled_folds_and_the_classes(tm
         assert "finetune.corpus=iemocap" in cmd
         path = cwd / params["evaluate"]["metrics"]
         ev = json.loads(path.read_text())
-        pooled = {**ev.pop("test1"), "categories": {k: {"value": v, "ci95": [0, 1]}
-                                                     for k, v in (("ua", 0.5), ("wa", 0.6), ("macro_f1", 0.4))}}
-        ev.update(cross_validation={"pooled": pooled}, baseline={"cross_validation": {"pooled": pooled}})
+        pooled = {**ev["splits"].pop("test1"), "categories": {k: {"value": v, "ci95": [0, 1]}
+                                                              for k, v in (("ua", 0.5), ("wa", 0.6), ("macro_f1", 0.4))}}
+        ev.update(cross_validation={"pooled": pooled},
+                  baseline={"splits": {}, "cross_validation": {"pooled": pooled}})
         path.write_text(json.dumps(ev))
         for f in (params["evaluate"]["predictions"], params["baseline"]["predictions"]):
             pd.read_parquet(cwd / f).assign(split="session1").to_parquet(cwd / f)

@@ -4,7 +4,7 @@ import pytest
 
 from sa2sr_core.study.estimate import ASSUMED_MFU, H100_BF16_PEAK_FLOPS, estimate_pretraining, train_hours
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_train_hours_follow_the_reader_subsets():

@@ -1,11 +1,12 @@
 """The page in a real browser (Debian's chromium, headless, driven by Playwright): a person picks a file and
 the numbers, the chart and the transcript appear. Skips where chromium or Playwright is not installed."""
 
+import dataclasses
 import shutil
 
 import pytest
 
-from tests.test_serve import Running, env  # noqa: F401  (the module fixture: a tiny model and speech files)
+from tests.inference.test_serve import Running, env  # noqa: F401  (the module fixture: a tiny model and speech files)
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,7 +30,7 @@ def test_pick_a_file_and_the_results_appear(env, browser, tmp_path):  # noqa: F8
     from sa2sr_core.inference.serve import Service, create_app
 
     root, model_dir, model, config = env
-    service = Service(model, {**config, "trained_on_demo": True}, str(model_dir), ServeConfig())
+    service = Service(model, dataclasses.replace(config, trained_on_demo=True), str(model_dir), ServeConfig())
     with Running(create_app(service)) as base:
         page = browser.new_page(viewport={"width": 1200, "height": 1100})
         errors = []

@@ -24,7 +24,7 @@ from sa2sr_core.inference.serve import Service, create_app
 from sa2sr_core.inference.vad import NO_SPEECH, NON_SPEECH, SPEECH, segment_audio
 from sa2sr_core.models.packaged import load_model
 from tests.model_dirs import packaged
-from tests.test_serve import Running
+from tests.inference.test_serve import Running
 
 SR = 16000
 

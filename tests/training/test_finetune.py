@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from sa2sr_core.config.models import EmotionModelConfig, EncoderConfig, RegressorConfig, SA2SRConfig
 from sa2sr_core.config.training import FinetuneConfig, PretrainConfig
 from sa2sr_core.evaluation.evaluate import evaluate_splits
-from sa2sr_core.evaluation.metrics import bootstrap_ci, ccc
+from sa2sr_core.metrics import bootstrap_ci, ccc
 from sa2sr_core.features.emotion import scan_emotion_split
 from sa2sr_core.models.directory import ModelDirError
 from sa2sr_core.models.loaders import load_emotion_model
@@ -97,9 +97,16 @@ def test_missing_or_incompatible_pretrained_model(emo, tmp_path):
 
 
 def test_scratch_needs_no_pretrained_model(emo, tmp_path):
+    """init scratch: no pre-trained directory is read, the model records none, and its encoder is a fresh random
+    one (two seeds give two encoders), not a copy of anything."""
     train, valid, _, _ = emo
-    res = train_emotion(_cfg(init="scratch", max_epochs=1), MODEL, train, valid, tmp_path, None, **QUIET)
-    assert res["epochs_run"] == 1
+    res = train_emotion(_cfg(init="scratch", max_epochs=1), MODEL, train, valid, tmp_path / "a", None, **QUIET)
+    assert np.isfinite(res["selected"]["val_ccc_mean"])
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["provenance"]["pretrained_from"] is None and config["provenance"]["finetune"]["init"] == "scratch"
+    train_emotion(_cfg(init="scratch", max_epochs=1, seed=5), MODEL, train, valid, tmp_path / "b", None, **QUIET)
+    a, b = (load_emotion_model(tmp_path / x).encoder.state_dict() for x in ("a", "b"))
+    assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
 def test_bad_labels_and_short_utterances_are_counted(emo, tmp_path):
@@ -177,18 +184,19 @@ def test_utterance_stats_model_trains_and_evaluates(emo, tmp_path):
 def test_stats_model_starts_from_the_ridge_baseline(emo):
     """Before any update, the regressor with utterance stats predicts exactly what the baseline stage's ridge
     (fitted on Train, regulariser chosen on Development) predicts."""
-    from sa2sr_core.evaluation.baseline import fit_baseline, load_split
-    from sa2sr_core.evaluation.evaluate import predict_split
+    from sa2sr_core.evaluation.baseline import load_split
     from sa2sr_core.features.emotion import make_emotion_dataset
+    from sa2sr_core.models.classical import fit_ridge
     from sa2sr_core.models.regressor import EmotionModel
+    from sa2sr_core.models.run import predict_split
     from sa2sr_core.training.finetune import start_from_baseline
 
     train, valid, test, _ = emo
     model = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84)))
     cfg, mf = _cfg(), model.min_frames()
-    dev_ccc = start_from_baseline(model, train, scan_emotion_split(train, cfg, mf), valid,
-                                  scan_emotion_split(valid, cfg, mf), project_baseline_config(), log=lambda *_: None)
-    base = fit_baseline(load_split(train, cfg, mf), load_split(valid, cfg, mf), project_baseline_config())
+    dev_ccc = start_from_baseline(model, scan_emotion_split(train, cfg, mf), scan_emotion_split(valid, cfg, mf),
+                                  project_baseline_config(), log=lambda *_: None)
+    base = fit_ridge(load_split(train, cfg, mf), load_split(valid, cfg, mf), project_baseline_config())
     assert dev_ccc == base.dev_ccc
     te = load_split(test, cfg, mf)
     ids, preds, _ = predict_split(model, make_emotion_dataset(test, scan_emotion_split(test, cfg, mf), cfg, True), "cpu")

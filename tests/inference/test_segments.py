@@ -84,7 +84,7 @@ def test_a_short_recording_is_one_utterance(recording, tmp_path):
     path, _ = recording
     x = load_audio(path, 16000)[: 16000 * 4]
     sf.write(tmp_path / "short.wav", x, 16000, subtype="FLOAT")
-    cfg = SegmentConfig(vad="energy")  # tones: the energy rules (tests/test_vad.py has the trained detector's)
+    cfg = SegmentConfig(vad="energy")  # tones: the energy rules (tests/inference/test_vad.py has the trained detector's)
     segs, _ = segment_audio(tmp_path / "short.wav", probe_audio(tmp_path / "short.wav"), 16000, cfg)
     assert len(segs) == 1 and segs[0].kind == SPEECH and (segs[0].start, segs[0].end) == (0, len(x))
     assert 0 < segs[0].speech_share < 1

@@ -69,19 +69,21 @@ class Target:
 def target_utterances(params: dict, target: str, scale: tuple[float, float] | None = None) -> Target:
     """The test utterances of a target: `iemocap` (every session; its 4-class task), `msp_podcast` (evaluate.splits),
     or the path of a manifest (its test splits; A/V/D on `scale`, default finetune.scale_min..scale_max)."""
+    from sa2sr_core.corpora.finetuning import target_scale
     from sa2sr_core.corpora.iemocap import FOUR_CLASSES
+    from sa2sr_core.corpora.manifest import load_manifest
     from sa2sr_core.corpora.own import FORMATS, read_own_manifest
-    from sa2sr_core.params import IEMOCAP_SCALE, load_manifest
+    from sa2sr_core.params import manifest_path
 
     if target == "iemocap":
-        df = load_manifest(params, "iemocap").copy()
+        df = load_manifest(manifest_path(params, "iemocap")).copy()
         df["split"], df["category"] = "iemocap", df["emotion"].map(FOUR_CLASSES)
-        return Target("iemocap", df, IEMOCAP_SCALE)
+        return Target("iemocap", df, target_scale("iemocap"))
     if target == "msp_podcast":
-        df = load_manifest(params, "msp_podcast")
+        df = load_manifest(manifest_path(params, "msp_podcast"))
         df = df[df["split"].isin(params["evaluate"]["splits"])].copy()
         df["category"] = df["emotion"]
-        return Target("msp_podcast", df, (1.0, 7.0))
+        return Target("msp_podcast", df, target_scale("msp_podcast"))
     path = Path(target)
     if path.suffix.lower() not in FORMATS:
         raise CrossCorpusError(f"target {target!r}: neither a corpus ({', '.join(TARGETS)}) nor a manifest file")
@@ -103,7 +105,7 @@ def score_cross_corpus(files: pd.DataFrame, target: Target, model_scale, dimensi
                        classes: tuple[str, ...], n_boot: int = 1000, seed: int = 0) -> dict:
     """Score `sa2sr predict`'s per-file rows against the target's labels, per test split."""
     from sa2sr_core.evaluation.evaluate import score
-    from sa2sr_core.evaluation.metrics import class_scores
+    from sa2sr_core.metrics import class_scores
     from sa2sr_core.names import class_column
 
     utts = target.utterances.assign(file=[str(Path(p)) for p in target.utterances["path"]])
@@ -142,9 +144,7 @@ def cross_corpus(model_dir: str | Path, target: str, params: dict, n_boot: int =
                  vad: str = "silero") -> dict:
     """Load a model directory, score every test utterance of `target` with it (as `sa2sr predict --vad <vad>`
     does), and compare with the labels."""
-    from sa2sr_core.config.inference import SegmentConfig
-
-    from sa2sr_core.config.inference import PredictConfig
+    from sa2sr_core.config.inference import PredictConfig, SegmentConfig
     from sa2sr_core.inference.predict import predict_recordings
     from sa2sr_core.models.directory import demo_notice
     from sa2sr_core.models.packaged import load_model
@@ -156,11 +156,9 @@ def cross_corpus(model_dir: str | Path, target: str, params: dict, n_boot: int =
     preds = predict_recordings(model, config, list(t.utterances["path"].astype(str)),
                                PredictConfig(segment=SegmentConfig(vad=vad), progress=progress))
     files = preds.files.rename(columns={"path": "file"}) if "path" in preds.files else preds.files
-    reg = config["model"]["emotion"]["regressor"]
-    return {"model": str(model_dir), "trained_on_demo": bool(config.get("trained_on_demo")),
-            "notice": demo_notice(config),
-            **score_cross_corpus(files, t, tuple(config["labels"]["scale"]), bool(reg.get("dimensions", True)),
-                                 tuple(reg.get("classes") or ()), n_boot, seed)}
+    reg = model.cfg.emotion.regressor
+    return {"model": str(model_dir), "trained_on_demo": config.trained_on_demo, "notice": demo_notice(config),
+            **score_cross_corpus(files, t, config.scale, reg.dimensions, tuple(reg.classes), n_boot, seed)}
 
 
 def cross_corpus_table(res: dict) -> list[str]:
