@@ -70,14 +70,15 @@ def test_a_model_fine_tuned_on_real_data_after_demo_pre_training_says_which_part
     assert card.startswith("# SA2SR emotion model (DEMO PRE-TRAINING")
     assert "Fine-tuning on /data/mine/manifest.csv:" in card and "Pre-trained on the built-in demo corpus" in card
     # all of it the demo's: the chance-level notice, as before
-    package(pre, ft, tmp_path / "demo", {"data": {"librispeech": {"source": "demo"}}, "eval": {"data": "demo"}})
-    config = json.loads((tmp_path / "demo" / "config.json").read_text())
+    package(pre, ft, tmp_path / "demo", {"data": {"librispeech": {"source": "demo"}},
+                                         "eval": {"data": "demo", "splits": {}}})
+    _, config = load_model(tmp_path / "demo")
     assert demo_notice(config).startswith("DEMO MODEL") and "chance" in demo_notice(config)
     assert "(DEMO: trained on synthetic speech)" in (tmp_path / "demo" / "README.md").read_text()
     # nothing of the demo: nothing to say
     package(pre, ft, tmp_path / "real", {"data": {"librispeech": {"source": "/corpora/LibriSpeech"}},
-                                         "eval": {"data": "msp_podcast"}})
-    assert demo_notice(json.loads((tmp_path / "real" / "config.json").read_text())) is None
+                                         "eval": {"data": "msp_podcast", "splits": {}}})
+    assert demo_notice(load_model(tmp_path / "real")[1]) is None
 
 
 def test_bad_model_directories_are_named(tmp_path):
