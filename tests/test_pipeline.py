@@ -106,7 +106,8 @@ def test_dvc_repro_whole_pipeline(repo):
     assert res.returncode == 0, res.stderr
     assert pd.read_csv(d / "p.csv")["status"].tolist() == ["ok"]
     ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
-    assert ev["baseline"]["test1"]["n"] == ev["test1"]["n"]  # the baseline, scored on the same utterances
+    # the baseline, scored on the same utterances
+    assert ev["baseline"]["splits"]["test1"]["n"] == ev["splits"]["test1"]["n"]
     assert json.loads((d / params["baseline"]["metrics"]).read_text())["functionals"] == 84
     report = (d / params["report"]["path"]).read_text()
     assert "baseline (ridge)" in report
@@ -196,8 +197,12 @@ def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
         got = json.loads((d / params["evaluate"]["scores"]).read_text())
         assert got == want  # the same utterances, features, batches and seeds: the same figures
         assert _ran(_run(["dvc", "repro"], d)) == set() and _status(d) == {}  # unchanged manifest: nothing re-runs
+        # re-reading an unchanged manifest rewrites nothing, so nothing downstream is outdated
+        assert _ran(_run(["dvc", "repro", "-s", "-f", "own_corpus"], d)) == {"own_corpus"} and _status(d) == {}
         df = pd.read_csv(manifest)
         df[df["split"] != "test2"].to_csv(manifest, index=False)  # an edit of the manifest re-runs what it feeds
+        assert _ran(_run(["dvc", "repro", "-s", "-f", "own_corpus"], d)) == {"own_corpus"}
+        assert set(_status(d)) == {"features_own"}  # the manifest it wrote changed: its consumers are outdated
         assert _ran(_run(["dvc", "repro"], d)) == {"features_own", "finetune", "baseline", "evaluate", "package",
                                                    "report"}
         assert set(json.loads((d / params["evaluate"]["scores"]).read_text())) == {"test1", "baseline"}
@@ -206,12 +211,13 @@ def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
         median = df.groupby("split")["activation"].transform("median")  # both classes in every split
         cats = df.assign(category=["high" if a > m else "low" for a, m in zip(df["activation"], median)])
         cats.drop(columns=["activation", "valence", "dominance"]).to_csv(manifest, index=False)
+        _run(["dvc", "repro", "-s", "-f", "own_corpus"], d)
         _run(["dvc", "repro"], d)
         ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
-        for block in (ev["test1"], ev["baseline"]["test1"]):
+        for block in (ev["splits"]["test1"], ev["baseline"]["splits"]["test1"]):
             assert set(block["categories"]) >= {"ua", "wa", "macro_f1", "confusion"} and "mean" not in block
             assert block["categories"]["ua"]["ci95"][0] <= block["categories"]["ua"]["value"]
-        assert ev["test1"]["n"] == ev["baseline"]["test1"]["n"] == 2
+        assert ev["splits"]["test1"]["n"] == ev["baseline"]["splits"]["test1"]["n"] == 2
         assert "ua" in json.loads((d / params["evaluate"]["scores"]).read_text())["test1"]
         assert (d / params["evaluate"]["confusion"]).read_bytes()[:4] == b"\x89PNG"
         assert "Emotion classes (2): high, low" in (d / params["package"]["model_dir"] / "README.md").read_text()
@@ -220,7 +226,7 @@ def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
         assert {"category", "p_class_high", "p_class_low"} <= set(pd.read_csv(d / "c.csv"))
         manifest.write_text("path,speaker,split,category\nnone.wav,s,dev,angry\n")
         env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-        res = subprocess.run(["dvc", "repro"], cwd=d, env=env, capture_output=True, text=True)
+        res = subprocess.run(["dvc", "repro", "-f", "-s", "own_corpus"], cwd=d, env=env, capture_output=True, text=True)
         assert res.returncode != 0 and "did you mean 'development'?" in res.stdout + res.stderr
     finally:
         (d / "params.yaml").write_text(original)
@@ -244,13 +250,13 @@ def test_iemocap_folds_through_evaluate_and_package(repo):
             assert fold["development"] == [f"session{dev}"] and fold["test"] == [f"session{k}"], fold
             assert (d / params["finetune"]["model_dir"] / f"fold-{k}" / "config.json").is_file()
         ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
-        assert set(ev) >= {"session1", "session2", "baseline", "cross_validation"}
+        assert set(ev["splits"]) == {"session1", "session2"} and set(ev) >= {"baseline", "cross_validation"}
         cv = ev["cross_validation"]
         assert set(cv["folds"]) == {"fold-1", "fold-2"} and cv["folds"]["fold-1"]["test"] == "session1"
-        assert cv["pooled"]["n"] == ev["session1"]["n"] + ev["session2"]["n"]
+        assert cv["pooled"]["n"] == ev["splits"]["session1"]["n"] + ev["splits"]["session2"]["n"]
         for block in (cv, ev["baseline"]["cross_validation"]):
             assert block["folds_sd"]["mean"] is not None and "ua" in block["folds_mean"]
-        classes = ev["session1"]["categories"]["confusion"]["classes"]  # the 4-class task's, as Train has them
+        classes = ev["splits"]["session1"]["categories"]["confusion"]["classes"]  # the 4-class task's, as Train has them
         assert len(classes) >= 2 and set(classes) <= {"angry", "happy", "neutral", "sad"}, classes
         scores = json.loads((d / params["evaluate"]["scores"]).read_text())
         assert {"folds_mean", "folds_sd", "pooled"} <= set(scores)
