@@ -11,7 +11,7 @@ from sa2sr_core.corpora.librispeech import read_librispeech
 from sa2sr_core.corpora.manifest import CorpusRead, summarize, write_manifest
 from sa2sr_core.corpora.msp_podcast import read_msp_podcast
 from sa2sr_core.corpora.own import read_own_manifest
-from sa2sr_core.params import CORPORA, OWN, corpus_root, manifest_path, rejects_path
+from sa2sr_core.params import CORPORA, OWN
 
 
 def read_corpus(corpus: str, root: str | Path, options: dict | None = None,
@@ -42,15 +42,16 @@ def subset_rows(rows: list[dict], cap: int) -> list[dict]:
     return [r for split in sorted(by_split) for r in sorted(by_split[split], key=key)[:cap]]
 
 
-def prepare_corpus(params: dict, corpus: str) -> dict:
-    """Write the corpus's manifest + rejects report; return its summary (source, splits, rejects)."""
-    root, is_demo = corpus_root(params, corpus)
+def prepare_corpus(corpus: str, root: Path, is_demo: bool, manifest: Path, rejects: Path, options: dict | None = None,
+                   cap: int | None = None) -> dict:
+    """Read `corpus` from `root` (params.corpus_root: its official layout, or the demo's), write its manifest and
+    rejects report (at most `cap` utterances per split: data.max_utterances_per_split); return its summary (source,
+    splits, rejects)."""
     if not root.is_dir():
         raise FileNotFoundError(f"data.{corpus} = {root}: no such directory" if not is_demo else
                                 f"demo corpus {root} is missing: run `dvc repro demo_data@{corpus}`")
-    read = read_corpus(corpus, root, (params.get("readers") or {}).get(corpus))
-    cap = params["data"].get("max_utterances_per_split")
+    read = read_corpus(corpus, root, options)
     if cap:
         read.rows = subset_rows(read.rows, int(cap))
-    df = write_manifest(read, manifest_path(params, corpus), rejects_path(params, corpus))
+    df = write_manifest(read, manifest, rejects)
     return {"source": "demo" if is_demo else str(root), "splits": summarize(df), "rejects": len(read.rejects)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -81,25 +82,58 @@ def _md_table(df: pd.DataFrame, floatfmt: str = "{:.3f}") -> str:
     return "\n".join(lines)
 
 
-def render_report(params: dict, report_path: str | Path) -> str:
-    p = params
-    rel = lambda f: os.path.relpath(f, Path(report_path).parent)  # noqa: E731  links relative to the report
-    data = read_summaries(params, "prepare")
-    labels = merge_label_summaries(read_summaries(params, "labels"))
-    corr = json.loads(Path(p["correlate"]["json"]).read_text())
-    pre_m = json.loads(Path(p["pretrain"]["summary"]).read_text())
-    ev = json.loads(Path(p["evaluate"]["metrics"]).read_text())
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report reads (the pipeline's outputs) and the setting it states, from params.yaml."""
+
+    path: str  # the report itself (links are relative to it)
+    curves: str  # the training-curves picture it writes
+    runs_dir: str  # a study of `sa2sr reproduce`: Tables 2-4
+    prepare: dict  # {corpus: summary} of the data stages
+    labels: dict
+    correlation: str  # correlate.json, table_csv, heatmap
+    table_csv: str
+    heatmap: str
+    pretrain_summary: str
+    pretrain_live: str
+    finetune_live: str
+    eval_metrics: str
+    scatter: str
+    confusion: str
+    lambda_: float
+    init: str
+    freeze_encoder: bool
+    seed: int
+    seed_offset: int
+
+    @classmethod
+    def from_params(cls, params: dict) -> "ReportInputs":
+        c, e, ft = params["correlate"], params["evaluate"], params["finetune"]
+        return cls(params["report"]["path"], params["report"]["curves"], params["report"]["runs_dir"],
+                   read_summaries(params, "prepare"), read_summaries(params, "labels"), c["json"], c["table_csv"],
+                   c["heatmap"], params["pretrain"]["summary"], params["pretrain"]["live_dir"], ft["live_dir"],
+                   e["metrics"], e["scatter"], e["confusion"], float(params["lambda"]), ft["init"],
+                   bool(ft["freeze_encoder"]), int(params["seed"]), int(ft.get("seed_offset", 0)))
+
+
+def render_report(r: ReportInputs) -> str:
+    rel = lambda f: os.path.relpath(f, Path(r.path).parent)  # noqa: E731  links relative to the report
+    data = r.prepare
+    labels = merge_label_summaries(r.labels)
+    corr = json.loads(Path(r.correlation).read_text())
+    pre_m = json.loads(Path(r.pretrain_summary).read_text())
+    ev = json.loads(Path(r.eval_metrics).read_text())
     folds = list((ev.get("cross_validation") or {}).get("folds") or [None])  # a cross-validation: its first fold
-    pre, ft = read_curves(p["pretrain"]["live_dir"]), read_curves(p["finetune"]["live_dir"], folds[0])
-    plot_curves(pre, ft, p["report"]["curves"])
+    pre, ft = read_curves(r.pretrain_live), read_curves(r.finetune_live, folds[0])
+    plot_curves(pre, ft, r.curves)
     demo = ev.get("data") == "demo"
     out = [f"# sa2sr run report{' — DEMO corpus (synthetic speech)' if demo else ''}", "",
            f"Encoder: **{pre_m.get('encoder', 'bilstm')}**"
            + (" — random weights: the SSL numbers below say nothing about self-supervised pre-training"
               if "RANDOM WEIGHTS" in pre_m.get("encoder", "") else "") + ".",
-           f"Setting: lambda = {p['lambda']}, fine-tuning init = {p['finetune']['init']}, encoder "
-           f"{'frozen' if p['finetune']['freeze_encoder'] else 'fine-tuned'}, seed {p['seed']} "
-           f"(+{p['finetune'].get('seed_offset', 0)} for fine-tuning)."
+           f"Setting: lambda = {r.lambda_:g}, fine-tuning init = {r.init}, encoder "
+           f"{'frozen' if r.freeze_encoder else 'fine-tuned'}, seed {r.seed} "
+           f"(+{r.seed_offset} for fine-tuning)."
            + (" Demo numbers show the pipeline works; they are not the paper's experiment." if demo else ""), ""]
     out += ["## Data", "", *data_table(data)]
     out.append("\nRejected at reading: " + ", ".join(f"{c} {v['rejects']}" for c, v in data.items()) + ".")
@@ -110,17 +144,17 @@ def render_report(params: dict, report_path: str | Path) -> str:
         n = v["utterances"]
         out.append(f"| {c} | {n} | " + " | ".join(f"{v['per_class'][k]} ({v['per_class'][k] / max(n, 1):.0%})"
                                                   for k in SENTIMENT_CLASSES) + " |")
-    t1 = pd.read_csv(p["correlate"]["table_csv"]).set_index("speech_emotion")
+    t1 = pd.read_csv(r.table_csv).set_index("speech_emotion")
     out += ["", "## Table 1: text sentiment x speech emotion (IEMOCAP)", "", _md_table(t1, "{}"), "",
             f"Spearman {corr['spearman']:.3f} (p = {corr['p_value']:.1e}), Cramér's V {corr['cramers_v']:.3f}, "
             f"n = {corr['n']}. The paper's own Table 1 counts give Spearman "
             f"{corr['paper']['spearman_from_paper_counts']:.3f} (its text says {corr['paper']['spearman_reported_in_paper_text']}).",
-            f"Heatmap: [{rel(p['correlate']['heatmap'])}]({rel(p['correlate']['heatmap'])})."]
+            f"Heatmap: [{rel(r.heatmap)}]({rel(r.heatmap)})."]
     show = [c for c in ("train_loss_ctc", "val_loss_ctc", "cer", "auc", "war", "M", "frames_per_s") if c in pre]
     out += ["", "## Pre-training", "", f"Selected epoch {pre_m['epoch']} of {pre_m['epochs_run']} "
             f"({pre_m['selection']}): CER {pre_m['cer']:.3f}, AUC {pre_m['auc']:.3f}, WAR {pre_m['war']:.3f}.", "",
             _md_table(pre[show].round(4)), "",
-            f"![training curves]({rel(p['report']['curves'])})"]
+            f"![training curves]({rel(r.curves)})"]
     show = [c for c in ("train_loss_ccc", "train_loss_ce", *(f"val_ccc_{x}" for x in (*DIMS, "mean")), "val_ua",
                         "val_wa", "val_macro_f1") if c in ft]
     classes = "val_ua" in ft
@@ -128,28 +162,28 @@ def render_report(params: dict, report_path: str | Path) -> str:
             + (f", {folds[0]} of {len(folds)}" if folds[0] else "") + ")", "", _md_table(ft[show].round(4))]
     if has_dimensions(ev):
         out += ["", "## Test CCC (bootstrap 95% CI)", "", *ccc_table(ev)]
-        out.append(f"\nScatter plot: [{rel(p['evaluate']['scatter'])}]({rel(p['evaluate']['scatter'])}).")
+        out.append(f"\nScatter plot: [{rel(r.scatter)}]({rel(r.scatter)}).")
     if classes:
         out += ["", "## Test emotion classes (bootstrap 95% CI)", "", *class_table(ev),
-                f"\n![confusion matrix]({rel(p['evaluate']['confusion'])})"]
+                f"\n![confusion matrix]({rel(r.confusion)})"]
     if "cross_validation" in ev:
         out += ["", f"## Cross-validation ({len(folds)} folds, leave one session out)", "", *cross_validation_table(ev),
                 "\nEach fold's model on its held-out session, selected on another whole session; mean ± sd over "
                 "folds; pooled: all folds' test utterances as one set [bootstrap 95% CI]."]
-    study = collect_study(p["report"]["runs_dir"])
+    study = collect_study(r.runs_dir)
     runs = study_evals(study)
     out += ["", "## Frozen vs fine-tuned, and the other Table 2-4 settings", ""]
     if runs:
-        out += [f"From {sum(map(len, runs.values()))} runs in `{p['report']['runs_dir']}` (`sa2sr reproduce`; "
+        out += [f"From {sum(map(len, runs.values()))} runs in `{r.runs_dir}` (`sa2sr reproduce`; "
                 "mean ± sd over pre-training seeds, test1):", "", render_tables(runs, "test1")]
         paired = paired_table(study, "test1")
         if paired:
             out += ["Paired differences on the same test utterances (mean CCC of A's runs minus B's, 95% bootstrap "
                     "interval over utterances and seeds; * = excludes 0):", "", *paired]
     else:
-        out.append(f"No runs in `{p['report']['runs_dir']}` yet: `sa2sr reproduce --profile demo --seeds 3 "
-                   f"--out {p['report']['runs_dir']}` makes them.")
+        out.append(f"No runs in `{r.runs_dir}` yet: `sa2sr reproduce --profile demo --seeds 3 "
+                   f"--out {r.runs_dir}` makes them.")
     out += ["", "## Plots", "", *(f"- [{rel(x)}]({rel(x)})" for x in
-            (p["report"]["curves"], p["correlate"]["heatmap"], p["evaluate"]["scatter"])),
+            (r.curves, r.heatmap, r.scatter)),
             "- `dvc plots show` renders the per-epoch curves of dvclive/pretrain and dvclive/finetune."]
     return "\n".join(out) + "\n"

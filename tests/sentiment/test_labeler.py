@@ -76,3 +76,29 @@ def test_sentence_case_for_all_caps_only():
     assert prepare_text("I THINK IT'S  GREAT", True) == "I think it's great"
     assert prepare_text("Hello World", True) == "Hello World"
     assert prepare_text("I THINK", False) == "I THINK"
+
+
+def test_each_transcript_is_labelled_once(tmp_path):
+    """pseudo_label sends every transcript through the model once (sentence-cased where ALL CAPS); measuring what
+    sentence-casing changes is a study of its own (sentence_case_effect), not a second pass of every stage run."""
+    import pandas as pd
+
+    from sa2sr_core.sentiment.labels import pseudo_label_corpus, sentence_case_effect
+
+    class Counting(VaderLabeler):
+        seen: list = []
+
+        def predict(self, texts):
+            Counting.seen += list(texts)
+            return super().predict(texts)
+
+    texts = ["I LOVE THIS DAY", "what a terrible idea", "IT IS A TABLE", ""]
+    pd.DataFrame({"utt_id": list("abcd"), "text": texts}).to_parquet(tmp_path / "m.parquet")
+    summary = pseudo_label_corpus(tmp_path / "m.parquet", tmp_path / "labels.parquet",
+                                  LabelerConfig(sentence_case=True), Counting(LabelerConfig()))
+    assert Counting.seen == ["I love this day", "what a terrible idea", "It is a table"]
+    assert summary["utterances"] == 4 and sum(summary["per_class"].values()) == 3
+    assert pd.read_parquet(tmp_path / "labels.parquet")["utt_id"].tolist() == list("abcd")
+    Counting.seen = []
+    effect = sentence_case_effect(Counting(LabelerConfig()), texts)
+    assert len(Counting.seen) == 6 and effect["labels_changed"] >= 0  # both ways: twice, on request only

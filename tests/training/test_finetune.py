@@ -202,3 +202,21 @@ def test_stats_model_starts_from_the_ridge_baseline(emo):
     ids, preds, _ = predict_split(model, make_emotion_dataset(test, scan_emotion_split(test, cfg, mf), cfg, True), "cpu")
     want = base.predict(te.x)[[te.ids.index(u) for u in ids]]
     np.testing.assert_allclose(preds, want, atol=1e-4)
+
+
+def test_set_up_reads_each_training_shard_once(emo, monkeypatch):
+    """Task, usable utterances, the ridge start and the functionals' standardisation all come from one read of the
+    training shards' labels and functionals; the feature sequences are read by the epochs, not before."""
+    import pyarrow.parquet as pq
+
+    from sa2sr_core.training.finetune import FinetuneTask
+
+    train, valid, _, pre = emo
+    reads, real = [], pq.read_table
+    monkeypatch.setattr(pq, "read_table", lambda path, *a, **k: reads.append(str(path)) or real(path, *a, **k))
+    model_cfg = EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84))
+    task = FinetuneTask(_cfg(), model_cfg, train, valid, pre, baseline_cfg=project_baseline_config())
+    task.setup(torch.device("cpu"), 1, lambda *_: None)
+    shards = sorted(str(p) for p in train.glob("shard-*.parquet"))
+    assert shards and sorted(r for r in reads if r.startswith(str(train))) == shards
+    assert task.task == "dimensions"
