@@ -126,7 +126,7 @@ def test_bad_transcripts_are_skipped_and_counted(tmp_path):
 def test_ddp_two_processes_gloo(shards, tmp_path):
     train, valid, labels = shards
     labels.to_parquet(tmp_path / "labels.parquet")
-    worker = Path(__file__).with_name("ddp_worker.py")
+    worker = Path(__file__).resolve().parents[1] / "ddp_worker.py"
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_port", "29533", str(worker), str(train), str(valid),
                           str(tmp_path / "labels.parquet"), str(tmp_path / "out")],

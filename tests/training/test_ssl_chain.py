@@ -166,7 +166,7 @@ def test_ddp_two_processes_with_layerdrop_and_a_frozen_start(wave_shards, tmp_pa
 
     _, train, valid, labels = wave_shards
     labels.to_parquet(tmp_path / "labels.parquet")
-    worker = Path(__file__).with_name("ddp_worker.py")
+    worker = Path(__file__).resolve().parents[1] / "ddp_worker.py"
     res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                           "--master_port", "29534", str(worker), str(train), str(valid),
                           str(tmp_path / "labels.parquet"), str(tmp_path / "out"), "gloo", "cpu", "ssl"],
