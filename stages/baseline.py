@@ -2,21 +2,26 @@
 Development: ridge regression per dimension (A/V/D), logistic regression (emotion classes); predictions on the
 test splits for `evaluate` to score beside the deep model (per fold of a cross-validated corpus)."""
 
-import json
+from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pinned before torch and numpy load
 
-import pandas as pd
+numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
 
-from sa2sr_core.config.baseline import baseline_config
-from sa2sr_core.config.training import finetune_configs
-from sa2sr_core.corpora.finetuning import finetune_corpus
-from sa2sr_core.errors import run_main
-from sa2sr_core.evaluation.baseline import fit_fold
-from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.models.backbones import resolve_emotion
-from sa2sr_core.params import load_params
+import json  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from sa2sr_core.config.baseline import baseline_config  # noqa: E402
+from sa2sr_core.config.training import finetune_configs  # noqa: E402
+from sa2sr_core.corpora.finetuning import finetune_corpus  # noqa: E402
+from sa2sr_core.errors import run_main  # noqa: E402
+from sa2sr_core.evaluation.baseline import fit_fold  # noqa: E402
+from sa2sr_core.io import write_json, write_parquet  # noqa: E402
+from sa2sr_core.models.backbones import resolve_emotion  # noqa: E402
+from sa2sr_core.params import load_params  # noqa: E402
 
 
 def main() -> None:
+    numerics.pin_threads()
     params = load_params()
     b, corpus = params["baseline"], finetune_corpus(params)
     cfg = baseline_config(params)

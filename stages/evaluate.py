@@ -1,22 +1,27 @@
 """Stage evaluate: CCC per dimension with bootstrap 95% CIs on the test split(s), predictions, scatter plot; for a
 cross-validated corpus (IEMOCAP), each fold's model on its test session, the folds' mean ± sd and the pooled figures."""
 
-import json
-from pathlib import Path
+from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pinned before torch and numpy load
 
-import pandas as pd
+numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
 
-from sa2sr_core.config.training import finetune_config
-from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path
-from sa2sr_core.errors import run_main
-from sa2sr_core.evaluation.evaluate import (compact_scores, cross_validation, evaluate_splits, model_task, plot_absent,
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from sa2sr_core.config.training import finetune_config  # noqa: E402
+from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path  # noqa: E402
+from sa2sr_core.errors import run_main  # noqa: E402
+from sa2sr_core.evaluation.evaluate import (compact_scores, cross_validation, evaluate_splits, model_task, plot_absent,  # noqa: E402
                                             plot_confusion, plot_scatter, score_predictions)
-from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.models.loaders import load_emotion_model
-from sa2sr_core.params import load_params
+from sa2sr_core.io import write_json, write_parquet  # noqa: E402
+from sa2sr_core.models.loaders import load_emotion_model  # noqa: E402
+from sa2sr_core.params import load_params  # noqa: E402
 
 
 def main() -> None:
+    numerics.pin_threads()
     params = load_params()
     p, e = params["finetune"], params["evaluate"]
     corpus = finetune_corpus(params)

@@ -1,18 +1,23 @@
 """Stage finetune: emotion regressor on the pre-trained (or scratch) encoder, CCC loss (paper §3.3, Table 4);
 one model per fold of a cross-validated corpus (IEMOCAP: models/finetune/fold-<k>/)."""
 
-from sa2sr_core.config.baseline import baseline_config
-from sa2sr_core.config.features import feature_config
-from sa2sr_core.config.training import finetune_configs
-from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path
-from sa2sr_core.errors import run_main
-from sa2sr_core.io import write_json
-from sa2sr_core.params import load_params
-from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion
-from sa2sr_core.training.tracking import write_history
+from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pinned before torch and numpy load
+
+numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
+
+from sa2sr_core.config.baseline import baseline_config  # noqa: E402
+from sa2sr_core.config.features import feature_config  # noqa: E402
+from sa2sr_core.config.training import finetune_configs  # noqa: E402
+from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path  # noqa: E402
+from sa2sr_core.errors import run_main  # noqa: E402
+from sa2sr_core.io import write_json  # noqa: E402
+from sa2sr_core.params import load_params  # noqa: E402
+from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion  # noqa: E402
+from sa2sr_core.training.tracking import write_history  # noqa: E402
 
 
 def main() -> None:
+    numerics.pin_threads()
     params = load_params()
     p = params["finetune"]
     corpus = finetune_corpus(params)

@@ -3,19 +3,24 @@
 Single process: `python stages/pretrain.py`; data parallel: `torchrun --nproc_per_node N stages/pretrain.py`.
 """
 
-import pandas as pd
+from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pinned before torch and numpy load
 
-from sa2sr_core.config.features import feature_config
-from sa2sr_core.config.training import pretrain_configs
-from sa2sr_core.errors import run_main
-from sa2sr_core.io import write_json
-from sa2sr_core.params import labels_path, load_params, split_dir
-from sa2sr_core.training.loop import ddp_session
-from sa2sr_core.training.pretrain import train_sa2sr
-from sa2sr_core.training.tracking import write_history
+numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
+
+import pandas as pd  # noqa: E402
+
+from sa2sr_core.config.features import feature_config  # noqa: E402
+from sa2sr_core.config.training import pretrain_configs  # noqa: E402
+from sa2sr_core.errors import run_main  # noqa: E402
+from sa2sr_core.io import write_json  # noqa: E402
+from sa2sr_core.params import labels_path, load_params, split_dir  # noqa: E402
+from sa2sr_core.training.loop import ddp_session  # noqa: E402
+from sa2sr_core.training.pretrain import train_sa2sr  # noqa: E402
+from sa2sr_core.training.tracking import write_history  # noqa: E402
 
 
 def main() -> None:
+    numerics.pin_threads()
     params = load_params()
     cfg, model_cfg = pretrain_configs(params)
     p, corpus = params["pretrain"], params["pretrain"]["corpus"]
