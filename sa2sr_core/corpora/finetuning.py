@@ -133,9 +133,6 @@ class FinetuneCorpus:
         was rejected has none)."""
         return {s: d for s in fold.tests if (d := self.dirs((s,))).is_dir()}
 
-    def resolve_task(self, task: str, has_dims: bool, has_categories: bool) -> str:
-        return resolve_task(task, self.auto_task, has_dims, has_categories)
-
     def training_config(self, cfg):
         """A FinetuneConfig (config.training: not imported here, so that the data stages never depend on training
         code) on this corpus's label scale (IEMOCAP fixes its own)."""

@@ -26,7 +26,6 @@ class SplitTable:
     """The labels, lengths and utterance functionals of every utterance of a split's shards, read in one pass
     (no features): what fine-tuning set-up, the baselines and evaluation decide from, without reading again."""
 
-    source: object  # the split folder (or a fold's folders) it was read from
     ids: list[str]
     num_frames: np.ndarray  # (N,)
     avd: np.ndarray  # (N, 3) float64: NaN where a dimension is missing
@@ -60,7 +59,7 @@ def read_split(split_dir) -> SplitTable:
             stats += [stats_from_batch(b) for b in table.to_batches()]
         elif missing is None:
             missing = path
-    return SplitTable(split_dir, ids, np.asarray(frames, np.int64), np.concatenate(avd), cats,
+    return SplitTable(ids, np.asarray(frames, np.int64), np.concatenate(avd), cats,
                       None if missing is not None else np.concatenate(stats).astype(np.float32) if stats else
                       np.zeros((0, 0), np.float32), missing)
 
