@@ -17,7 +17,8 @@ from sa2sr_core.evaluation.evaluate import (compact_scores, cross_validation, ev
                                             plot_confusion, plot_scatter, score_predictions)
 from sa2sr_core.io import write_json, write_parquet  # noqa: E402
 from sa2sr_core.models.loaders import load_emotion_model  # noqa: E402
-from sa2sr_core.params import load_params  # noqa: E402
+from sa2sr_core.features.text import read_text_features  # noqa: E402
+from sa2sr_core.params import load_params, text_features_path  # noqa: E402
 
 
 def main() -> None:
@@ -26,14 +27,16 @@ def main() -> None:
     p, e = params["finetune"], params["evaluate"]
     corpus = finetune_corpus(params)
     cfg, folds = corpus.training_config(finetune_config(params)), corpus.folds
-    results, frames, tasks = {}, [], set()
+    results, frames, tasks, text = {}, [], set(), None
     for fold in folds:
         model = load_emotion_model(fold_path(p["model_dir"], fold))
+        if model.cfg.regressor.text_dim and text is None:  # the text route: the features it was trained with
+            text = read_text_features(text_features_path(params))
         dirs = corpus.test_dirs(fold)
         if not dirs:
             raise FileNotFoundError(f"none of the test splits {list(fold.tests)} has features under "
                                     f"{Path(corpus.dirs(fold.tests[:1])).parent}")
-        res, preds = evaluate_splits(model, dirs, cfg, n_boot=e["bootstrap"], seed=params["seed"])
+        res, preds = evaluate_splits(model, dirs, cfg, n_boot=e["bootstrap"], seed=params["seed"], text=text)
         results.update(res)
         frames.append(preds)
         tasks.add(model_task(model))
@@ -49,11 +52,19 @@ def main() -> None:
                              f"the model's {r['n']}: re-run `dvc repro baseline`")
     data = corpus.name
     out = {"data": data, "init": cfg.init, "freeze_encoder": cfg.freeze_encoder, "lambda": params["lambda"],
-           "splits": results, "baseline": {"splits": baseline}}
+           **({"text": text.source} if text is not None else {}), "splits": results, "baseline": {"splits": baseline}}
+    text_base = Path(params["baseline"]["text_predictions"])
+    if text is not None and text_base.is_file():  # the text-only baseline (stage baseline), the same utterances
+        text_preds = pd.read_parquet(text_base)
+        out["text_baseline"] = {"splits": score_predictions(text_preds, e["bootstrap"], params["seed"], classes)}
     if corpus.cross_validated:
         out["cross_validation"] = cross_validation(folds, results, preds, e["bootstrap"], params["seed"], classes)
         out["baseline"]["cross_validation"] = cross_validation(folds, baseline, base_preds, e["bootstrap"],
                                                                params["seed"], classes)
+        if "text_baseline" in out:
+            out["text_baseline"]["cross_validation"] = cross_validation(folds, out["text_baseline"]["splits"],
+                                                                        text_preds, e["bootstrap"], params["seed"],
+                                                                        classes)
     write_json(e["metrics"], out)
     write_json(e["scores"], compact_scores(out))  # the DVC metric: CCC per dimension, model and baseline
     write_parquet(e["predictions"], preds)

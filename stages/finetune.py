@@ -13,6 +13,7 @@ from sa2sr_core.errors import run_main  # noqa: E402
 from sa2sr_core.io import write_json  # noqa: E402
 from sa2sr_core.params import load_params  # noqa: E402
 from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion  # noqa: E402
+from sa2sr_core.training.text_inputs import text_route  # noqa: E402
 from sa2sr_core.training.tracking import write_history  # noqa: E402
 
 
@@ -24,6 +25,7 @@ def main() -> None:
     cfg, model_cfg = finetune_configs(params)
     cfg = corpus.training_config(cfg)
     remove_other_layout(p["model_dir"], corpus.folds)
+    text, text_info = text_route(params)  # (None, {}) for finetune.text.source none: sound only
     results = {}
     for fold in corpus.folds:
         if fold.name:
@@ -32,7 +34,7 @@ def main() -> None:
         results[fold] = train_emotion(cfg, model_cfg, corpus.dirs(fold.train), corpus.dirs(fold.validation),
                                       fold_path(p["model_dir"], fold), params["pretrain"]["model_dir"],
                                       feature_config(params), baseline_cfg=baseline_config(params),
-                                      auto_task=corpus.auto_task)
+                                      auto_task=corpus.auto_task, text=text, text_info=text_info)
     metrics, summary = fold_metrics(cfg, results)
     write_json(p["metrics"], metrics)  # the DVC metric
     write_json(p["summary"], summary)

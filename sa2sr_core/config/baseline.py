@@ -16,4 +16,4 @@ class BaselineConfig:
 
 def baseline_config(params: dict) -> BaselineConfig:
     return build(BaselineConfig, {k: v for k, v in (params.get("baseline") or {}).items()
-                                  if k not in ("predictions", "metrics")}, "baseline")
+                                  if k not in ("predictions", "text_predictions", "metrics")}, "baseline")

@@ -10,6 +10,7 @@ from sa2sr_core.config.baseline import baseline_config
 from sa2sr_core.config.demo import demo_config
 from sa2sr_core.config.features import feature_config
 from sa2sr_core.config.labeler import labeler_config
+from sa2sr_core.config.text import text_config
 from sa2sr_core.config.training import finetune_configs, pretrain_configs
 from sa2sr_core.errors import ParamsError
 from sa2sr_core.params import check_plain_keys, get_dotted, with_overrides
@@ -30,6 +31,7 @@ def validate_params(params: dict) -> None:
         pretrain_configs(params)
         if "finetune" in params:
             finetune_configs(params)
+            text_config(params)
 
 
 def check_overrides(params: dict, overrides: dict[str, Any], where: str) -> None:

@@ -146,6 +146,10 @@ class RegressorConfig:
     # fine-tuning; empty: none), and whether the A/V/D outputs are trained (false for a corpus of categories only).
     classes: tuple[str, ...] = ()
     dimensions: bool = True
+    # The text route (params finetune.text, docs/text.md): E text features beside the sequence (0: none) and what
+    # makes them at inference: the source, the text model and its options, the features' names.
+    text_dim: int = 0
+    text: dict = field(default_factory=dict)
 
     def output_length(self, steps):
         for k, s in zip(self.kernels, self.strides):

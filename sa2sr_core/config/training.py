@@ -104,7 +104,7 @@ def pretrain_configs(params: dict) -> tuple[PretrainConfig, SA2SRConfig]:
 
 def finetune_config(params: dict) -> FinetuneConfig:
     """FinetuneConfig from params `finetune` and `seed` (+ finetune.seed_offset, for seed sweeps of fine-tuning alone)."""
-    p = {k: v for k, v in params["finetune"].items() if k not in FINETUNE_PLAIN and k != "regressor"}
+    p = {k: v for k, v in params["finetune"].items() if k not in FINETUNE_PLAIN and k not in ("regressor", "text")}
     check_type("seed", params["seed"], int)
     seed = int(params["seed"]) + int(p.pop("seed_offset", 0))
     return build(FinetuneConfig, {**p, "seed": seed}, "finetune")

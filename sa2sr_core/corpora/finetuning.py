@@ -128,6 +128,11 @@ class FinetuneCorpus:
         found = tuple(split_dir({"data": {"features_dir": self.features_dir}}, self.data, s) for s in splits)
         return found[0] if len(found) == 1 else found
 
+    def split_dirs(self) -> dict[str, Path]:
+        """{split: its feature folder} of every split any fold reads (train, Development, tests) that has features."""
+        names = dict.fromkeys(s for f in self.folds for s in (*f.train, *f.validation, *f.tests))
+        return {s: d for s in names if (d := self.dirs((s,))).is_dir()}
+
     def test_dirs(self, fold: Fold) -> dict[str, Path]:
         """{test split: its feature folder} of a fold, for the splits that have features (a split whose every file
         was rejected has none)."""

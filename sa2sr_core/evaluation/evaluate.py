@@ -11,7 +11,7 @@ import torch
 
 from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.metrics import bootstrap_ci, ccc, ccc_per_dim, class_scores, figures, softmax
-from sa2sr_core.features.emotion import make_emotion_dataset, scan_emotion_split
+from sa2sr_core.features.emotion import make_emotion_dataset, read_split, scan_emotion_split
 from sa2sr_core.io import atomic_path
 from sa2sr_core.models.regressor import EmotionModel
 from sa2sr_core.models.run import predict_split, uses_stats
@@ -55,8 +55,9 @@ def score_predictions(pred: pd.DataFrame, n_boot: int = 1000, seed: int = 0, cla
 def compact_scores(ev: dict) -> dict:
     """eval.json -> {split: {dim: ccc}, baseline: {split: {dim: ccc}}}: the few numbers `dvc exp show` shows.
 
-    eval.json: {data, init, freeze_encoder, lambda, splits: {split: scores}, [cross_validation], baseline: {splits,
-    [cross_validation]}} (scores: score() and/or `categories`: class_scores())."""
+    eval.json: {data, init, freeze_encoder, lambda, [text], splits: {split: scores}, [cross_validation], baseline:
+    {splits, [cross_validation]}, [text_baseline: {splits, [cross_validation]}]} (scores: score() and/or
+    `categories`: class_scores())."""
     def block(splits: dict) -> dict:
         out = {}
         for s, r in splits.items():
@@ -75,10 +76,11 @@ def compact_scores(ev: dict) -> dict:
     out = block(ev["splits"])
     if "cross_validation" in ev:
         out.update(cv(ev["cross_validation"]))
-    if "baseline" in ev:
-        out["baseline"] = block(ev["baseline"]["splits"])
-        if "cross_validation" in ev["baseline"]:
-            out["baseline"].update(cv(ev["baseline"]["cross_validation"]))
+    for name in ("baseline", "text_baseline"):  # the classical models on the functionals; on the text alone
+        if name in ev:
+            out[name] = block(ev[name]["splits"])
+            if "cross_validation" in ev[name]:
+                out[name].update(cv(ev[name]["cross_validation"]))
     return out
 
 
@@ -103,14 +105,16 @@ def model_task(model: EmotionModel) -> tuple[bool, tuple[str, ...]]:
 
 
 def evaluate_splits(model, split_dirs: dict[str, Path], cfg: FinetuneConfig, device="cpu", n_boot: int = 1000,
-                    seed: int = 0) -> tuple[dict, pd.DataFrame]:
+                    seed: int = 0, text=None) -> tuple[dict, pd.DataFrame]:
     """{split: {dim: {ccc, ci95}, mean: {...}, n, skipped} and/or {categories: class_scores(...)}} and one
-    predictions frame (true_/pred_<dim>; category, pred_category, p_<class>)."""
+    predictions frame (true_/pred_<dim>; category, pred_category, p_<class>). text: the text features (a
+    TextFeatures) of a model with the text route."""
     dims, classes = model_task(model)
     task = "both" if dims and classes else "categories" if classes else "dimensions"
     results, frames = {}, []
     for split, d in split_dirs.items():
-        data = scan_emotion_split(d, cfg, model.min_frames(), task, classes)
+        data = scan_emotion_split(read_split(d, text) if text is not None else d, cfg, model.min_frames(), task,
+                                  classes)
         ids, out, targets, cats = predict_split(model, make_emotion_dataset(d, data, cfg, uses_stats(model)), device,
                                                 with_categories=True)
         preds, frame = out[:, :3], {"utt_id": ids, "split": split}

@@ -31,6 +31,7 @@ class Example:
     avd: np.ndarray | None = None  # (3,) activation, valence, dominance
     stats: np.ndarray | None = None  # (K,) functionals of the unnormalised LFBE (sa2sr_core.features.functionals)
     category: int = -1  # the emotion class's index (fine-tuning on categories); -1: none
+    text: np.ndarray | None = None  # (E,) text features (sa2sr_core.features.text), when the route reads text
 
 
 @dataclass
@@ -44,17 +45,19 @@ class Batch:
     avd: torch.Tensor  # (B, 3)
     stats: torch.Tensor  # (B, K) utterance functionals; (B, 0) when not read
     category: torch.Tensor | None = None  # (B,) emotion class index, -1 where an utterance has none
+    text: torch.Tensor | None = None  # (B, E) text features; None when the route reads no text
 
-    def _tensors(self) -> tuple[torch.Tensor, ...]:
-        base = self.feats, self.lengths, self.tokens, self.token_lengths, self.sentiment, self.avd, self.stats
-        return base if self.category is None else (*base, self.category)
+    def _map(self, fn) -> "Batch":
+        tensors = (self.feats, self.lengths, self.tokens, self.token_lengths, self.sentiment, self.avd, self.stats,
+                   self.category, self.text)
+        return Batch(self.utt_ids, *(None if t is None else fn(t) for t in tensors))
 
     def to(self, device, non_blocking: bool = False) -> "Batch":
-        return Batch(self.utt_ids, *(t.to(device, non_blocking=non_blocking) for t in self._tensors()))
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> "Batch":
         """Page-locked host copies, so that .to(cuda, non_blocking=True) overlaps the copy with compute."""
-        return Batch(self.utt_ids, *(t.pin_memory() for t in self._tensors()))
+        return self._map(lambda t: t.pin_memory())
 
 
 _DONE = object()
@@ -117,6 +120,8 @@ def collate(examples: list[Example]) -> Batch:
         torch.tensor([len(e.tokens) for e in examples]), torch.tensor([e.sentiment for e in examples]),
         torch.from_numpy(avd.astype(np.float32)), torch.from_numpy(stats.astype(np.float32)),
         torch.tensor([e.category for e in examples], dtype=torch.long),
+        torch.from_numpy(np.stack([e.text for e in examples]).astype(np.float32)) if examples[0].text is not None
+        else None,
     )
 
 

@@ -32,15 +32,16 @@ class SplitTable:
     category: list  # (N,) class name or None
     stats: np.ndarray | None  # (N, K) float32 utterance functionals; None: the shards have no utt_stats column
     missing_stats: Path | None = None  # the first shard without utt_stats (named when functionals are asked for)
+    text: np.ndarray | None = None  # (N, E) float32 text features (sa2sr_core.features.text), when the route reads text
 
     @property
     def row(self) -> dict[str, int]:
         return {u: i for i, u in enumerate(self.ids)}
 
 
-def read_split(split_dir) -> SplitTable:
+def read_split(split_dir, text=None) -> SplitTable:
     """One pass over a split's shards (a tuple of folders for a fold): utt_id, num_frames, A/V/D, category and the
-    utterance functionals, never the feature sequences."""
+    utterance functionals, never the feature sequences; with `text` (a TextFeatures), each utterance's text vector."""
     files = shard_files(split_dir)
     if not files:
         raise FileNotFoundError(f"no feature shards under {split_dir}: run `dvc repro features` first")
@@ -61,7 +62,7 @@ def read_split(split_dir) -> SplitTable:
             missing = path
     return SplitTable(ids, np.asarray(frames, np.int64), np.concatenate(avd), cats,
                       None if missing is not None else np.concatenate(stats).astype(np.float32) if stats else
-                      np.zeros((0, 0), np.float32), missing)
+                      np.zeros((0, 0), np.float32), missing, None if text is None else text.vectors(ids))
 
 
 def as_table(source) -> SplitTable:
@@ -114,6 +115,19 @@ def read_stats(source, ids) -> np.ndarray:
     return t.stats[[row[u] for u in ids]].astype(np.float32)
 
 
+def read_inputs(source, ids, stats: bool = True, text: bool = True) -> np.ndarray:
+    """(len(ids), K + E) side inputs of `ids`: the utterance functionals (stats) and the text features (text, where
+    the table has them), side by side in that order: what the classical models and the regressor's linear path read."""
+    t = source.table if isinstance(source, EmotionData) and source.table is not None else as_table(source)
+    parts = [read_stats(t, ids)] if stats else []
+    if text and t.text is not None:
+        row = t.row
+        parts.append(t.text[[row[u] for u in ids]] if len(ids) else np.zeros((0, t.text.shape[1]), np.float32))
+    if not parts:
+        raise ValueError("no side input asked for: neither functionals nor text features")
+    return np.concatenate(parts, axis=1).astype(np.float32)
+
+
 def scan_emotion_split(source, cfg, min_frames: int, task: str = "dimensions",
                        classes: tuple[str, ...] = ()) -> EmotionData:
     """Utterances with usable labels for `task` (A/V/D inside cfg.scale_min..cfg.scale_max; a category among
@@ -152,14 +166,19 @@ def scan_emotion_split(source, cfg, min_frames: int, task: str = "dimensions",
 
 
 def make_emotion_dataset(split_dir, data: EmotionData, cfg, stats: bool = False) -> ShardDataset:
-    """Batches of a split's usable utterances under cfg's frame budget; stats: also the utterance functionals."""
+    """Batches of a split's usable utterances under cfg's frame budget; stats: also the utterance functionals; the
+    text features too when the scanned table has them."""
     nan = np.full(3, np.nan, np.float32)
+    table = data.table
+    text = ({u: table.text[i] for i, u in enumerate(table.ids)} if table is not None and table.text is not None
+            else None)
 
     def make_example(row: dict) -> Example | None:
         u = row["utt_id"]
         t, c = data.avd.get(u), data.category.get(u, -1)
         if t is None and c < 0:
             return None
-        return Example(u, row["feats"], avd=nan if t is None else t, stats=row.get("utt_stats"), category=c)
+        return Example(u, row["feats"], avd=nan if t is None else t, stats=row.get("utt_stats"), category=c,
+                       text=None if text is None else text[u])
 
     return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, stats=stats)

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sa2sr_core.config.baseline import BaselineConfig
-from sa2sr_core.features.emotion import EmotionData, read_stats
+from sa2sr_core.features.emotion import EmotionData, read_inputs
 from sa2sr_core.metrics import ccc, unweighted_accuracy
 from sa2sr_core.names import DIMS
 
@@ -27,10 +27,11 @@ class SplitData:
     y: np.ndarray  # (N, 3) activation, valence, dominance
 
 
-def split_data(data: EmotionData) -> SplitData:
-    """Functionals and A/V/D targets of the utterances a scan kept (read from the scan's table, not again)."""
+def split_data(data: EmotionData, stats: bool = True, text: bool = True) -> SplitData:
+    """Side inputs (functionals, and text features where the scan's table has them; sa2sr_core.features.emotion.
+    read_inputs) and A/V/D targets of the utterances a scan kept (read from the scan's table, not again)."""
     ids = list(data.avd)
-    return SplitData(ids, read_stats(data, ids).astype(np.float64),
+    return SplitData(ids, read_inputs(data, ids, stats, text).astype(np.float64),
                      np.stack([data.avd[u] for u in ids]).astype(np.float64) if ids else np.zeros((0, 3)))
 
 
@@ -74,10 +75,10 @@ class ClassData:
     c: np.ndarray  # (N,) class index
 
 
-def class_data(data: EmotionData) -> ClassData:
-    """Functionals and classes of the utterances with a category that a scan kept."""
+def class_data(data: EmotionData, stats: bool = True, text: bool = True) -> ClassData:
+    """Side inputs (as split_data) and classes of the utterances with a category that a scan kept."""
     ids = sorted(data.category)
-    return ClassData(ids, read_stats(data, ids).astype(np.float64) if ids else np.zeros((0, 0)),
+    return ClassData(ids, read_inputs(data, ids, stats, text).astype(np.float64) if ids else np.zeros((0, 0)),
                      np.array([data.category[u] for u in ids], np.int64))
 
 

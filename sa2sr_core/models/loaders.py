@@ -53,3 +53,12 @@ def load_pretrained_encoder(model: EmotionModel, model_dir: str | Path) -> None:
     if missing or unexpected:
         raise ModelDirError(f"{Path(model_dir) / 'model.safetensors'}: encoder weights do not fit: missing "
                             f"{missing[:5]}, unexpected {unexpected[:5]}")
+
+
+def load_sa2sr(model_dir, device="cpu"):
+    """The pre-trained SA2SR network (encoder, CTC head, sentiment head) of a pre-training directory, in eval mode."""
+    from sa2sr_core.config.models import SA2SRConfig
+    from sa2sr_core.models.sa2sr import SA2SR
+
+    config, weights = read(model_dir, "pretrain", "pre-trained")
+    return build(SA2SR, SA2SRConfig.from_dict, config, weights, Path(model_dir)).to(device).eval()

@@ -17,6 +17,14 @@ from the encoder's input, enter beside the pooled sequence:
 
 so fine-tuning starts from the classical baseline's predictions and learns what the sequence adds to them.
 
+Optional (`text_dim > 0`, params `finetune.text`, docs/text.md): the text features of the utterance's transcript
+(sa2sr_core.features.text, E = 4: the text model's sentiment probabilities and a has-text flag [+ its pooled hidden
+state]) enter the same way, beside the functionals:
+
+    t = text (B, E) standardised (training-set mean/sd, buffers)
+    t --dropout, linear, LeakyReLU--> (B, 64), concatenated: (B, 128 + 64 [+ 64]) --linear--> (B, 3)
+    + t --linear--> (B, 3)    (with the functionals' linear path: one ridge on [functionals, text] starts both)
+
 Masks travel with the sequence: a conv output step is valid iff its whole window lies inside the valid
 input (T_out = (T - k) // s + 1, "valid" convolution), padding is zeroed before every conv, excluded from
 normalisation statistics, masked in attention, and excluded from pooling: an utterance gives the same output
@@ -108,24 +116,54 @@ class EmotionRegressor(nn.Module):
                                             nn.LeakyReLU(cfg.leaky_slope))
             self.stats_linear = nn.Linear(cfg.stats_dim, cfg.outputs)
             pooled += cfg.channels
+        if cfg.text_dim > 0:  # the transcript's text features, the same way
+            self.register_buffer("text_mean", torch.zeros(cfg.text_dim))
+            self.register_buffer("text_std", torch.ones(cfg.text_dim))
+            self.text_proj = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.text_dim, cfg.channels),
+                                           nn.LeakyReLU(cfg.leaky_slope))
+            self.text_linear = nn.Linear(cfg.text_dim, cfg.outputs)
+            pooled += cfg.channels
         self.out = nn.Linear(pooled, cfg.outputs)
         if cfg.classes:  # a categorical head on the same pooled representation
             self.classify = nn.Linear(pooled, len(cfg.classes))
 
     @torch.no_grad()
     def start_from_linear(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
-        """Make the whole regressor compute a given linear model of the standardised functionals, z = (stats -
-        mean) / std -> z @ weight.T + bias (weight (3, K), bias (3,)): the linear path takes it, and the output
-        layer starts at zero, so the sequence path adds nothing until training gives it weight."""
-        self.stats_mean.copy_(mean)
-        self.stats_std.copy_(std.clamp_min(1e-3))
-        self.stats_linear.weight.copy_(weight)
-        self.stats_linear.bias.copy_(bias)
+        """Make the whole regressor compute a given linear model of the standardised side inputs, z = ([stats, text]
+        - mean) / std -> z @ weight.T + bias (weight (3, K + E), bias (3,); the inputs this regressor reads, in that
+        order): the linear paths take it, and the output layer starts at zero, so the sequence path adds nothing
+        until training gives it weight."""
+        K = self.cfg.stats_dim
+        if K > 0:
+            self.stats_mean.copy_(mean[:K])
+            self.stats_std.copy_(std[:K].clamp_min(1e-3))
+            self.stats_linear.weight.copy_(weight[:, :K])
+            self.stats_linear.bias.copy_(bias)
+        if self.cfg.text_dim > 0:
+            self.text_mean.copy_(mean[K:])
+            self.text_std.copy_(std[K:].clamp_min(1e-3))
+            self.text_linear.weight.copy_(weight[:, K:])
+            if K > 0:
+                self.text_linear.bias.zero_()  # the bias once, on the functionals' path
+            else:
+                self.text_linear.bias.copy_(bias)
         self.out.weight.zero_()
         self.out.bias.zero_()
 
-    def forward(self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        """h (B, T', D), lengths (B,)[, stats (B, K)] -> (B, 3) activation, valence, dominance."""
+    @torch.no_grad()
+    def standardise_side(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Only the standardisation of the side inputs ([stats, text] columns), e.g. for a class head alone."""
+        K = self.cfg.stats_dim
+        if K > 0:
+            self.stats_mean.copy_(mean[:K])
+            self.stats_std.copy_(std[:K].clamp_min(1e-3))
+        if self.cfg.text_dim > 0:
+            self.text_mean.copy_(mean[K:])
+            self.text_std.copy_(std[K:].clamp_min(1e-3))
+
+    def forward(self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None,
+                text: torch.Tensor | None = None) -> torch.Tensor:
+        """h (B, T', D), lengths (B,)[, stats (B, K)][, text (B, E)] -> (B, 3) activation, valence, dominance."""
         if validating() and (lengths < self.cfg.min_steps()).any():
             raise ValueError(f"utterance shorter than the regressor's receptive field ({self.cfg.min_steps()} "
                              f"encoder steps) reached the model: lengths {lengths.tolist()}")
@@ -140,18 +178,23 @@ class EmotionRegressor(nn.Module):
         x = self.norm1(x + a)
         x = self.norm2(x + self.ff(x))  # (B, T2, 64)
         mean, var = masked_mean_var(x, mask)  # (B, 64) each
-        pooled = [mean, var]
+        pooled, linear = [mean, var], None
         if self.cfg.stats_dim > 0:
             if stats is None:
                 raise ValueError("this regressor was built with utterance stats (stats_dim "
                                  f"{self.cfg.stats_dim}) but none were given")
             z = (stats - self.stats_mean) / self.stats_std  # (B, K)
             pooled.append(self.stats_proj(z))  # (B, 64)
-            p = torch.cat(pooled, dim=-1)  # (B, 192)
-            y = self.out(p) + self.stats_linear(z)  # (B, 3)
-        else:
-            p = torch.cat(pooled, dim=-1)  # (B, 128)
-            y = self.out(p)  # (B, 3)
+            linear = self.stats_linear(z)  # (B, 3)
+        if self.cfg.text_dim > 0:
+            if text is None:
+                raise ValueError(f"this regressor reads text features (text_dim {self.cfg.text_dim}, source "
+                                 f"{self.cfg.text.get('source')!r}) but none were given")
+            t = (text - self.text_mean) / self.text_std  # (B, E)
+            pooled.append(self.text_proj(t))  # (B, 64)
+            linear = self.text_linear(t) if linear is None else linear + self.text_linear(t)  # (B, 3)
+        p = torch.cat(pooled, dim=-1)  # (B, 128 [+ 64] [+ 64])
+        y = self.out(p) if linear is None else self.out(p) + linear  # (B, 3)
         if self.cfg.classes:
             return torch.cat([y, self.classify(p)], dim=-1)  # (B, 3 + C): A/V/D, then the class logits
         return y
@@ -166,10 +209,11 @@ class EmotionModel(nn.Module):
         self.encoder = build_encoder(cfg.encoder)
         self.regressor = EmotionRegressor(cfg.regressor)
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
-        """feats (B, T, 40), lengths (B,)[, stats (B, K)] -> (B, 3)."""
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None,
+                text: torch.Tensor | None = None) -> torch.Tensor:
+        """feats (B, T, 40), lengths (B,)[, stats (B, K)][, text (B, E)] -> (B, 3)."""
         h, out_lengths = self.encoder(feats, lengths)  # (B, T', 384)
-        return self.regressor(h, out_lengths, stats)
+        return self.regressor(h, out_lengths, stats, text)
 
     def min_frames(self) -> int:
         """Fewest input frames that reach the regressor with one valid step."""

@@ -15,8 +15,16 @@ def uses_stats(model: EmotionModel) -> bool:
     return model.cfg.regressor.stats_dim > 0
 
 
+def uses_text(model: EmotionModel) -> bool:
+    return model.cfg.regressor.text_dim > 0
+
+
 def forward_batch(model: EmotionModel, batch) -> torch.Tensor:
-    return model(batch.feats, batch.lengths, batch.stats if uses_stats(model) else None)
+    if uses_text(model) and batch.text is None:
+        raise ValueError(f"this model reads text features (source {model.cfg.regressor.text.get('source')!r}) but "
+                         f"the batch has none: pass the text features (stage text_features) to the dataset")
+    return model(batch.feats, batch.lengths, batch.stats if uses_stats(model) else None,
+                 batch.text if uses_text(model) else None)
 
 
 @torch.no_grad()

@@ -76,6 +76,17 @@ class RobertaLabeler:
 
     def predict(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """texts -> (probabilities (N, 3) in SENTIMENT_CLASSES order, truncated flags (N,))."""
+        probs, truncated, _ = self.run(texts)
+        return probs, truncated
+
+    def embed(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """texts -> (probabilities (N, 3), the last hidden state mean-pooled over each text's tokens (N, H))."""
+        probs, _, pooled = self.run(texts, hidden=True)
+        return probs, pooled
+
+    def run(self, texts: list[str], hidden: bool = False):
+        """(probabilities (N, 3), truncated flags (N,), pooled last hidden state (N, H) or None): one pass over
+        length-sorted batches under the token budget."""
         import torch
 
         enc = self.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
@@ -85,6 +96,7 @@ class RobertaLabeler:
         ids = [x if len(x) <= limit else x[: limit - 1] + [x[-1]] for x in enc]  # keep </s>
         order = np.argsort([len(x) for x in ids], kind="stable")[::-1]  # longest first: OOM shows at once
         probs = np.zeros((len(texts), len(SENTIMENT_CLASSES)), np.float32)
+        pooled = np.zeros((len(texts), self.model.config.hidden_size), np.float32) if hidden else None
         pad = self.tokenizer.pad_token_id
         i = 0
         with torch.inference_mode():
@@ -97,11 +109,15 @@ class RobertaLabeler:
                 for r, j in enumerate(batch):
                     x[r, : len(ids[j])] = torch.tensor(ids[j])
                     mask[r, : len(ids[j])] = 1
-                logits = self.model(input_ids=x.to(self.device), attention_mask=mask.to(self.device)).logits
-                p = torch.softmax(logits.float(), dim=-1)[:, self.order]  # (B, 3) in SENTIMENT_CLASSES order
+                out = self.model(input_ids=x.to(self.device), attention_mask=mask.to(self.device),
+                                 output_hidden_states=hidden)
+                p = torch.softmax(out.logits.float(), dim=-1)[:, self.order]  # (B, 3) in SENTIMENT_CLASSES order
                 probs[batch] = p.cpu().numpy()
+                if hidden:
+                    h, m = out.hidden_states[-1].float(), mask.to(self.device).unsqueeze(-1).float()  # (B, L, H), (B, L, 1)
+                    pooled[batch] = ((h * m).sum(1) / m.sum(1).clamp_min(1.0)).cpu().numpy()  # (B, H)
                 i += n
-        return probs, truncated
+        return probs, truncated, pooled
 
 
 class VaderLabeler:

@@ -21,8 +21,9 @@ from sa2sr_core.config.models import EmotionModelConfig
 from sa2sr_core.config.training import FinetuneConfig
 from sa2sr_core.corpora.finetuning import AUTO_DIMENSIONS
 from sa2sr_core.features.batches import Batch
-from sa2sr_core.features.emotion import (EmotionData, make_emotion_dataset, read_split, read_stats, scan_emotion_split,
+from sa2sr_core.features.emotion import (EmotionData, make_emotion_dataset, read_inputs, read_split, scan_emotion_split,
                                          task_and_classes)
+from sa2sr_core.features.text import TextFeatures
 from sa2sr_core.metrics import CLASS_METRICS, ccc_per_dim
 from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import resolve_emotion
@@ -30,20 +31,22 @@ from sa2sr_core.models.classical import balanced_weights, fit_ridge, split_data
 from sa2sr_core.models.directory import finetune_dir_config
 from sa2sr_core.models.loaders import load_pretrained_encoder
 from sa2sr_core.models.regressor import EmotionModel, ccc_loss, split_outputs
-from sa2sr_core.models.run import forward_batch, predict_split, uses_stats
+from sa2sr_core.models.run import forward_batch, predict_split, uses_stats, uses_text
 from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.training.loop import Setup, Task, fit, scaled_groups
 
 
 def start_from_baseline(model: EmotionModel, train_data: EmotionData, valid_data: EmotionData,
                         baseline_cfg: BaselineConfig, log=print) -> dict:
-    """Initialise the regressor's linear stats path to the `baseline` stage's model (ridge per dimension on the
-    utterance functionals, regulariser chosen on Development from params `baseline`); returns its Development CCC."""
-    base = fit_ridge(split_data(train_data), split_data(valid_data), baseline_cfg)
+    """Initialise the regressor's linear paths to a classical model of its side inputs (ridge per dimension on the
+    utterance functionals, and the text features when the regressor reads them; regulariser chosen on Development
+    from params `baseline`: the `baseline` stage's model); returns its Development CCC."""
+    stats, text = uses_stats(model), uses_text(model)
+    base = fit_ridge(split_data(train_data, stats, text), split_data(valid_data, stats, text), baseline_cfg)
     mu, sd, w, b = base.linear()  # (K,), (K,), (3, K), (3,): one standardisation for every dimension
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     model.regressor.start_from_linear(as_t(mu), as_t(sd), as_t(w), as_t(b))
-    log(f"regressor starts from the ridge baseline (Development CCC "
+    log(f"regressor starts from the ridge baseline{' on functionals + text' if stats and text else ' on text' if text else ''} (Development CCC "
         + ", ".join(f"{k} {v:.3f}" for k, v in base.dev_ccc.items()) + ")")
     return base.dev_ccc
 
@@ -104,10 +107,11 @@ class FinetuneTask(Task):
 
     def __init__(self, cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, pretrained_dir=None,
                  features: FeatureConfig | None = None, baseline_cfg: BaselineConfig | None = None,
-                 auto_task: str = AUTO_DIMENSIONS):
+                 auto_task: str = AUTO_DIMENSIONS, text: TextFeatures | None = None, text_info: dict | None = None):
         self.train_dir, self.valid_dir, self.pretrained_dir, self.baseline_cfg = train_dir, valid_dir, pretrained_dir, \
             baseline_cfg
-        self.train_table = read_split(train_dir)  # labels, lengths, functionals: the one read before training
+        self.text, self.text_info = text, text_info or {}  # the text route's features (None: sound only)
+        self.train_table = read_split(train_dir, text)  # labels, lengths, functionals[, text]: one read before training
         self.task, self.classes = task_and_classes(cfg.task, auto_task, self.train_table)
         self.cfg, self.model_cfg, self.features = replace(cfg, task=self.task), model_cfg, features or FeatureConfig()
         self.score = {"dimensions": "val_ccc_mean", "categories": "val_ua", "both": "val_score"}[self.task]
@@ -120,6 +124,11 @@ class FinetuneTask(Task):
         model_cfg = resolve_emotion(self.model_cfg)  # scratch: the same architecture, randomly initialised
         if cats:
             model_cfg = replace(model_cfg, regressor=replace(model_cfg.regressor, classes=classes, dimensions=dims))
+        if self.text is not None:  # the text route: E features beside the sequence, and what makes them
+            model_cfg = replace(model_cfg, regressor=replace(
+                model_cfg.regressor, text_dim=self.text.dim,
+                text={"source": self.text.source, "features": list(self.text.names), **self.text_info}))
+            log(f"text route: {self.text.source} transcripts, {self.text.dim} text features")
         log(f"encoder: {model_cfg.encoder.describe()} ({cfg.init}{', frozen' if cfg.freeze_encoder else ''}); "
             f"task: {task}{f' ({len(classes)} classes: ' + ', '.join(classes) + ')' if cats else ''}")
         model = EmotionModel(model_cfg)
@@ -130,7 +139,7 @@ class FinetuneTask(Task):
                 p.requires_grad_(name == "layer_weights")
         min_frames = model.min_frames()
         train_data = scan_emotion_split(self.train_table, cfg, min_frames, task, classes)
-        valid_data = scan_emotion_split(self.valid_dir, cfg, min_frames, task, classes)
+        valid_data = scan_emotion_split(read_split(self.valid_dir, self.text), cfg, min_frames, task, classes)
         if dims and (len(train_data.avd) < 2 or len(valid_data.avd) < 2):
             raise ValueError(f"too few usable utterances: train {len(train_data.avd)}, validation "
                              f"{len(valid_data.avd)}; skipped {train_data.skipped} / {valid_data.skipped}")
@@ -140,17 +149,19 @@ class FinetuneTask(Task):
         if dims:
             with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
                 model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.avd.values()), axis=0)))
-        if uses_stats(model) and dims:  # start from the classical baseline: ridge on the functionals, on Development
+        side = uses_stats(model) or uses_text(model)
+        if side and dims:  # start from the classical baseline: ridge on the side inputs, chosen on Development
             if self.baseline_cfg is None:
-                raise ValueError("a regressor with utterance stats starts from the ridge baseline: pass baseline_cfg "
-                                 "(params `baseline`)")
+                raise ValueError("a regressor with utterance stats or text starts from the ridge baseline: pass "
+                                 "baseline_cfg (params `baseline`)")
             start_from_baseline(model, train_data, valid_data, self.baseline_cfg, log)
-            model.regressor.stats_linear.requires_grad_(not cfg.freeze_baseline_path)
-        elif uses_stats(model):  # categories only: the functionals standardised as for the ridge, no A/V/D path
-            x = read_stats(train_data, train_data.ids).astype(np.float64)
-            with torch.no_grad():
-                model.regressor.stats_mean.copy_(torch.from_numpy(x.mean(0)))
-                model.regressor.stats_std.copy_(torch.from_numpy(np.maximum(x.std(0), 1e-3)))
+            for name in ("stats_linear", "text_linear"):
+                if hasattr(model.regressor, name):
+                    getattr(model.regressor, name).requires_grad_(not cfg.freeze_baseline_path)
+        elif side:  # categories only: the side inputs standardised as for the ridge, no A/V/D path
+            x = read_inputs(train_data, train_data.ids, uses_stats(model), uses_text(model)).astype(np.float64)
+            model.regressor.standardise_side(torch.from_numpy(x.mean(0)).float(),
+                                             torch.from_numpy(np.maximum(x.std(0), 1e-3)).float())
         if cats and cfg.class_balanced:
             c = np.array([train_data.category[u] for u in sorted(train_data.category)])
             self.class_weight = torch.from_numpy(balanced_weights(c, len(classes))).float().to(device)
@@ -163,7 +174,8 @@ class FinetuneTask(Task):
             pre_fp = hashlib.sha1((Path(self.pretrained_dir) / "model.safetensors").read_bytes()).hexdigest()
         # the corpus's place as well: two corpora with the same utterance ids are two runs, not one to resume
         ids = train_data.ids
-        fp = run_fingerprint(cfg, model_cfg.to_dict(), str(self.train_dir), ids[:50], len(ids), pre_fp)
+        extra = () if self.text is None else (hashlib.sha1(self.text.x.tobytes()).hexdigest(),)  # the text it reads
+        fp = run_fingerprint(cfg, model_cfg.to_dict(), str(self.train_dir), ids[:50], len(ids), pre_fp, *extra)
         return Setup(model, opt, train, valid, fp, report={
             "skipped": {"train": train_data.skipped, "validation": valid_data.skipped},
             "encoder": model_cfg.encoder.describe(), "task": task, "classes": list(classes)})
@@ -207,11 +219,14 @@ class FinetuneTask(Task):
 def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, out_dir,
                   pretrained_dir=None, features: FeatureConfig | None = None,
                   on_epoch_end: Callable[[int, dict], None] | None = None, log=print,
-                  baseline_cfg: BaselineConfig | None = None, auto_task: str = AUTO_DIMENSIONS) -> dict:
+                  baseline_cfg: BaselineConfig | None = None, auto_task: str = AUTO_DIMENSIONS,
+                  text: TextFeatures | None = None, text_info: dict | None = None) -> dict:
     """Fine-tune (or resume); the best model goes to out_dir (a model directory of kind "finetune", with the
     `features` it was trained on); returns the selected epoch, history, stopped_by, what was skipped. auto_task:
-    what finetune.task `auto` becomes (the fine-tuning corpus's FinetuneCorpus.auto_task)."""
-    task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, auto_task)
+    what finetune.task `auto` becomes (the fine-tuning corpus's FinetuneCorpus.auto_task); text: the text route's
+    features (sa2sr_core.features.text), text_info: what makes them (source, text model), saved with the model."""
+    task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, auto_task, text,
+                        text_info)
     return fit(task, out_dir, on_epoch_end, log)
 
 
