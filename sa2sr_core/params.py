@@ -26,7 +26,7 @@ _Path, _OptPath = str, Union[str, None]
 PLAIN_TYPES: dict[str, Any] = {
     "seed": int, "lambda": float,
     **{f"data.{c}": _OptPath for c in CORPORA},
-    **{f"data.{k}": _Path for k in ("demo_dir", "manifests_dir", "features_dir", "labels_dir", "summaries_dir", "text_dir",
+    **{f"data.{k}": _Path for k in ("demo_dir", "manifests_dir", "features_dir", "labels_dir", "summaries_dir",
                                       "speed_perturb_corpus")},
     "data.max_utterances_per_split": Union[int, None], "data.feature_corpora": list[str],
     "readers.librispeech": dict, "readers.msp_podcast": dict,
@@ -43,7 +43,7 @@ PLAIN_TYPES: dict[str, Any] = {
     "evaluate.splits": list[str], "evaluate.bootstrap": int,
     **{f"evaluate.{k}": _Path for k in ("metrics", "scores", "predictions", "scatter", "confusion")},
     "package.model_dir": _Path, "report.path": _Path, "report.curves": _Path, "report.runs_dir": _Path,
-    "baseline.predictions": _Path, "baseline.text_predictions": _Path, "baseline.metrics": _Path,
+    "baseline.predictions": _Path, "baseline.metrics": _Path,
 }
 
 
@@ -158,12 +158,3 @@ def summary_path(params: dict, kind: str, corpus: str) -> Path:
     if kind not in SUMMARY_KINDS:
         raise ValueError(f"unknown summary {kind!r}; expected one of {SUMMARY_KINDS}")
     return Path(params["data"]["summaries_dir"]) / f"{kind}_{corpus if corpus == OWN else check_corpus(corpus)}.json"
-
-
-def text_features_path(params: dict) -> Path:
-    """The fine-tuning corpus's text features (stage text_features, params finetune.text; docs/text.md)."""
-    return Path(params["data"]["text_dir"]) / "features.parquet"
-
-
-def text_summary_path(params: dict) -> Path:
-    return Path(params["data"]["summaries_dir"]) / "text.json"

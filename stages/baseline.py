@@ -17,9 +17,9 @@ from sa2sr_core.errors import run_main  # noqa: E402
 from sa2sr_core.evaluation.baseline import fit_fold  # noqa: E402
 from sa2sr_core.io import write_json, write_parquet  # noqa: E402
 from sa2sr_core.models.backbones import resolve_emotion  # noqa: E402
-from sa2sr_core.config.text import text_config  # noqa: E402
+from sa2sr_core.config.text import text_baseline_path, text_config, text_features_path  # noqa: E402
 from sa2sr_core.features.text import read_text_features  # noqa: E402
-from sa2sr_core.params import load_params, text_features_path  # noqa: E402
+from sa2sr_core.params import load_params  # noqa: E402
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
                 whole.setdefault("folds", {})[fold.name] = part
     write_parquet(b["predictions"], pd.concat(frames, ignore_index=True))
     # the text-only baseline (the text route; empty for finetune.text.source none)
-    write_parquet(b["text_predictions"], pd.concat(text_frames, ignore_index=True) if text_frames else
+    write_parquet(text_baseline_path(params), pd.concat(text_frames, ignore_index=True) if text_frames else
                   pd.DataFrame({"utt_id": pd.Series(dtype=str), "split": pd.Series(dtype=str)}))
     if text_out:
         out["text_only"] = text_out

@@ -17,8 +17,9 @@ from sa2sr_core.evaluation.evaluate import (compact_scores, cross_validation, ev
                                             plot_confusion, plot_scatter, score_predictions)
 from sa2sr_core.io import write_json, write_parquet  # noqa: E402
 from sa2sr_core.models.loaders import load_emotion_model  # noqa: E402
+from sa2sr_core.config.text import text_baseline_path, text_features_path  # noqa: E402
 from sa2sr_core.features.text import read_text_features  # noqa: E402
-from sa2sr_core.params import load_params, text_features_path  # noqa: E402
+from sa2sr_core.params import load_params  # noqa: E402
 
 
 def main() -> None:
@@ -53,7 +54,7 @@ def main() -> None:
     data = corpus.name
     out = {"data": data, "init": cfg.init, "freeze_encoder": cfg.freeze_encoder, "lambda": params["lambda"],
            **({"text": text.source} if text is not None else {}), "splits": results, "baseline": {"splits": baseline}}
-    text_base = Path(params["baseline"]["text_predictions"])
+    text_base = text_baseline_path(params)
     if text is not None and text_base.is_file():  # the text-only baseline (stage baseline), the same utterances
         text_preds = pd.read_parquet(text_base)
         out["text_baseline"] = {"splits": score_predictions(text_preds, e["bootstrap"], params["seed"], classes)}

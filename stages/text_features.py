@@ -6,11 +6,11 @@ import json
 import logging
 
 from sa2sr_core.config.labeler import labeler_config
-from sa2sr_core.config.text import text_config
+from sa2sr_core.config.text import text_config, text_features_path, text_summary_path
 from sa2sr_core.corpora.finetuning import finetune_corpus
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.params import load_params, text_features_path, text_summary_path
+from sa2sr_core.params import load_params
 from sa2sr_core.training.text_inputs import make_text_features
 
 

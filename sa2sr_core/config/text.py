@@ -4,8 +4,9 @@ the sound, and which of the text model's outputs it reads (docs/text.md)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from sa2sr_core.typecheck import build
+from sa2sr_core.typecheck import build, check_type
 
 #: none: sound only (the paper); gold: the corpus's own transcripts; asr: the pre-trained SA2SR model's own greedy
 #: CTC transcripts, for training as for testing (the model learns on the text it will see).
@@ -30,3 +31,20 @@ class TextConfig:
 
 def text_config(params: dict) -> TextConfig:
     return build(TextConfig, (params.get("finetune") or {}).get("text") or {}, "finetune.text")
+
+
+def text_features_path(params: dict) -> Path:
+    """The fine-tuning corpus's text features (stage text_features; params data.text_dir)."""
+    check_type("data.text_dir", params["data"]["text_dir"], str)
+    return Path(params["data"]["text_dir"]) / "features.parquet"
+
+
+def text_summary_path(params: dict) -> Path:
+    """Stage text_features' summary: utterances, those without text, the text model, the time (asr: WER / CER)."""
+    return Path(params["data"]["summaries_dir"]) / "text.json"
+
+
+def text_baseline_path(params: dict) -> Path:
+    """The text-only baseline's test predictions (stage baseline; params baseline.text_predictions)."""
+    check_type("baseline.text_predictions", params["baseline"]["text_predictions"], str)
+    return Path(params["baseline"]["text_predictions"])

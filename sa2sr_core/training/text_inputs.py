@@ -10,11 +10,10 @@ from dataclasses import asdict
 import pandas as pd
 
 from sa2sr_core.config.labeler import LabelerConfig, labeler_config
-from sa2sr_core.config.text import TextConfig, text_config
+from sa2sr_core.config.text import TextConfig, text_config, text_features_path, text_summary_path
 from sa2sr_core.corpora.finetuning import FinetuneCorpus
 from sa2sr_core.device import pick_device
 from sa2sr_core.features.text import read_text_features, split_transcripts
-from sa2sr_core.params import text_features_path, text_summary_path
 from sa2sr_core.sentiment.labeler import load_labeler
 from sa2sr_core.sentiment.text_features import text_feature_table
 
