@@ -10,7 +10,7 @@ from sa2sr_core.config.baseline import baseline_config
 from sa2sr_core.config.demo import demo_config
 from sa2sr_core.config.features import feature_config
 from sa2sr_core.config.labeler import labeler_config
-from sa2sr_core.config.text import text_config
+from sa2sr_core.config.text import text_baseline_path, text_config, text_features_path
 from sa2sr_core.config.training import finetune_configs, pretrain_configs
 from sa2sr_core.errors import ParamsError
 from sa2sr_core.params import check_plain_keys, get_dotted, with_overrides
@@ -19,6 +19,10 @@ from sa2sr_core.params import check_plain_keys, get_dotted, with_overrides
 def validate_params(params: dict) -> None:
     """Every section: the plain keys' types, then each config dataclass (type, range, unknown keys)."""
     check_plain_keys(params)
+    if "text_dir" in params.get("data", {}):
+        text_features_path(params)
+    if "text_predictions" in params.get("baseline", {}):
+        text_baseline_path(params)
     if "features" in params:
         feature_config(params)
     if "demo" in params:

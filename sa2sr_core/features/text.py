@@ -1,7 +1,7 @@
 """Text features beside the sound (params `finetune.text`, docs/text.md): the table stage text_features writes, and
 the vector each utterance gets from it.
 
-    data/text/features.parquet: utt_id, split, source, transcript (the text read; null: none), reference (the corpus's own
+    data/text/features.parquet: utt_id, split, source, text_model, transcript (the text read; null: none), reference (the corpus's own
     transcript, for scoring an ASR source), has_text, p_negative, p_neutral, p_positive[, hidden: list<float32>]
 
 The vector of an utterance is [p_negative, p_neutral, p_positive, has_text, hidden...]. An utterance without a
@@ -57,6 +57,7 @@ class TextFeatures:
     x: np.ndarray  # (N, E) float32
     names: tuple[str, ...]  # E feature names
     source: str
+    text_model: str | None = None  # the labeller that made them (roberta:<model> | vader)
 
     @property
     def dim(self) -> int:
@@ -94,8 +95,9 @@ def read_text_features(path: str | Path) -> TextFeatures:
     if "hidden" in cols:
         hidden = np.array(table.column("hidden").to_pylist(), np.float32).reshape(table.num_rows, -1)
         names = (*TEXT_FEATURES, *(f"hidden_{i}" for i in range(hidden.shape[1])))
-    source = table.column("source")[0].as_py() if "source" in cols and table.num_rows else "none"
-    return TextFeatures(path, table.column("utt_id").to_pylist(), text_vectors(probs, has, hidden), names, source)
+    first = {c: table.column(c)[0].as_py() if c in cols and table.num_rows else None for c in ("source", "text_model")}
+    return TextFeatures(path, table.column("utt_id").to_pylist(), text_vectors(probs, has, hidden), names,
+                        first["source"] or "none", first["text_model"])
 
 
 def split_transcripts(split_dir) -> tuple[list[str], list[str | None]]:

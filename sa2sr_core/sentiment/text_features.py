@@ -69,8 +69,10 @@ def text_feature_table(ids: list[str], splits: list[str], transcripts: list[str 
     probs, has, pooled = embed_texts(labeler, transcripts, sentence_case, hidden)
     seconds = time.perf_counter() - t0
     x = text_vectors(probs, has, pooled)  # zeros where there is no text
-    df = pd.DataFrame({"utt_id": ids, "split": splits, "source": source, "transcript": [clean_transcript(t) for t in transcripts],
-                       "reference": [clean_transcript(t) for t in references], "has_text": has,
+    hyps, refs = [clean_transcript(t) for t in transcripts], [clean_transcript(t) for t in references]
+    df = pd.DataFrame({"utt_id": pd.Series(ids, dtype=object), "split": pd.Series(splits, dtype=object),
+                       "source": source, "text_model": labeler.name, "transcript": pd.Series(hyps, dtype=object),
+                       "reference": pd.Series(refs, dtype=object), "has_text": has,
                        **{c: x[:, i] for i, c in enumerate(PROB_COLUMNS)}})
     if pooled is not None:
         df["hidden"] = list(x[:, len(PROB_COLUMNS) + 1:])
@@ -82,7 +84,7 @@ def text_feature_table(ids: list[str], splits: list[str], transcripts: list[str 
                "features": int(x.shape[1]), "utterances": len(ids), "without_text": int((~has).sum()),
                "splits": per_split, "seconds": round(seconds, 2)}
     if source == "asr":
-        pairs = [(r, h) for r, h in zip(df["reference"], df["transcript"]) if r]
+        pairs = [(r, h) for r, h in zip(refs, hyps) if r]
         summary["asr"] = {"scored_against": "the corpus's own transcripts",
                           **word_error_counts([r for r, _ in pairs], [h for _, h in pairs])} if pairs else \
             {"scored_against": None, "note": "the corpus has no transcripts: WER / CER cannot be measured"}

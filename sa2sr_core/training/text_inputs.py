@@ -4,13 +4,12 @@ pre-trained SA2SR model's greedy CTC transcripts (asr), through the pipeline's t
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 import pandas as pd
 
 from sa2sr_core.config.labeler import LabelerConfig, labeler_config
-from sa2sr_core.config.text import TextConfig, text_config, text_features_path, text_summary_path
+from sa2sr_core.config.text import TextConfig, text_config, text_features_path
 from sa2sr_core.corpora.finetuning import FinetuneCorpus
 from sa2sr_core.device import pick_device
 from sa2sr_core.features.text import read_text_features, split_transcripts
@@ -75,7 +74,6 @@ def text_route(params: dict):
     if text.source != cfg.source:
         raise ValueError(f"{text_features_path(params)} holds {text.source!r} text features, params finetune.text.source "
                          f"is {cfg.source!r}: run `dvc repro text_features`")
-    summary = json.loads(text_summary_path(params).read_text())
     labeler = asdict(labeler_config(params))
     labeler.pop("device", None)
-    return text, {"hidden": cfg.hidden, "text_model": summary.get("text_model"), "labeler": labeler}
+    return text, {"hidden": cfg.hidden, "text_model": text.text_model, "labeler": labeler}
