@@ -242,9 +242,12 @@ def predict(
     workers: Optional[int] = typer.Option(None, help="CPU: batches scored at once, one core each (0: all cores) "
                                                      f"(default {PredictConfig.workers})."),
     progress: bool = typer.Option(True, help="Show a progress bar on stderr."),
+    transcripts: Optional[Path] = typer.Option(None, help="A model with the text route: read these transcripts "
+                                                          "(CSV: path, transcript; a row per file) instead of its own."),
 ) -> None:
     """Activation / valence / dominance, text-sentiment probabilities and the CTC transcript for audio files,
-    per file and (--segments, --plots) per speech segment over time.
+    per file and (--segments, --plots) per speech segment over time. A model fine-tuned with the text route
+    (docs/text.md) also reads a transcript: its own, or --transcripts'; columns text_input and text_read say which.
 
     Exit status: 0 when every file was scored, 1 when any file failed (named on stderr and in the status
     column; all good files are still scored), 2 on a usage or model error."""
@@ -259,7 +262,14 @@ def predict(
     cfg = PredictConfig(**given(max_frames_per_batch=max_frames_per_batch, max_batch=max_batch, workers=workers),
                         segment=segment_config(max_segment_s=max_segment_s, vad=vad), device=str(dev),
                         progress=progress)
-    res = predict_recordings(net, config, paths, cfg, dev)
+    from sa2sr_core.inference.text import TextRouteError
+
+    try:
+        res = predict_recordings(net, config, paths, cfg, dev, transcripts=transcripts,
+                                 model_dir=str(model or _default_model()))
+    except TextRouteError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2)
     df = res.files
     if df.empty:
         typer.echo(f"error: no audio files found in {[str(p) for p in paths]}", err=True)

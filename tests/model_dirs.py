@@ -23,13 +23,26 @@ FEATURES = FeatureConfig()
 FEATS = asdict(FEATURES)
 
 
+#: The text route of a tiny model (docs/text.md): VADER's four features, as stage text_features makes them.
+TEXT = {"source": "asr", "features": ["p_negative", "p_neutral", "p_positive", "has_text"], "hidden": False,
+        "text_model": "vader", "labeler": {"model": "cardiffnlp/twitter-roberta-base-sentiment-latest",
+                                           "fallback": "vader", "max_tokens_per_batch": 4096, "max_length": 512,
+                                           "sentence_case": True}}
+
+
 def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: bool = False,
-                     classes: tuple[str, ...] = ()) -> tuple[Path, Path, SA2SR, EmotionModel]:
+                     classes: tuple[str, ...] = (), text: dict | None = None) -> tuple[Path, Path, SA2SR, EmotionModel]:
     torch.manual_seed(seed)
     asr = SA2SR(SA2SRConfig(encoder=ENC, summarizer_hidden=8)).eval()
     directory.save(root / "pretrain", asr, pretrain_dir_config(asr, FEATURES, asdict(PretrainConfig(lambda_=10.0))))
     emo = EmotionModel(EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84 if stats else 0,
-                                                               classes=classes))).eval()
+                                                               classes=classes, text_dim=len(text["features"]) if text
+                                                               else 0, text=text or {}))).eval()
+    if text:  # the valence leans on the words: a positive transcript raises it
+        with torch.no_grad():
+            emo.regressor.text_mean.fill_(0.3)
+            emo.regressor.text_std.fill_(0.4)
+            emo.regressor.text_linear.weight[1] = torch.tensor([-2.0, 0.0, 2.0, 0.0])
     if stats:  # standardisation as training sets it: log-energy-like levels
         standardise_stats(emo.regressor, 10.0 + 3.0 * torch.randn(50, 84))
     if frozen:
@@ -43,9 +56,9 @@ def write_model_dirs(root: Path, frozen: bool = False, seed: int = 0, stats: boo
     return root / "pretrain", root / "finetune", asr, emo
 
 
-def packaged(root: Path, frozen: bool = False, stats: bool = False, classes: tuple[str, ...] = ()
-             ) -> tuple[Path, SA2SR, EmotionModel]:
-    pre, ft, asr, emo = write_model_dirs(root, frozen, stats=stats, classes=classes)
+def packaged(root: Path, frozen: bool = False, stats: bool = False, classes: tuple[str, ...] = (),
+             text: dict | None = None) -> tuple[Path, SA2SR, EmotionModel]:
+    pre, ft, asr, emo = write_model_dirs(root, frozen, stats=stats, classes=classes, text=text)
     package(pre, ft, root / "sa2sr")
     return root / "sa2sr", asr, emo
 

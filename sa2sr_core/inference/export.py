@@ -5,7 +5,10 @@ extract_features_and_stats): for the BiLSTM normalised LFBE, F = 40; for an SSL 
 16 kHz waveform on the 16-bit grid cut into 10 ms frames, F = 160 (the model normalises it itself) — and lengths (B,)
 int64 in frames, T >= the model's minimum; for a
 model whose regressor reads utterance functionals (config `regressor.stats_dim` K > 0) also stats (B, K) float32,
-sa2sr_core.features.functionals.utterance_functionals of the *unnormalised* LFBE.
+sa2sr_core.features.functionals.utterance_functionals of the *unnormalised* LFBE; for a model with the text route
+(config `regressor.text_dim` E > 0) also text (B, E) float32, the text features of each utterance's transcript
+(sa2sr_core.features.text: the text model named in `regressor.text`, run outside the graph; docs/text.md says how
+the two parts run together).
 Outputs: avd (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,), and for a model with a
 categorical head class_probs (B, C) in the order of config.json's `regressor.classes`; with
 T' = (T - 3) // 2 + 1 (BiLSTM) or the backbone's CNN arithmetic on 160 T samples (SSL: 49 steps per second).
@@ -30,7 +33,7 @@ FORMATS = ("onnx", "torchscript")
 
 
 def input_names(model: Predictor) -> list[str]:
-    return ["feats", "lengths"] + (["stats"] if model.stats_dim > 0 else [])
+    return ["feats", "lengths"] + (["stats"] if model.stats_dim > 0 else []) + (["text"] if model.text_dim > 0 else [])
 
 
 def example_inputs(model: Predictor, lengths: list[int], seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -43,6 +46,9 @@ def example_inputs(model: Predictor, lengths: list[int], seed: int = 0) -> tuple
     if model.stats_dim > 0:  # around the training statistics the regressor standardises with
         r = model.regressor
         out += (r.stats_mean + r.stats_std * torch.randn(len(lengths), model.stats_dim, generator=g),)
+    if model.text_dim > 0:  # the text route's features, around their training statistics
+        r = model.regressor
+        out += (r.text_mean + r.text_std * torch.randn(len(lengths), model.text_dim, generator=g),)
     return out
 
 
@@ -75,7 +81,7 @@ def export_model(model: Predictor, fmt: str, out: str | Path, atol: float = 1e-4
                 traced = torch.jit.trace(model, example, check_trace=False)
             traced.save(str(tmp))
         else:
-            dyn = {"feats": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}, "stats": {0: "batch"},
+            dyn = {"feats": {0: "batch", 1: "frames"}, "lengths": {0: "batch"}, "stats": {0: "batch"}, "text": {0: "batch"},
                    "avd": {0: "batch"}, "sentiment_probs": {0: "batch"}, "ctc_log_probs": {0: "batch", 1: "steps"},
                    "out_lengths": {0: "batch"}, "class_probs": {0: "batch"}}
             names = input_names(model)

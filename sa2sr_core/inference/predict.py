@@ -46,6 +46,11 @@ SEGMENT_COLUMNS = ("path", "segment", "start_s", "end_s", "kind", "speech_share"
 def class_columns(classes: tuple[str, ...]) -> tuple[str, ...]:
     """The columns a model with a categorical head adds: the most probable class, then P(class) for each."""
     return ("category", *(class_column(c) for c in classes)) if classes else ()
+
+
+#: The columns a model with the text route adds: which transcript it read (model: its own CTC one; user:
+#: --transcripts) and that transcript.
+TEXT_COLUMNS = ("text_input", "text_read")
 TOO_SHORT = "speech, too short to score"
 
 
@@ -77,8 +82,11 @@ class Recording:
     duration: float = 0.0
     status: str = "ok"
     segments: list[Segment] = field(default_factory=list)
-    scores: dict[int, tuple] = field(default_factory=dict)  # segment -> (frames, avd, probs, text, class probs|None)
+    scores: dict[int, tuple] = field(default_factory=dict)  # segment -> (frames, avd, probs, text, class probs|None,
+    #                                                                    the transcript the text route read|None)
     classes: tuple[str, ...] = ()  # the model's emotion classes (a categorical head), if it has one
+    text_input: str | None = None  # a model with the text route: "model" (its own transcript) or "user"
+    user_text: str | None = None  # the user's transcript of the whole file (--transcripts)
     sample_rate: int = 16000
     frame_s: float = 0.01  # feature frame shift: scores' weights are frames
 
@@ -129,6 +137,9 @@ class Recording:
             cp = np.average(np.stack([p[4] for p in parts]), axis=0, weights=w)
             row.update({"category": self.classes[int(np.argmax(cp))],
                         **{class_column(c): float(v) for c, v in zip(self.classes, cp)}})
+        if self.text_input:  # every segment of a file reads the user's whole transcript; the model's own: its own
+            read = self.user_text or "" if self.text_input == "user" else " ".join(p[5] for p in parts if p[5])
+            row.update({"text_input": self.text_input, "text_read": read})
         return row
 
     def _empty(self) -> dict:
@@ -137,6 +148,8 @@ class Recording:
         row["transcript"] = ""
         if self.classes:
             row["category"] = ""
+        if self.text_input:
+            row.update({"text_input": self.text_input, "text_read": ""})
         return row
 
     def file_row(self, scale: tuple[float, float]) -> dict:
@@ -168,10 +181,12 @@ class Recording:
         return rows
 
 
-def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray, np.ndarray]]
-            ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None]:
+def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray, np.ndarray]], route=None,
+            user: list | None = None) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None, list | None]:
     """One padded forward pass over (frames, functionals) items: (avd (B, 3), sentiment probs (B, 3), texts,
-    class probs (B, C) or None without a categorical head)."""
+    class probs (B, C) or None without a categorical head, the transcripts the text route read or None). A model
+    with the text route (`route`, sa2sr_core.inference.text) reads `user`'s transcripts, or else its own: a first
+    pass gives them (the text input does not change the transcript), a second the emotion that reads them."""
     # subnormal floats computed at full cost made an SSL model's sentiment LSTM up to 50x slower on CPU (measured);
     # flushing them to zero changes no score beyond 1e-30 (process-wide, in the processes that run inference)
     torch.set_flush_denormal(True)
@@ -181,17 +196,24 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
             feats[b, : len(f)] = torch.from_numpy(f)
         lengths = torch.tensor([len(f) for f, _ in items])
         stats = torch.from_numpy(np.stack([st for _, st in items])).to(device) if model.stats_dim else None
-        avd, probs, log_probs, out_lengths, *cls = model(feats.to(device), lengths.to(device), stats)
+        text = torch.zeros(len(items), model.text_dim, device=device) if model.text_dim else None
+        avd, probs, log_probs, out_lengths, *cls = model(feats.to(device), lengths.to(device), stats, text)
         texts = [decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
+        read = None
+        if model.text_dim:
+            read = list(user) if user is not None else texts
+            text = torch.from_numpy(route.features(read)).to(device)  # (B, E)
+            avd, _, _, _, *cls = model(feats.to(device), lengths.to(device), stats, text)
         return (avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts,
-                cls[0].float().cpu().numpy() if cls else None)
+                cls[0].float().cpu().numpy() if cls else None, read)
 
 
 class Scorer:
     """Batches the speech segments of many recordings through a Predictor."""
 
-    def __init__(self, model: Predictor, config: ModelDirConfig, cfg: PredictConfig, device: torch.device):
-        self.model, self.cfg, self.device = model, cfg, device
+    def __init__(self, model: Predictor, config: ModelDirConfig, cfg: PredictConfig, device: torch.device,
+                 route=None):
+        self.model, self.cfg, self.device, self.route = model, cfg, device, route
         self.fbank = model_fbank(config)
         self.min_frames = model.min_frames()
         self.queue: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # (recording, segment, feats, stats)
@@ -214,7 +236,12 @@ class Scorer:
         lengths = np.array([len(it[2]) for it in queue])
         batches = [[queue[i] for i in idx] for idx in plan_batches(lengths, self.cfg.max_frames_per_batch,
                                                                    self.cfg.max_batch)]
-        run = lambda batch: forward(self.model, self.device, [(f, st) for *_, f, st in batch])  # noqa: E731
+        def run(batch):
+            user = None
+            if self.route is not None and recordings[batch[0][0]].text_input == "user":  # --transcripts: all or none
+                user = [recordings[ri].user_text for ri, *_ in batch]
+            return forward(self.model, self.device, [(f, st) for *_, f, st in batch], self.route, user)
+
         workers = self.cfg.workers if self.device.type == "cpu" else 1
         if workers > 1 and len(batches) > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -231,9 +258,10 @@ class Scorer:
             for batch in batches:
                 self._collect(recordings, batch, *run(batch))
 
-    def _collect(self, recordings, batch, avd, probs, texts, cls) -> None:
+    def _collect(self, recordings, batch, avd, probs, texts, cls, read) -> None:
         for b, (ri, si, f, _) in enumerate(batch):
-            recordings[ri].scores[si] = (len(f), avd[b], probs[b], texts[b], None if cls is None else cls[b])
+            recordings[ri].scores[si] = (len(f), avd[b], probs[b], texts[b], None if cls is None else cls[b],
+                                         None if read is None else read[b])
         self.on_scored(sum(len(f) for _, _, f, _ in batch) * self.fbank.frame_shift_ms / 1000)
 
 
@@ -244,16 +272,25 @@ class Predictions:
 
 
 def predict_recordings(model: Predictor, config: ModelDirConfig, paths, cfg: PredictConfig, device=None,
-                       log=lambda m: print(m, file=sys.stderr)) -> Predictions:
+                       log=lambda m: print(m, file=sys.stderr), transcripts=None, model_dir="") -> Predictions:
     """Score every audio file under `paths`: per file and per segment. Bad files get status 'error: ...'
-    (also logged) and NaN scores; every good file is still scored."""
+    (also logged) and NaN scores; every good file is still scored. A model with the text route reads each
+    segment's own transcript, or with `transcripts` (a CSV of path, transcript) the user's for the whole file."""
     from tqdm import tqdm
+
+    from sa2sr_core.inference.text import OWN, USER, TextRoute, TextRouteError, read_transcripts
 
     device = device or next(model.parameters()).device
     files, missing = find_audio(paths)
-    scorer = Scorer(model, config, cfg, device)
+    if transcripts is not None and not model.text_dim:
+        raise TextRouteError(f"--transcripts {transcripts}: {model_dir or 'this model'} has no text route (it was "
+                             f"fine-tuned with finetune.text.source none): it reads no transcript")
+    route = TextRoute(model.cfg.emotion.regressor.text, model_dir) if model.text_dim else None
+    user = read_transcripts(transcripts, files) if transcripts is not None else None
+    scorer = Scorer(model, config, cfg, device, route)
     classes = model.classes
-    recordings = [Recording(str(p), classes=classes) for p in files]
+    recordings = [Recording(str(p), classes=classes, text_input=None if route is None else USER if user else OWN,
+                            user_text=user[str(p)] if user else None) for p in files]
     infos: list[AudioInfo | AudioError] = []
     for p in files:  # header reads once: the progress bar's total, and the files that fail before decoding
         try:
@@ -283,10 +320,14 @@ def predict_recordings(model: Predictor, config: ModelDirConfig, paths, cfg: Pre
     scale = config.scale
     rows = [r.file_row(scale) for r in recordings] + [Recording(p, status=s, classes=classes).file_row(scale)
                                                       for p, s in missing]
+    for row in rows:  # the files that failed before scoring still say what the text route would have read
+        if route is not None:
+            row.setdefault("text_input", USER if user else OWN)
+            row.setdefault("text_read", "")
     for p, s in missing:
         log(f"sa2sr predict: {p}: {s[len('error: '):]}")
     segs = [row for r in recordings for row in r.segment_rows(scale)]
-    extra = list(class_columns(classes))
+    extra = list(class_columns(classes)) + (list(TEXT_COLUMNS) if route is not None else [])
     return Predictions(pd.DataFrame(rows, columns=[*COLUMNS, *extra]),
                        pd.DataFrame(segs, columns=[*SEGMENT_COLUMNS, *extra]))
 

@@ -33,6 +33,7 @@ from sa2sr_core.audio import AudioError, probe_audio
 from sa2sr_core.config.inference import SegmentConfig, ServeConfig
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.inference.predict import Recording, forward, model_fbank
+from sa2sr_core.inference.text import OWN, TextRoute
 from sa2sr_core.models.directory import ModelDirConfig, demo_notice
 
 FIELD = "file"
@@ -41,8 +42,8 @@ FIELD = "file"
 class Batcher:
     """One thread runs the model over the segments that requests hand it, several requests per forward pass."""
 
-    def __init__(self, model, device: torch.device, cfg: ServeConfig):
-        self.model, self.device, self.cfg = model, device, cfg
+    def __init__(self, model, device: torch.device, cfg: ServeConfig, route=None):
+        self.model, self.device, self.cfg, self.route = model, device, cfg, route
         self.queue: queue.Queue = queue.Queue()
         self.batches = 0
         self.max_requests_per_batch = 0  # the most distinct requests one forward pass served (shows sharing)
@@ -51,8 +52,8 @@ class Batcher:
         self._thread.start()
 
     def score(self, items: list[tuple[np.ndarray, np.ndarray]], request_id: int) -> list[tuple]:
-        """(avd, probs, text, class probs or None) for each (LFBE, functionals) item, in order; blocks until they
-        are scored."""
+        """(avd, probs, text, class probs or None, the transcript the text route read or None) for each (LFBE,
+        functionals) item, in order; blocks until they are scored."""
         futures = [Future() for _ in items]
         for it, fut in zip(items, futures):
             self.queue.put((request_id, it, fut))
@@ -86,7 +87,7 @@ class Batcher:
             if not batch:
                 continue
             try:
-                avd, probs, texts, cls = forward(self.model, self.device, [it for _, it, _ in batch])
+                avd, probs, texts, cls, read = forward(self.model, self.device, [it for _, it, _ in batch], self.route)
             except Exception as e:  # a failed pass fails its requests, not the service
                 for *_, fut in batch:
                     fut.set_exception(e)
@@ -94,7 +95,8 @@ class Batcher:
             self.batches += 1
             self.max_requests_per_batch = max(self.max_requests_per_batch, len({r for r, _, _ in batch}))
             for b, (_, _, fut) in enumerate(batch):
-                fut.set_result((avd[b], probs[b], texts[b], None if cls is None else cls[b]))
+                fut.set_result((avd[b], probs[b], texts[b], None if cls is None else cls[b],
+                                None if read is None else read[b]))
 
     def close(self) -> None:
         self._stop.set()
@@ -117,7 +119,9 @@ class Service:
         self.fbank = model_fbank(config)
         self.scale = config.scale
         self.notice = demo_notice(config)
-        self.batcher = Batcher(model, self.device, cfg)
+        # a model with the text route reads its own transcript of each segment (docs/text.md)
+        self.route = TextRoute(model.cfg.emotion.regressor.text, model_dir) if model.text_dim else None
+        self.batcher = Batcher(model, self.device, cfg, self.route)
         self.slots = threading.BoundedSemaphore(cfg.max_pending)
         self.in_flight = 0
         self.served = 0
@@ -130,7 +134,7 @@ class Service:
 
     def run(self, path: Path, name: str) -> dict:
         """The predict rows of one file; AudioError names what is wrong with it."""
-        rec = Recording(str(path), classes=self.model.classes)
+        rec = Recording(str(path), classes=self.model.classes, text_input=OWN if self.route is not None else None)
         try:  # errors name the uploaded file, not the temporary copy
             info = probe_audio(path)
             if info.duration_s > self.cfg.max_audio_s:
@@ -142,8 +146,8 @@ class Service:
         with self._lock:
             rid = next(self._ids)
         outs = self.batcher.score([(f, st) for _, f, st in items], rid)
-        for (si, f, _), (avd, probs, text, cls) in zip(items, outs):
-            rec.scores[si] = (len(f), avd, probs, text, cls)
+        for (si, f, _), (avd, probs, text, cls, read) in zip(items, outs):
+            rec.scores[si] = (len(f), avd, probs, text, cls, read)
         rec.path = name
         return {"model": self.model_info(), "file": _json_safe(rec.file_row(self.scale)),
                 "segments": [_json_safe(r) for r in rec.segment_rows(self.scale)]}

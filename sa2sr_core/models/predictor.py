@@ -71,9 +71,17 @@ class Predictor(nn.Module):
         """Utterance functionals the regressor reads beside the sequence (0: none; an extra input then)."""
         return self.cfg.emotion.regressor.stats_dim
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None):
-        """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0] -> avd (B, 3), sentiment_probs (B, 3),
-        ctc_log_probs (B, T', 29), out_lengths (B,)[, class_probs (B, C) with a categorical head]."""
+    @property
+    def text_dim(self) -> int:
+        """Text features the regressor reads (the text route, docs/text.md; 0: none; an extra input then)."""
+        return self.cfg.emotion.regressor.text_dim
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None,
+                text: torch.Tensor | None = None):
+        """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0][, text (B, E) when text_dim > 0] -> avd
+        (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,)[, class_probs (B, C) with a
+        categorical head]. The text features do not change the transcript: a text model's own transcript comes from
+        a pass with any text, its emotion from a second pass with that transcript's features."""
         if self.ssl_shared:
             states, out_lengths = self.sa2sr.encoder.states(feats, lengths)  # (L+1, B, T', H), once
             h, h_emotion = self.sa2sr.encoder.mix(states), self.sa2sr.encoder.mix(states, self.emotion_layer_weights)
@@ -82,7 +90,7 @@ class Predictor(nn.Module):
             h_emotion = h if self.emotion_encoder is None else self.emotion_encoder(feats, lengths)[0]  # same T'
         log_probs = F.log_softmax(self.sa2sr.ctc_head(h), dim=-1)  # (B, T', 29)
         sentiment = F.softmax(self.sa2sr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
-        out = self.regressor(h_emotion, out_lengths, stats)  # (B, 3), or (B, 3 + C) with a categorical head
+        out = self.regressor(h_emotion, out_lengths, stats, text)  # (B, 3), or (B, 3 + C) with a categorical head
         if self.classes:
             avd, logits = split_outputs(out)
             return avd, sentiment, log_probs, out_lengths, F.softmax(logits, dim=-1)
