@@ -150,6 +150,9 @@ class RegressorConfig:
     # makes them at inference: the source, the text model and its options, the features' names.
     text_dim: int = 0
     text: dict = field(default_factory=dict)
+    # The class head's linear path on the side inputs ([functionals, text]), started at the logistic baseline
+    # (finetune.class_baseline_start; set by fine-tuning when the model has a class head and side inputs).
+    class_linear: bool = False
 
     def output_length(self, steps):
         for k, s in zip(self.kernels, self.strides):

@@ -78,6 +78,10 @@ class FinetuneConfig(TrainingConfig):
     task: str = "auto"
     category_weight: float = 1.0
     class_balanced: bool = False  # cross-entropy weighted by inverse class frequency in Train
+    # A class head with side inputs (functionals, text) gets a linear path on them that starts at the logistic
+    # baseline (its regulariser chosen on Development), as the A/V/D outputs start at the ridge: fine-tuning begins
+    # where the classical model ends. false: the class head starts at random (as before 2026-12-07).
+    class_baseline_start: bool = True
 
     def __post_init__(self):
         super().__post_init__()

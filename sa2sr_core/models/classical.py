@@ -103,6 +103,20 @@ class LogisticBaseline:
     model: Pipeline
     classes: tuple[str, ...]
 
+    def linear(self, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weight (C, K), bias (C,)): the class logits as a linear map of z = (x - mean) / std, another
+        standardisation than the model's own (the regressor's buffers); softmax of them is predict_proba. A class
+        Train lacks gets a logit far below the rest."""
+        scaler, lr = self.model[0], self.model[-1]
+        w, b = lr.coef_, lr.intercept_
+        if w.shape[0] == 1:  # scikit-learn's binary case: one log-odds row for classes_[1]
+            w, b = np.concatenate([-w / 2, w / 2]), np.concatenate([-b / 2, b / 2])
+        w_z = w * (std / scaler.scale_)[None, :]  # (C', K) on z
+        b_z = b + w @ ((mean - scaler.mean_) / scaler.scale_)
+        weight, bias = np.zeros((len(self.classes), len(mean))), np.full(len(self.classes), b_z.min() - 30.0)
+        weight[lr.classes_], bias[lr.classes_] = w_z, b_z
+        return weight, bias
+
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """(N, len(classes)) probabilities (a class Train lacks: 0)."""
         out = np.zeros((len(x), len(self.classes)))

@@ -126,6 +126,8 @@ class EmotionRegressor(nn.Module):
         self.out = nn.Linear(pooled, cfg.outputs)
         if cfg.classes:  # a categorical head on the same pooled representation
             self.classify = nn.Linear(pooled, len(cfg.classes))
+            if cfg.class_linear and cfg.stats_dim + cfg.text_dim > 0:  # + a linear path on the side inputs
+                self.side_classify = nn.Linear(cfg.stats_dim + cfg.text_dim, len(cfg.classes))
 
     @torch.no_grad()
     def start_from_linear(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
@@ -149,6 +151,23 @@ class EmotionRegressor(nn.Module):
                 self.text_linear.bias.copy_(bias)
         self.out.weight.zero_()
         self.out.bias.zero_()
+
+    @torch.no_grad()
+    def start_classes_from_linear(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        """Make the class logits a given linear model of the standardised side inputs (weight (C, K + E), bias (C,),
+        in this regressor's standardisation: set it first): the side path takes it and the pooled head starts at
+        zero, so the class head starts at that model's predictions."""
+        self.side_classify.weight.copy_(weight)
+        self.side_classify.bias.copy_(bias)
+        self.classify.weight.zero_()
+        self.classify.bias.zero_()
+
+    def side_scale(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean, sd) of the side inputs ([stats, text] columns) this regressor standardises with."""
+        parts = [(self.stats_mean, self.stats_std)] if self.cfg.stats_dim > 0 else []
+        if self.cfg.text_dim > 0:
+            parts.append((self.text_mean, self.text_std))
+        return torch.cat([m for m, _ in parts]), torch.cat([s for _, s in parts])
 
     @torch.no_grad()
     def standardise_side(self, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -178,7 +197,7 @@ class EmotionRegressor(nn.Module):
         x = self.norm1(x + a)
         x = self.norm2(x + self.ff(x))  # (B, T2, 64)
         mean, var = masked_mean_var(x, mask)  # (B, 64) each
-        pooled, linear = [mean, var], None
+        pooled, linear, side = [mean, var], None, []
         if self.cfg.stats_dim > 0:
             if stats is None:
                 raise ValueError("this regressor was built with utterance stats (stats_dim "
@@ -186,6 +205,7 @@ class EmotionRegressor(nn.Module):
             z = (stats - self.stats_mean) / self.stats_std  # (B, K)
             pooled.append(self.stats_proj(z))  # (B, 64)
             linear = self.stats_linear(z)  # (B, 3)
+            side.append(z)
         if self.cfg.text_dim > 0:
             if text is None:
                 raise ValueError(f"this regressor reads text features (text_dim {self.cfg.text_dim}, source "
@@ -193,10 +213,14 @@ class EmotionRegressor(nn.Module):
             t = (text - self.text_mean) / self.text_std  # (B, E)
             pooled.append(self.text_proj(t))  # (B, 64)
             linear = self.text_linear(t) if linear is None else linear + self.text_linear(t)  # (B, 3)
+            side.append(t)
         p = torch.cat(pooled, dim=-1)  # (B, 128 [+ 64] [+ 64])
         y = self.out(p) if linear is None else self.out(p) + linear  # (B, 3)
         if self.cfg.classes:
-            return torch.cat([y, self.classify(p)], dim=-1)  # (B, 3 + C): A/V/D, then the class logits
+            logits = self.classify(p)  # (B, C)
+            if hasattr(self, "side_classify"):  # the linear path from the logistic baseline
+                logits = logits + self.side_classify(torch.cat(side, dim=-1))
+            return torch.cat([y, logits], dim=-1)  # (B, 3 + C): A/V/D, then the class logits
         return y
 
 

@@ -27,7 +27,7 @@ from sa2sr_core.features.text import TextFeatures
 from sa2sr_core.metrics import CLASS_METRICS, ccc_per_dim
 from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import resolve_emotion
-from sa2sr_core.models.classical import balanced_weights, fit_ridge, split_data
+from sa2sr_core.models.classical import balanced_weights, class_data, fit_logistic, fit_ridge, split_data
 from sa2sr_core.models.directory import finetune_dir_config
 from sa2sr_core.models.loaders import load_pretrained_encoder
 from sa2sr_core.models.regressor import EmotionModel, ccc_loss, split_outputs
@@ -49,6 +49,22 @@ def start_from_baseline(model: EmotionModel, train_data: EmotionData, valid_data
     log(f"regressor starts from the ridge baseline{' on functionals + text' if stats and text else ' on text' if text else ''} (Development CCC "
         + ", ".join(f"{k} {v:.3f}" for k, v in base.dev_ccc.items()) + ")")
     return base.dev_ccc
+
+
+def start_classes_from_baseline(model: EmotionModel, train_data: EmotionData, valid_data: EmotionData,
+                                baseline_cfg: BaselineConfig, class_balanced: bool, log=print) -> float:
+    """Start the class head at the logistic baseline on the regressor's side inputs (functionals [, text]; the
+    regulariser chosen on Development UA from params `baseline`), in the standardisation the regressor already
+    holds; returns the baseline's Development UA."""
+    stats, text = uses_stats(model), uses_text(model)
+    base = fit_logistic(class_data(train_data, stats, text), class_data(valid_data, stats, text), baseline_cfg,
+                        model.cfg.regressor.classes, class_balanced)
+    mean, std = (t.double().numpy() for t in model.regressor.side_scale())
+    w, b = base.linear(mean, std)
+    model.regressor.start_classes_from_linear(torch.as_tensor(w, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32))
+    log(f"class head starts from the logistic baseline{' on functionals + text' if stats and text else ' on text' if text else ''} "
+        f"(Development UA {base.dev_ua:.3f}, lambda {base.lam:g})")
+    return base.dev_ua
 
 
 def param_groups(model: EmotionModel, cfg: FinetuneConfig) -> list[dict]:
@@ -104,6 +120,7 @@ class FinetuneTask(Task):
     better): the mean CCC, UA, or their mean."""
 
     maximize = True
+    start_candidate = True  # the start (the classical baselines on the side inputs) is kept if no epoch beats it
 
     def __init__(self, cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir, valid_dir, pretrained_dir=None,
                  features: FeatureConfig | None = None, baseline_cfg: BaselineConfig | None = None,
@@ -122,8 +139,10 @@ class FinetuneTask(Task):
         dims, cats = task in ("dimensions", "both"), task in ("categories", "both")
         classes = self.classes
         model_cfg = resolve_emotion(self.model_cfg)  # scratch: the same architecture, randomly initialised
+        side_dim = model_cfg.regressor.stats_dim + (self.text.dim if self.text is not None else 0)
         if cats:
-            model_cfg = replace(model_cfg, regressor=replace(model_cfg.regressor, classes=classes, dimensions=dims))
+            model_cfg = replace(model_cfg, regressor=replace(model_cfg.regressor, classes=classes, dimensions=dims,
+                                                             class_linear=cfg.class_baseline_start and side_dim > 0))
         if self.text is not None:  # the text route: E features beside the sequence, and what makes them
             model_cfg = replace(model_cfg, regressor=replace(
                 model_cfg.regressor, text_dim=self.text.dim,
@@ -162,6 +181,11 @@ class FinetuneTask(Task):
             x = read_inputs(train_data, train_data.ids, uses_stats(model), uses_text(model)).astype(np.float64)
             model.regressor.standardise_side(torch.from_numpy(x.mean(0)).float(),
                                              torch.from_numpy(np.maximum(x.std(0), 1e-3)).float())
+        if cats and model_cfg.regressor.class_linear:  # the class head starts where the logistic baseline ends
+            if self.baseline_cfg is None:
+                raise ValueError("a class head with side inputs starts from the logistic baseline: pass baseline_cfg "
+                                 "(params `baseline`)")
+            start_classes_from_baseline(model, train_data, valid_data, self.baseline_cfg, cfg.class_balanced, log)
         if cats and cfg.class_balanced:
             c = np.array([train_data.category[u] for u in sorted(train_data.category)])
             self.class_weight = torch.from_numpy(balanced_weights(c, len(classes))).float().to(device)
@@ -238,18 +262,23 @@ def fold_metrics(cfg: FinetuneConfig, results: dict) -> tuple[dict, dict]:
         return {**{k: sel[k] for k in sel if k.startswith("val_")}, "epoch": sel["epoch"],
                 "epochs_run": res["epochs_run"], "stopped_by": res["stopped_by"]}
 
+    def start(res: dict) -> dict:  # epoch 0: the classical start, a candidate of Development selection
+        return {"start": {k: v for k, v in (res.get("start") or {}).items() if k.startswith("val_")}} \
+            if res.get("start") else {}
+
     first = next(iter(results.values()))
     head = {"encoder": first["encoder"], "task": first["task"], "init": cfg.init, "freeze_encoder": cfg.freeze_encoder}
     if len(results) == 1 and next(iter(results)).name is None:
         res = first
         metrics = {**{k: v for k, v in one(res).items() if k.startswith("val_")}, **head,
                    **{k: v for k, v in one(res).items() if not k.startswith("val_")}}
-        return metrics, {**metrics, "skipped": res["skipped"]}
+        return metrics, {**metrics, **start(res), "skipped": res["skipped"]}
     folds = {f.name: {**one(r), "train": list(f.train), "development": list(f.validation), "test": list(f.tests)}
              for f, r in results.items()}
     means = {k: float(np.mean([m[k] for m in folds.values()])) for k in folds[next(iter(folds))] if k.startswith("val_")}
     metrics = {**means, **head, "folds": folds}
-    return metrics, {**metrics, "skipped": {f.name: r["skipped"] for f, r in results.items()}}
+    return metrics, {**metrics, "starts": {f.name: start(r).get("start") for f, r in results.items()},
+                     "skipped": {f.name: r["skipped"] for f, r in results.items()}}
 
 
 def remove_other_layout(model_dir, folds) -> None:

@@ -6,6 +6,7 @@ the history, the best model and the resumable checkpoint.
     for each epoch until max_epochs, or patience epochs without a better selection score:
         for each batch:  lr <- schedule(update);  train_step: forward, loss, backward, clip, Adam
         validate -> history row -> better than the best by min_delta? save the model : count a bad epoch
+    (a task may enter its start as epoch 0: fine-tuning's is the classical baselines, kept if no epoch beats them)
         checkpoint (model, optimizer, RNG, history): a killed run resumes here, bit for bit
 
 `train_step` is also what `sa2sr_core.study.throughput` and every benchmark time, so a measured step is the step
@@ -58,6 +59,7 @@ class Task:
     cfg: TrainingConfig
     score: str  # the history key selection compares
     maximize: bool  # whether a larger score is better
+    start_candidate: bool = False  # the untrained model (fine-tuning: the classical baselines) competes as epoch 0
 
     def setup(self, device: torch.device, world: int, log) -> Setup:
         raise NotImplementedError
@@ -139,6 +141,14 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
     amp = cfg.amp and device.type == "cuda"
     depth = cfg.prefetch if cfg.prefetch >= 0 else (4 if device.type == "cuda" else 0)
     total = run.batches_per_epoch() * cfg.max_epochs if cfg.schedule != "constant" else 0
+    start = None
+    if task.start_candidate and st.epoch == 0 and st.best is None:  # the start is a candidate like any epoch
+        val = task.validate(model, run.valid, device)
+        start = {"epoch": 0, **{k: v for k, v in val.items() if not k.startswith("_")}}
+        st.best = dict(start)
+        if rank == 0:
+            task.save_best(model, out_dir)
+            log(f"epoch 0 (the start): {task.score} {start[task.score]:.3f}")
     # the schedule is a pure function of the update count and the plateau scale: both follow from the history
     step = int(st.history[-1]["updates"]) if st.history else 0
     scale = float(st.history[-1]["lr_next"]) / cfg.lr if st.history else 1.0
@@ -184,7 +194,7 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
             checkpoint.save(ckpt_path, run.fingerprint, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": st.best, "history": st.history, "epochs_run": len(st.history),
+    return {"selected": st.best, "start": start, "history": st.history, "epochs_run": len(st.history),
             "stopped_by": "patience" if st.bad_epochs >= cfg.patience else "max_epochs", "model": model, **run.report}
 
 

@@ -185,7 +185,8 @@ def test_a_frozen_ssl_fine_tuning_shares_the_backbone_in_the_package(wave_shards
     enc = EncoderConfig(kind="ssl", input_dim=160, ssl=SSLConfig(model="random-tiny"))
     train_sa2sr(PretrainConfig(max_epochs=1, max_frames_per_batch=3000), SA2SRConfig(encoder=enc, summarizer_hidden=8),
                 train, valid, labels, tmp_path / "pre", WAVE, log=lambda *_: None)
-    fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, freeze_encoder=True, lr=0.05)
+    # min_delta -1: a trained epoch is kept over the start (epoch 0), whatever this tiny Development set says
+    fcfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, freeze_encoder=True, lr=0.05, min_delta=-1.0)
     train_emotion(fcfg, EmotionModelConfig(enc, RegressorConfig(channels=16)), train, valid, tmp_path / "ft",
                   tmp_path / "pre", WAVE, log=lambda *_: None)
     ft_w, pre_w = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("ft", "pre"))
