@@ -21,8 +21,15 @@ PAPER = {
 }
 NAMES = {"baseline": "Baseline: ridge on LFBE functionals", "scratch": "No pre-training", "asr": "ASR features", "sa2sr": "SA2SR features",
          "asr_frozen": "ASR features (frozen)", "sa2sr_frozen": "SA2SR features (frozen)"}
+#: Words beside sound (sa2sr reproduce --text): speech + text per text source (docs/text.md).
+TEXT_SOURCES = ("gold", "asr")
+TEXT_LABEL = {"gold": "the corpus's transcripts", "asr": "the model's own CTC transcripts"}
+for _src in TEXT_SOURCES:
+    NAMES[f"asr_text_{_src}"] = f"ASR features + text ({_src})"
+    NAMES[f"sa2sr_text_{_src}"] = f"SA2SR features + text ({_src})"
 #: The settings in table order.
-ORDER_ALL = ("scratch", "asr", "sa2sr", "asr_frozen", "sa2sr_frozen")
+ORDER_ALL = ("scratch", "asr", "sa2sr", "asr_frozen", "sa2sr_frozen",
+             *(f"{p}_text_{t}" for t in TEXT_SOURCES for p in ("asr", "sa2sr")))
 TABLES = {
     "Table 2: ASR pre-training vs none": ["baseline", "scratch", "asr"],
     "Table 3: SA2SR vs ASR features": ["baseline", "asr", "sa2sr"],
@@ -121,6 +128,28 @@ def render_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> st
     return "\n".join(lines)
 
 
+def render_text_tables(runs: dict[str, list[str | Path]], split: str = "test1") -> str:
+    """Table 5 per text source: the text-only baseline (ridge on the text features: eval.json `text_baseline` of the
+    SA2SR + text runs, mean ± sd over their seeds — an ASR transcript changes with the pre-training), speech alone
+    (SA2SR features) and ASR / SA2SR features + text."""
+    lines = []
+    for src in TEXT_SOURCES:
+        keys = [k for k in ("sa2sr", f"asr_text_{src}", f"sa2sr_text_{src}") if runs.get(k)]
+        if not runs.get(f"sa2sr_text_{src}"):
+            continue
+        lines += [f"### Table 5 ({src}): words beside sound, text from {TEXT_LABEL[src]}", "",
+                  "| model | data | runs | " + " | ".join(DIMS) + " |", "|---|---|---|---|---|---|"]
+        rows = [(f"Text only ({src}): ridge on the text features", summarize_runs(runs[f"sa2sr_text_{src}"], split,
+                                                                                  "text_baseline"))]
+        rows += [(NAMES[k] if k != "sa2sr" else "SA2SR features (speech only)", summarize_runs(runs[k], split))
+                 for k in keys]
+        for name, (stats, n, kind) in rows:
+            lines.append(f"| {name} | {kind} | {n} | " + " | ".join(
+                f"{m:.3f} ± {sd:.3f}" if n > 1 else f"{m:.3f}" for m, sd in (stats[d] for d in DIMS)) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def data_table(data: dict) -> list[str]:
     """data/summaries/prepare_<corpus>.json, merged (corpus -> source, splits -> utterances / speakers / hours) as Markdown rows."""
     lines = ["| corpus | source | split | utterances | speakers | hours |", "|---|---|---|---:|---:|---:|"]
@@ -182,7 +211,10 @@ def cross_validation_table(ev: dict) -> list[str]:
 
 #: Paired comparisons (A vs B, same test utterances) shown under Tables 2-4.
 COMPARISONS = [("asr", "scratch"), ("sa2sr", "asr"), ("sa2sr_frozen", "asr_frozen"), ("sa2sr", "sa2sr_frozen"),
-               ("asr", "asr_frozen"), ("sa2sr", "baseline")]
+               ("asr", "asr_frozen"), ("sa2sr", "baseline"),
+               # words beside sound: does the implicit route still add once the words are read? does text add?
+               *((f"sa2sr_text_{t}", f"asr_text_{t}") for t in TEXT_SOURCES),
+               *((f"sa2sr_text_{t}", "sa2sr") for t in TEXT_SOURCES), *((f"asr_text_{t}", "asr") for t in TEXT_SOURCES)]
 
 
 def collect_study(runs_dir: str | Path) -> dict[str, list[Path]]:
@@ -286,6 +318,9 @@ def render_study(study_dir: str | Path, split: str | None = None) -> str:
             lines += [f"### Paired differences ({split}, the same test utterances)", "",
                       "Mean CCC of A's runs minus B's, 95% paired bootstrap interval (utterances resampled jointly, "
                       "seeds resampled per setting; 1000 replicates); * = the interval excludes 0.", "", *paired, ""]
+        text = render_text_tables(evals, split)
+        if text:
+            lines += [text]
     if "categories" in scores:
         lines += [f"### Emotion classes ({split}): UA / WA / macro-F1, mean ± sd over pre-training seeds", "",
                   render_class_tables(evals, split)]

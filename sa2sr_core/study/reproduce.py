@@ -1,7 +1,8 @@
 """`sa2sr reproduce`: the paper's study in one command, as DVC experiments run in the workspace.
 
 Table 1 (IEMOCAP text sentiment x emotion) and the five settings of Tables 2-4 (no pre-training, ASR
-features lambda = 0, SA2SR features, both frozen), each with N pre-training seeds fine-tuned once per seed.
+features lambda = 0, SA2SR features, both frozen), each with N pre-training seeds fine-tuned once per seed; with
+--text gold,asr also ASR / SA2SR features + text per text source and the text-only baselines (Table 5).
 Every finished run's metrics and predictions are kept under --out/runs/<setting>_seed<k>/; a re-run skips
 them, so an interrupted study resumes where it stopped and a finished one does nothing. Runs go
 pre-training by pre-training (each lambda/seed trains once; its fine-tunings follow while its persisted
@@ -39,6 +40,13 @@ SETTINGS = {
 #: Run order within one pre-training seed: the lambda = 0 group, then SA2SR; each group's fine-tunings share
 #: its pre-training. The last run is SA2SR fine-tuned: params.yaml's own setting.
 ORDER = ("scratch", "asr_frozen", "asr", "sa2sr_frozen", "sa2sr")
+#: Words beside sound (`--text SOURCE`, docs/text.md): ASR features + text and SA2SR features + text per text source
+#: (finetune.text.source gold | asr); each run's eval.json also scores the text-only baseline of that source.
+TEXT_SOURCES = ("gold", "asr")
+
+
+def text_setting(pre: str, source: str) -> str:
+    return f"{pre}_text_{source}"
 
 
 class ReproduceError(Sa2srError):
@@ -54,6 +62,16 @@ class ReproduceConfig:
     sets: dict[str, Any] = field(default_factory=dict)           # extra params overrides (dotted keys)
     finetune_corpus: str | None = None  # msp_podcast (the paper) | iemocap (its five folds) | a manifest's path
     targets: tuple[str, ...] = ("evaluate", "correlate")
+    text: tuple[str, ...] = ()  # text sources of the "+ text" rows (gold, asr); none: the paper's study alone
+
+    def __post_init__(self):
+        bad = [t for t in self.text if t not in TEXT_SOURCES]
+        if bad or len(set(self.text)) != len(self.text):
+            raise ReproduceError(f"--text {','.join(self.text)}: each of {', '.join(TEXT_SOURCES)} at most once")
+
+    @property
+    def settings(self) -> list[str]:
+        return [*SETTINGS, *(text_setting(p, t) for t in self.text for p in ("asr", "sa2sr"))]
 
 
 @dataclass
@@ -126,11 +144,15 @@ def plan_runs(cfg: ReproduceConfig, params: dict, shared: dict[str, Any]) -> lis
     base_seed = int(shared.get("seed", params["seed"]))
     runs = []
     for k in reversed(range(cfg.seeds)):  # seed 0 last: the workspace ends on the params' own seed
-        for setting in ORDER:
-            pre, init, frozen = SETTINGS[setting]
+        order = [*ORDER[:3], *(text_setting("asr", t) for t in cfg.text), ORDER[3],
+                 *(text_setting("sa2sr", t) for t in cfg.text), ORDER[4]]
+        for setting in order:
+            pre, init, frozen = SETTINGS[setting] if setting in SETTINGS else (setting.split("_")[0], "pretrained", False)
+            text = {"finetune.text.source": setting.rsplit("_", 1)[1]} if "_text_" in setting else \
+                ({"finetune.text.source": "none"} if cfg.text else {})
             runs.append(Run(setting, k, {**shared, "lambda": 0.0 if pre == "asr" else lam, "seed": base_seed + k,
                                          "finetune.init": init, "finetune.freeze_encoder": frozen,
-                                         "finetune.seed_offset": 0}))
+                                         "finetune.seed_offset": 0, **text}))
     return runs
 
 
@@ -197,6 +219,10 @@ def collect_run(run_dir: Path, params: dict, project: Path, run: Run, name: str)
     files = {"eval.json": params["evaluate"]["metrics"], "ccc.json": params["evaluate"]["scores"],
              "predictions.parquet": params["evaluate"]["predictions"], "pretrain.json": params["pretrain"]["summary"],
              "finetune.json": params["finetune"]["summary"]}
+    if str(run.overrides.get("finetune.text.source", "none")) != "none":  # the text route's summary (ASR: WER / CER)
+        from sa2sr_core.config.text import text_baseline_path, text_summary_path
+
+        files.update({"text.json": text_summary_path(params), "text_baseline.parquet": text_baseline_path(params)})
     with atomic_dir(run_dir) as tmp:
         for dst, src in files.items():
             shutil.copy2(project / src, tmp / dst)
@@ -227,7 +253,7 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
     shared = base_overrides(cfg, params, project)
     runs = plan_runs(cfg, params, shared)
     out = Path(cfg.out)
-    plan = {"profile": cfg.profile, "shared_overrides": shared, "settings": list(SETTINGS)}
+    plan = {"profile": cfg.profile, "shared_overrides": shared, "settings": cfg.settings}
     if "finetune.corpus" in shared:  # another fine-tuning corpus: its own test set (older plans stay as they were)
         plan["split"] = study_split(shared, params)
     check_plan(out, plan)
@@ -244,7 +270,7 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
                                                                 f"paper ({cfg.profile} study)" if small else cfg.profile,
                                                                 log))
     todo = [r for r in runs if not (out / "runs" / r.key).is_dir()]
-    log(f"study {out}: {len(runs)} runs ({cfg.seeds} pre-training seed(s) x {len(SETTINGS)} settings), "
+    log(f"study {out}: {len(runs)} runs ({cfg.seeds} pre-training seed(s) x {len(cfg.settings)} settings), "
         f"{len(runs) - len(todo)} done, {len(todo)} to run")
     original = params_path.read_text()
     try:

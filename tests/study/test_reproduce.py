@@ -197,6 +197,8 @@ def _fake_runner(calls):
         params = yaml.safe_load((cwd / "params.yaml").read_text())
         sets = {c.split("=", 1)[0]: yaml.safe_load(c.split("=", 1)[1]) for c in cmd[cmd.index("-S") + 1::2] if "=" in c}
         good = 0.3 if sets["lambda"] == 0 else 0.1  # SA2SR runs predict better
+        text = sets.get("finetune.text.source", "none")
+        good = good / 2 if text != "none" else good  # and reading the words, better still
         rng = np.random.default_rng(sets["seed"])
         t = np.random.default_rng(0).normal(size=(80, 3))
         p = t + rng.normal(scale=good if sets["finetune.init"] == "pretrained" else 0.6, size=t.shape)
@@ -207,6 +209,13 @@ def _fake_runner(calls):
                                                    for j, d in enumerate(("activation", "valence", "dominance"))}}}
         ev["splits"]["test1"]["mean"] = {"ccc": 0.5, "ci95": [0, 1]}
         ev["splits"]["test1"]["n"] = 80
+        if text != "none":  # the text-only baseline beside the model
+            ev["text_baseline"] = {"splits": {"test1": {**{d: {"ccc": 0.05 * (j + 1), "ci95": [0, 1]} for j, d in
+                                                           enumerate(("activation", "valence", "dominance"))},
+                                                        "mean": {"ccc": 0.1, "ci95": [0, 1]}, "n": 80}}}
+            for f in (f"{params['data']['summaries_dir']}/text.json", params["baseline"]["text_predictions"]):
+                (cwd / f).parent.mkdir(parents=True, exist_ok=True)
+                (cwd / f).write_text(json.dumps({"source": text}))
         files = {params["evaluate"]["metrics"]: json.dumps(ev), params["evaluate"]["scores"]: "{}",
                  params["pretrain"]["summary"]: "{}", params["finetune"]["summary"]: "{}",
                  params["correlate"]["json"]: json.dumps({"spearman": 0.6, "p_value": 1e-9, "cramers_v": 0.5, "n": 9,
@@ -346,3 +355,28 @@ def test_reproduce_on_iemocaps_folds_reports_the_pooled_folds_and_the_classes(tm
     with pytest.raises(ReproduceError, match="neither msp_podcast nor iemocap nor a manifest"):
         reproduce(ReproduceConfig(out=proj / "results" / "x", profile="quick", finetune_corpus="nowhere.csv"), proj,
                   runner=cross_validated, log=lambda m: None, estimate=False)
+
+
+def test_words_beside_sound_rows_and_their_paired_comparisons(tmp_path):
+    """--text gold,asr: ASR / SA2SR features + text per source beside the paper's settings, the text-only rows and
+    the comparisons that ask whether SA2SR still adds once the words are read, and whether the words add."""
+    proj = _fake_project(tmp_path)
+    calls = []
+    cfg = ReproduceConfig(out=proj / "results" / "t", profile="quick", seeds=2, text=("gold", "asr"))
+    assert reproduce(cfg, proj, runner=_fake_runner(calls), log=lambda m: None, estimate=False)["ran"] == 18
+    sources = [dict(c.split("=", 1) for c in call[call.index("-S") + 1::2] if "=" in c).get("finetune.text.source")
+               for call in calls]
+    assert sources[:9] == ["none", "none", "none", "gold", "asr", "none", "gold", "asr", "none"]
+    assert calls[-1][4].endswith("-sa2sr-s0")  # the workspace ends on params.yaml's own setting
+    assert (cfg.out / "runs" / "sa2sr_text_asr_seed0" / "text.json").is_file()
+    md = (cfg.out / "tables.md").read_text()
+    assert "### Table 5 (gold)" in md and "### Table 5 (asr)" in md
+    assert "| Text only (gold): ridge on the text features | demo | 2 | 0.050 ± 0.000 | 0.100 ± 0.000 |" in md
+    row = next(line for line in md.splitlines()
+               if line.startswith("| SA2SR features + text (asr) − ASR features + text (asr) |"))
+    assert row.count("*") == 3
+    assert any(line.startswith("| SA2SR features + text (gold) − SA2SR features |") for line in md.splitlines())
+    with pytest.raises(ReproduceError, match="--text gold,gold"):
+        ReproduceConfig(out=cfg.out, text=("gold", "gold"))
+    with pytest.raises(ReproduceError, match="--text words"):
+        ReproduceConfig(out=cfg.out, text=("words",))
