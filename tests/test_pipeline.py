@@ -326,3 +326,41 @@ def test_reproduce_quick_on_the_demo(repo):
     again = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "0 to run" in again.stderr
     assert _run(["git", "for-each-ref", "refs/exps"], d) == exps
+
+
+def test_the_text_route_as_an_ablation_and_its_features_computed_once_per_source(repo):
+    """-S finetune.text.source=gold / asr like -S lambda=0: the text features stage runs once per source (DVC's run
+    cache brings a source back without recomputing it), the model reads the words, the text-only baseline is scored
+    on the same utterances, and the report shows it; source none is back to sound only."""
+    d, params = repo
+    original = (d / "params.yaml").read_text()
+
+    def with_source(source: str) -> str:
+        p = yaml.safe_load(original)
+        p["finetune"]["text"]["source"] = source
+        (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+        return _run(["dvc", "repro"], d)
+
+    try:
+        _run(["dvc", "repro"], d)
+        out = with_source("gold")
+        assert {"text_features", "finetune", "baseline", "evaluate"} <= _ran(out)
+        summary = json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())
+        assert summary["source"] == "gold" and summary["text_model"] == "vader" and summary["without_text"] == 0
+        ev = json.loads((d / params["evaluate"]["metrics"]).read_text())
+        assert ev["text"] == "gold" and ev["text_baseline"]["splits"]["test1"]["n"] == ev["splits"]["test1"]["n"]
+        assert "text_baseline" in json.loads((d / params["evaluate"]["scores"]).read_text())
+        config = json.loads((d / params["package"]["model_dir"] / "config.json").read_text())
+        assert config["model"]["emotion"]["regressor"]["text"]["text_model"] == "vader"
+        assert "text only (gold, ridge)" in (d / params["report"]["path"]).read_text()
+        out = with_source("asr")
+        assert "text_features" in _ran(out)
+        asr = json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())["asr"]
+        assert asr["scored_against"] == "the corpus's own transcripts" and asr["wer"] >= 0
+        out = with_source("gold")  # computed before: restored, not recomputed
+        assert "text_features" not in _ran(out)
+        assert json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())["source"] == "gold"
+    finally:
+        (d / "params.yaml").write_text(original)
+        _run(["dvc", "repro"], d)
+    assert "text" not in json.loads((d / params["evaluate"]["metrics"]).read_text())

@@ -40,8 +40,9 @@ def text_features_path(params: dict) -> Path:
 
 
 def text_summary_path(params: dict) -> Path:
-    """Stage text_features' summary: utterances, those without text, the text model, the time (asr: WER / CER)."""
-    return Path(params["data"]["summaries_dir"]) / "text.json"
+    """Stage text_features' summary: utterances, those without text, the text model, the time (asr: WER / CER); in
+    the features' folder, cached with them, so that DVC's run cache brings back a source computed before."""
+    return Path(params["data"]["text_dir"]) / "summary.json"
 
 
 def text_baseline_path(params: dict) -> Path:

@@ -164,7 +164,9 @@ def ccc_table(ev: dict) -> list[str]:
     """metrics/eval.json: CCC [bootstrap 95% CI] per dimension and mean, one row per test split and model
     (the fine-tuned model, and the classical baseline where eval.json has it)."""
     lines = ["| split | model | n | " + " | ".join((*DIMS, "mean")) + " |", "|---|---|---:|---|---|---|---|"]
-    blocks = [("sa2sr", ev), *([("baseline (ridge)", ev["baseline"])] if "baseline" in ev else [])]
+    blocks = [("sa2sr" + (f" + text ({ev['text']})" if ev.get("text") else ""), ev),
+              *([("baseline (ridge)", ev["baseline"])] if "baseline" in ev else []),
+              *([(f"text only ({ev.get('text')}, ridge)", ev["text_baseline"])] if "text_baseline" in ev else [])]
     for split in [k for k, r in ev["splits"].items() if "mean" in r]:
         for name, block in blocks:
             r = block["splits"].get(split)
@@ -245,8 +247,10 @@ def class_table(ev: dict) -> list[str]:
     for split, r in ev["splits"].items():
         if "categories" not in r:
             continue
-        for name, res in (("SA2SR", r), ("baseline (logistic)", ev["baseline"]["splits"].get(split) if "baseline" in ev
-                                         else None)):
+        text = (ev.get("text_baseline") or {}).get("splits", {}).get(split)
+        for name, res in (("SA2SR" + (f" + text ({ev['text']})" if ev.get("text") else ""), r),
+                          ("baseline (logistic)", ev["baseline"]["splits"].get(split) if "baseline" in ev else None),
+                          (f"text only ({ev.get('text')}, logistic)", text)):
             if res and "categories" in res:
                 c = res["categories"]
                 rows.append(f"| {split} | {name} | {c['n']} | {cell(c['ua'])} | {cell(c['wa'])} | {cell(c['macro_f1'])} |")
