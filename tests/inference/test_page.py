@@ -64,3 +64,24 @@ def test_pick_a_file_and_the_results_appear(env, browser, tmp_path):  # noqa: F8
         page.wait_for_selector("#results:not([hidden])", timeout=60000)
         assert "test-2.wav" in page.inner_text("#title")
         assert errors == []
+
+
+def test_a_text_route_model_shows_the_transcript_it_read(env, browser, tmp_path):  # noqa: F811
+    from sa2sr_core.config.inference import ServeConfig
+    from sa2sr_core.inference.serve import Service, create_app
+    from sa2sr_core.models.packaged import load_model
+    from tests.model_dirs import TEXT, packaged
+
+    root = env[0]
+    model_dir, _, _ = packaged(tmp_path / "m", stats=True, text=TEXT)
+    model, config = load_model(model_dir)
+    service = Service(model, config, str(model_dir), ServeConfig())
+    with Running(create_app(service)) as base:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "/")
+        page.set_input_files("#file", str(root / "audio" / "test-1.wav"))
+        page.wait_for_selector("#results:not([hidden])", timeout=60000)
+        assert "the model reads its own transcript beside the sound" in page.inner_text("#summary")
+        assert errors == []
