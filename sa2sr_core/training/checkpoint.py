@@ -48,6 +48,7 @@ class TrainState:
     best: dict | None = None
     history: list[dict] = field(default_factory=list)
     bad_epochs: int = 0
+    start: dict | None = None  # the untrained model's validation (epoch 0), for a task whose start is a candidate
 
 
 def resume(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.optim.Optimizer, log=print) -> TrainState:
@@ -71,7 +72,7 @@ def resume(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.opti
     opt.load_state_dict(ckpt["optimizer"])
     set_rng_state(ckpt["rng"])
     log(f"resuming from {path} after epoch {ckpt['epoch']}")
-    return TrainState(ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"])
+    return TrainState(ckpt["epoch"], ckpt["best"], ckpt["history"], ckpt["bad_epochs"], ckpt.get("start"))
 
 
 def save(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.optim.Optimizer, state: TrainState) -> None:

@@ -141,14 +141,13 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
     amp = cfg.amp and device.type == "cuda"
     depth = cfg.prefetch if cfg.prefetch >= 0 else (4 if device.type == "cuda" else 0)
     total = run.batches_per_epoch() * cfg.max_epochs if cfg.schedule != "constant" else 0
-    start = None
     if task.start_candidate and st.epoch == 0 and st.best is None:  # the start is a candidate like any epoch
         val = task.validate(model, run.valid, device)
-        start = {"epoch": 0, **{k: v for k, v in val.items() if not k.startswith("_")}}
-        st.best = dict(start)
+        st.start = {"epoch": 0, **{k: v for k, v in val.items() if not k.startswith("_")}}
+        st.best = dict(st.start)
         if rank == 0:
             task.save_best(model, out_dir)
-            log(f"epoch 0 (the start): {task.score} {start[task.score]:.3f}")
+            log(f"epoch 0 (the start): {task.score} {st.start[task.score]:.3f}")
     # the schedule is a pure function of the update count and the plateau scale: both follow from the history
     step = int(st.history[-1]["updates"]) if st.history else 0
     scale = float(st.history[-1]["lr_next"]) / cfg.lr if st.history else 1.0
@@ -194,7 +193,7 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
             checkpoint.save(ckpt_path, run.fingerprint, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": st.best, "start": start, "history": st.history, "epochs_run": len(st.history),
+    return {"selected": st.best, "start": st.start, "history": st.history, "epochs_run": len(st.history),
             "stopped_by": "patience" if st.bad_epochs >= cfg.patience else "max_epochs", "model": model, **run.report}
 
 

@@ -85,3 +85,22 @@ def test_the_logistic_linear_map_in_another_standardisation_gives_its_probabilit
         w, b = base.linear(mean, std)
         z = (x - mean) / std
         np.testing.assert_allclose(softmax(z @ w.T + b), base.predict_proba(x), atol=1e-8)
+
+
+def test_a_resumed_run_still_knows_its_start(data, tmp_path):
+    train, valid = data
+    model_cfg = EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84))
+    full = train_emotion(_cfg(max_epochs=2), model_cfg, train, valid, tmp_path / "a", None,
+                         baseline_cfg=project_baseline_config(), auto_task=AUTO_LABELS, **QUIET)
+
+    def stop(epoch, row):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_emotion(_cfg(max_epochs=2), model_cfg, train, valid, tmp_path / "b", None,
+                      baseline_cfg=project_baseline_config(), auto_task=AUTO_LABELS, on_epoch_end=stop, **QUIET)
+    resumed = train_emotion(_cfg(max_epochs=2), model_cfg, train, valid, tmp_path / "b", None,
+                            baseline_cfg=project_baseline_config(), auto_task=AUTO_LABELS, **QUIET)
+    assert resumed["start"] == full["start"] and resumed["start"]["epoch"] == 0
+    drop = lambda row: {k: v for k, v in row.items() if k != "frames_per_s"}  # noqa: E731  (a timing)
+    assert drop(resumed["selected"]) == drop(full["selected"])
