@@ -213,7 +213,7 @@ def _fake_runner(calls):
             ev["text_baseline"] = {"splits": {"test1": {**{d: {"ccc": 0.05 * (j + 1), "ci95": [0, 1]} for j, d in
                                                            enumerate(("activation", "valence", "dominance"))},
                                                         "mean": {"ccc": 0.1, "ci95": [0, 1]}, "n": 80}}}
-            for f in (f"{params['data']['summaries_dir']}/text.json", params["baseline"]["text_predictions"]):
+            for f in (f"{params['data']['text_dir']}/summary.json", params["baseline"]["text_predictions"]):
                 (cwd / f).parent.mkdir(parents=True, exist_ok=True)
                 (cwd / f).write_text(json.dumps({"source": text}))
         files = {params["evaluate"]["metrics"]: json.dumps(ev), params["evaluate"]["scores"]: "{}",
