@@ -196,7 +196,8 @@ def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
         p["finetune"]["corpus"] = str(manifest)
         (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
         ran = _ran(_run(["dvc", "repro"], d))
-        assert ran == {"own_corpus", "features_own", "finetune", "baseline", "evaluate", "package", "report"}, ran
+        assert ran == {"own_corpus", "features_own", "text_features", "finetune", "baseline", "evaluate", "package",
+                       "report"}, ran  # text_features: the corpus's transcripts (source none: an empty table)
         got = json.loads((d / params["evaluate"]["scores"]).read_text())
         assert got == want  # the same utterances, features, batches and seeds: the same figures
         assert _ran(_run(["dvc", "repro"], d)) == set() and _status(d) == {}  # unchanged manifest: nothing re-runs
@@ -206,9 +207,10 @@ def test_a_manifest_of_your_own_dimensions_then_categories(repo, tmp_path):
         df[df["split"] != "test2"].to_csv(manifest, index=False)  # an edit of the manifest re-runs what it feeds
         assert _ran(_run(["dvc", "repro", "-s", "-f", "own_corpus"], d)) == {"own_corpus"}
         # the manifest it wrote changed: the stages that read it are outdated, nothing upstream of it
-        assert set(_status(d)) == {"features_own", "baseline", "evaluate", "package", "report"}, _status(d)
-        assert _ran(_run(["dvc", "repro"], d)) == {"features_own", "finetune", "baseline", "evaluate", "package",
-                                                   "report"}
+        assert set(_status(d)) == {"features_own", "text_features", "baseline", "evaluate", "package", "report"}, \
+            _status(d)
+        assert _ran(_run(["dvc", "repro"], d)) == {"features_own", "text_features", "finetune", "baseline", "evaluate",
+                                                   "package", "report"}
         assert set(json.loads((d / params["evaluate"]["scores"]).read_text())) == {"test1", "baseline"}
         # categories only (here: high / low activation): the class head, UA / macro-F1 with CIs beside the logistic
         # baseline on the same utterances, the classes in the model card and in `sa2sr predict`'s columns
@@ -276,7 +278,8 @@ def test_iemocap_folds_through_evaluate_and_package(repo):
 @pytest.mark.parametrize("module, outdated", [
     ("models/classical.py", {"finetune", "baseline"}),  # the ridge: pre-training stays up to date
     ("training/schedule.py", {"pretrain", "finetune"}),  # training code: no data stage, no correlate
-    ("models/bilstm.py", {"pretrain", "finetune", "evaluate", "package"}),
+    # text_features: the asr source transcribes with the pre-trained network
+    ("models/bilstm.py", {"pretrain", "text_features", "finetune", "evaluate", "package"}),
 ])
 def test_editing_a_module_outdates_exactly_the_stages_that_run_it(repo, module, outdated):
     d, _ = repo
