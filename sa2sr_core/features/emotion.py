@@ -5,6 +5,7 @@ baselines and evaluation, so that all of them see the same utterances."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +35,9 @@ class SplitTable:
     missing_stats: Path | None = None  # the first shard without utt_stats (named when functionals are asked for)
     text: np.ndarray | None = None  # (N, E) float32 text features (sa2sr_core.features.text), when the route reads text
 
-    @property
+    @cached_property
     def row(self) -> dict[str, int]:
+        """utt_id -> its row (built once per table: read_stats and read_inputs index with it)."""
         return {u: i for i, u in enumerate(self.ids)}
 
 
@@ -170,8 +172,7 @@ def make_emotion_dataset(split_dir, data: EmotionData, cfg, stats: bool = False)
     text features too when the scanned table has them."""
     nan = np.full(3, np.nan, np.float32)
     table = data.table
-    text = ({u: table.text[i] for i, u in enumerate(table.ids)} if table is not None and table.text is not None
-            else None)
+    text = table.text if table is not None else None  # (N, E) by the table's rows
 
     def make_example(row: dict) -> Example | None:
         u = row["utt_id"]
@@ -179,6 +180,6 @@ def make_emotion_dataset(split_dir, data: EmotionData, cfg, stats: bool = False)
         if t is None and c < 0:
             return None
         return Example(u, row["feats"], avd=nan if t is None else t, stats=row.get("utt_stats"), category=c,
-                       text=None if text is None else text[u])
+                       text=None if text is None else text[table.row[u]])
 
     return ShardDataset(split_dir, make_example, cfg.max_frames_per_batch, cfg.max_batch, stats=stats)

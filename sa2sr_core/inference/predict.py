@@ -185,8 +185,8 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
             user: list | None = None) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray | None, list | None]:
     """One padded forward pass over (frames, functionals) items: (avd (B, 3), sentiment probs (B, 3), texts,
     class probs (B, C) or None without a categorical head, the transcripts the text route read or None). A model
-    with the text route (`route`, sa2sr_core.inference.text) reads `user`'s transcripts, or else its own: a first
-    pass gives them (the text input does not change the transcript), a second the emotion that reads them."""
+    with the text route (`route`, sa2sr_core.inference.text) reads `user`'s transcripts, or else its own: the
+    encoders run once, the transcript is decoded, and the regressor reads its text features."""
     # subnormal floats computed at full cost made an SSL model's sentiment LSTM up to 50x slower on CPU (measured);
     # flushing them to zero changes no score beyond 1e-30 (process-wide, in the processes that run inference)
     torch.set_flush_denormal(True)
@@ -196,14 +196,14 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
             feats[b, : len(f)] = torch.from_numpy(f)
         lengths = torch.tensor([len(f) for f, _ in items])
         stats = torch.from_numpy(np.stack([st for _, st in items])).to(device) if model.stats_dim else None
-        text = torch.zeros(len(items), model.text_dim, device=device) if model.text_dim else None
-        avd, probs, log_probs, out_lengths, *cls = model(feats.to(device), lengths.to(device), stats, text)
+        h, h_emotion, out_lengths = model.encode(feats.to(device), lengths.to(device))
+        probs, log_probs = model.speech(h, out_lengths)
         texts = [decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
-        read = None
+        read = text = None
         if model.text_dim:
             read = list(user) if user is not None else texts
             text = torch.from_numpy(route.features(read)).to(device)  # (B, E)
-            avd, _, _, _, *cls = model(feats.to(device), lengths.to(device), stats, text)
+        avd, *cls = model.emotion(h_emotion, out_lengths, stats, text)
         return (avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts,
                 cls[0].float().cpu().numpy() if cls else None, read)
 

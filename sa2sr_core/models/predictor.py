@@ -76,25 +76,42 @@ class Predictor(nn.Module):
         """Text features the regressor reads (the text route, docs/text.md; 0: none; an extra input then)."""
         return self.cfg.emotion.regressor.text_dim
 
-    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None,
-                text: torch.Tensor | None = None):
-        """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0][, text (B, E) when text_dim > 0] -> avd
-        (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,)[, class_probs (B, C) with a
-        categorical head]. The text features do not change the transcript: a text model's own transcript comes from
-        a pass with any text, its emotion from a second pass with that transcript's features."""
+    def encode(self, feats: torch.Tensor, lengths: torch.Tensor):
+        """feats (B, T, F), lengths (B,) -> the SA2SR encoder's states h (B, T', H), the emotion encoder's h_emotion
+        (B, T', H) (the same tensor when shared), out_lengths (B,)."""
         if self.ssl_shared:
             states, out_lengths = self.sa2sr.encoder.states(feats, lengths)  # (L+1, B, T', H), once
             h, h_emotion = self.sa2sr.encoder.mix(states), self.sa2sr.encoder.mix(states, self.emotion_layer_weights)
         else:
             h, out_lengths = self.sa2sr.encoder(feats, lengths)  # (B, T', H)
             h_emotion = h if self.emotion_encoder is None else self.emotion_encoder(feats, lengths)[0]  # same T'
+        return h, h_emotion, out_lengths
+
+    def speech(self, h: torch.Tensor, out_lengths: torch.Tensor):
+        """The SA2SR heads: sentiment_probs (B, 3), ctc_log_probs (B, T', 29)."""
         log_probs = F.log_softmax(self.sa2sr.ctc_head(h), dim=-1)  # (B, T', 29)
         sentiment = F.softmax(self.sa2sr.sentiment_head(h, out_lengths), dim=-1)  # (B, 3)
+        return sentiment, log_probs
+
+    def emotion(self, h_emotion: torch.Tensor, out_lengths: torch.Tensor, stats: torch.Tensor | None = None,
+                text: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """The regressor: (avd (B, 3),) or (avd, class_probs (B, C)) with a categorical head."""
         out = self.regressor(h_emotion, out_lengths, stats, text)  # (B, 3), or (B, 3 + C) with a categorical head
         if self.classes:
             avd, logits = split_outputs(out)
-            return avd, sentiment, log_probs, out_lengths, F.softmax(logits, dim=-1)
-        return out, sentiment, log_probs, out_lengths
+            return avd, F.softmax(logits, dim=-1)
+        return (out,)
+
+    def forward(self, feats: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None,
+                text: torch.Tensor | None = None):
+        """feats (B, T, F), lengths (B,)[, stats (B, K) when stats_dim > 0][, text (B, E) when text_dim > 0] -> avd
+        (B, 3), sentiment_probs (B, 3), ctc_log_probs (B, T', 29), out_lengths (B,)[, class_probs (B, C) with a
+        categorical head]. The text features do not change the transcript: `sa2sr predict` runs encode and speech
+        once, reads the transcript, then emotion with its text features (an exported graph: two passes)."""
+        h, h_emotion, out_lengths = self.encode(feats, lengths)
+        sentiment, log_probs = self.speech(h, out_lengths)
+        avd, *cls = self.emotion(h_emotion, out_lengths, stats, text)
+        return (avd, sentiment, log_probs, out_lengths, *cls)
 
     def min_frames(self) -> int:
         """Fewest input frames that give the regressor one valid step."""

@@ -135,15 +135,12 @@ class EmotionRegressor(nn.Module):
         - mean) / std -> z @ weight.T + bias (weight (3, K + E), bias (3,); the inputs this regressor reads, in that
         order): the linear paths take it, and the output layer starts at zero, so the sequence path adds nothing
         until training gives it weight."""
+        self.standardise_side(mean, std)
         K = self.cfg.stats_dim
         if K > 0:
-            self.stats_mean.copy_(mean[:K])
-            self.stats_std.copy_(std[:K].clamp_min(1e-3))
             self.stats_linear.weight.copy_(weight[:, :K])
             self.stats_linear.bias.copy_(bias)
         if self.cfg.text_dim > 0:
-            self.text_mean.copy_(mean[K:])
-            self.text_std.copy_(std[K:].clamp_min(1e-3))
             self.text_linear.weight.copy_(weight[:, K:])
             if K > 0:
                 self.text_linear.bias.zero_()  # the bias once, on the functionals' path

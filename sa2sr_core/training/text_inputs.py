@@ -13,6 +13,8 @@ from sa2sr_core.config.text import TextConfig, text_config, text_features_path
 from sa2sr_core.corpora.finetuning import FinetuneCorpus
 from sa2sr_core.device import pick_device
 from sa2sr_core.features.text import read_text_features, split_transcripts
+from sa2sr_core.models.loaders import load_sa2sr
+from sa2sr_core.models.transcribe import transcribe_split
 from sa2sr_core.sentiment.labeler import load_labeler
 from sa2sr_core.sentiment.text_features import text_feature_table
 
@@ -24,8 +26,6 @@ def corpus_transcripts(corpus: FinetuneCorpus, cfg: TextConfig, pretrained_dir=N
     ids, splits, texts, refs = [], [], [], []
     model = None
     if cfg.source == "asr":
-        from sa2sr_core.models.loaders import load_sa2sr
-
         dev = pick_device(device)
         model = load_sa2sr(pretrained_dir, dev)
     for split, d in corpus.split_dirs().items():
@@ -36,8 +36,6 @@ def corpus_transcripts(corpus: FinetuneCorpus, cfg: TextConfig, pretrained_dir=N
         if model is None:
             texts += gold
         else:
-            from sa2sr_core.models.transcribe import transcribe_split
-
             hyp = transcribe_split(model, d, dev, desc=f"transcribing {split}")
             texts += [hyp[x] for x in u]
             log(f"{split}: {len(u)} utterances transcribed by {pretrained_dir}")
