@@ -89,7 +89,7 @@ def main() -> None:
         ds = make_dataset(split, data, cfg)
         res = train_sa2sr(cfg, model_cfg, split, valid, labels, Path(tmp) / "model", log=lambda *_: None)
         row = res["history"][0]
-        loop = _report(row["frames_per_s"], row["padding_fraction"], int(row["updates"]), device)
+        loop = _report(res["timing"][0]["frames_per_s"], row["padding_fraction"], int(row["updates"]), device)
         fast = "auto" if device.type == "cuda" else "never"
         other = "never" if device.type == "cuda" else "always"
         report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",

@@ -140,6 +140,8 @@ def reproduce(
     estimate: bool = typer.Option(True, help="Measure this machine and say how long the paper profile takes."),
     text: str = typer.Option("", help="Words beside sound (docs/text.md): gold, asr or gold,asr adds ASR / SA2SR "
                                       "features + text for each text source, and the text-only rows (Table 5)."),
+    devices: str = typer.Option("", help="Run one experiment per device at once, e.g. cuda:0,cuda:1,cuda:2 (or "
+                                         "cpu,cpu): one worker and workspace each (docs/reproducing.md)."),
 ) -> None:
     """The paper's study in one command: Table 1 and Tables 2-4 (no pre-training; ASR features, lambda 0; SA2SR;
     both frozen) with N pre-training seeds, as DVC experiments in this workspace; metrics and predictions of
@@ -153,7 +155,8 @@ def reproduce(
         cfg = ReproduceConfig(out=out or Path("results") / profile, profile=profile, seeds=seeds,
                               corpora={"librispeech": librispeech, "iemocap": iemocap, "msp_podcast": msp_podcast},
                               sets=parse_sets(set_), finetune_corpus=finetune_corpus,
-                              text=tuple(t.strip() for t in text.split(",") if t.strip()))
+                              text=tuple(t.strip() for t in text.split(",") if t.strip()),
+                              devices=tuple(d.strip() for d in devices.split(",") if d.strip()))
         res = run(cfg, Path("."), log=lambda m: typer.echo(m, err=True), estimate=estimate)
     except (Sa2srError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)

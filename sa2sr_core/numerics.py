@@ -23,8 +23,18 @@ PINS = {
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN
     "OPENBLAS_CORETYPE": "Haswell",  # numpy's OpenBLAS (the AVX2 kernels)
 }
-#: CPU threads of the training and evaluation stages (reductions split by thread count).
+#: CPU threads of the training and evaluation stages (reductions split by thread count); SA2SR_CPU_THREADS=N sets
+#: another count (other bits: compare runs made with the same count, e.g. `sa2sr reproduce --devices cpu,cpu`).
 CPU_THREADS = 2
+
+
+def cpu_threads() -> int:
+    value = os.environ.get("SA2SR_CPU_THREADS", "").strip()
+    if not value:
+        return CPU_THREADS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"SA2SR_CPU_THREADS={value!r}: expected a whole number of threads, at least 1")
+    return int(value)
 
 
 def has_avx2() -> bool:
@@ -47,14 +57,14 @@ def pin_cpu_numerics() -> dict[str, str]:
     are imported. Returns what is in effect."""
     if not pinned():
         return {}
-    for key, value in {**PINS, "OPENBLAS_NUM_THREADS": str(CPU_THREADS)}.items():
+    for key, value in {**PINS, "OPENBLAS_NUM_THREADS": str(cpu_threads())}.items():
         os.environ.setdefault(key, value)
     return {k: os.environ[k] for k in (*PINS, "OPENBLAS_NUM_THREADS")}
 
 
 def pin_threads() -> None:
-    """torch's CPU threads (and MKL's, which follow them) to CPU_THREADS, when pinned."""
+    """torch's CPU threads (and MKL's, which follow them) to cpu_threads(), when pinned."""
     if pinned():
         import torch
 
-        torch.set_num_threads(CPU_THREADS)
+        torch.set_num_threads(cpu_threads())

@@ -27,7 +27,7 @@ PLAIN_TYPES: dict[str, Any] = {
     "seed": int, "lambda": float,
     **{f"data.{c}": _OptPath for c in CORPORA},
     **{f"data.{k}": _Path for k in ("demo_dir", "manifests_dir", "features_dir", "labels_dir", "summaries_dir",
-                                      "speed_perturb_corpus")},
+                                      "timing_dir", "speed_perturb_corpus")},
     "data.max_utterances_per_split": Union[int, None], "data.feature_corpora": list[str],
     "readers.librispeech": dict, "readers.msp_podcast": dict,
     "readers.iemocap.validation_session": int, "readers.iemocap.test_session": int,

@@ -5,6 +5,8 @@ from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pin
 
 numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
 
+from pathlib import Path  # noqa: E402
+
 from sa2sr_core.config.baseline import baseline_config  # noqa: E402
 from sa2sr_core.config.features import feature_config  # noqa: E402
 from sa2sr_core.config.training import finetune_configs  # noqa: E402
@@ -39,6 +41,8 @@ def main() -> None:
     write_json(p["metrics"], metrics)  # the DVC metric
     write_json(p["summary"], summary)
     write_history(p["live_dir"], {f.name: r["history"] for f, r in results.items()})
+    write_json(Path(params["data"]["timing_dir"]) / "finetune.json",
+               {f.name or "all": r["timing"] for f, r in results.items()})  # beside the outputs
 
 
 if __name__ == "__main__":

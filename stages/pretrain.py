@@ -7,6 +7,8 @@ from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pin
 
 numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
 
+from pathlib import Path  # noqa: E402
+
 import pandas as pd  # noqa: E402
 
 from sa2sr_core.config.features import feature_config  # noqa: E402
@@ -34,8 +36,9 @@ def main() -> None:
         write_json(p["metrics"], metrics)  # the DVC metric: what `dvc exp show` leads with
         write_json(p["summary"], {
             **metrics, "selection": result["selection"], "padding_fraction": sel["padding_fraction"],
-            "frames_per_s": sel["frames_per_s"], "skipped": result["skipped"]})
+            "skipped": result["skipped"]})
         write_history(p["live_dir"], result["history"])
+        write_json(Path(params["data"]["timing_dir"]) / "pretrain.json", {"epochs": result["timing"]})  # beside the outputs: a time differs on every run
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ pipeline's text model, once per corpus and source; an empty table for source non
 
 import json
 import logging
+from pathlib import Path
 
 from sa2sr_core.config.labeler import labeler_config
 from sa2sr_core.config.text import text_config, text_features_path, text_summary_path
@@ -19,8 +20,10 @@ def main() -> None:
     params = load_params()
     table, summary = make_text_features(finetune_corpus(params), text_config(params), labeler_config(params),
                                         params["pretrain"]["model_dir"])
+    seconds = summary.pop("seconds")  # beside the outputs: a time differs on every run, a locked output must not
     write_parquet(text_features_path(params), table)
     write_json(text_summary_path(params), summary)
+    write_json(Path(params["data"]["timing_dir"]) / "text_features.json", {"seconds": seconds})
     print(json.dumps(summary, indent=1))
 
 

@@ -24,6 +24,8 @@ SMOKE = {
     "vad.py": (["--minutes", "0.3", "--below", "6", "--model", "none"], ["levels", "source"]),
     "ssl_encoder.py": (["--smoke"], ["training", "training_ssl_over_bilstm", "predict", "predict_ssl_over_bilstm",
                                      "ssl_h100_projection"]),
+    "filecount.py": (["--small", "40", "--large", "120", "--clips", "4"],
+                     ["small", "large", "per_1000_files_large_over_small", "peak_mib_large_over_small"]),
     "pretrain_loop.py": (["--device", "cpu", "--synthetic-hours", "0.02", "--max-frames", "3000", "--steps", "2"],
                          ["loop", "step_only", "loop_vs_step_only"]),
 }

@@ -27,6 +27,7 @@ def _probe(**env) -> list[str]:
 @pytest.mark.skipif(not numerics.has_avx2(), reason="the pins need an x86-64 CPU with AVX2")
 def test_torch_runs_the_pinned_level_and_threads_and_a_users_choice_wins():
     assert _probe() == ["AVX2", str(numerics.CPU_THREADS)]
+    assert _probe(SA2SR_CPU_THREADS="1") == ["AVX2", "1"]  # a run's thread count (sa2sr reproduce --devices cpu,cpu)
     assert _probe(ATEN_CPU_CAPABILITY="default")[0] == "DEFAULT"  # set by the user: left as it is
     native = _probe(SA2SR_NATIVE_CPU="1", ATEN_CPU_CAPABILITY="default")
     assert native[0] == "DEFAULT"
@@ -41,3 +42,11 @@ def test_every_stage_that_trains_or_scores_pins_first():
         assert ast.unparse(second) == "numerics.pin_cpu_numerics()", name
         main = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")
         assert ast.unparse(main.body[0]) == "numerics.pin_threads()", name
+
+
+def test_a_thread_count_that_is_not_one_is_named(monkeypatch):
+    monkeypatch.setenv("SA2SR_CPU_THREADS", "two")
+    with pytest.raises(ValueError, match="SA2SR_CPU_THREADS='two': expected a whole number"):
+        numerics.cpu_threads()
+    monkeypatch.setenv("SA2SR_CPU_THREADS", "3")
+    assert numerics.cpu_threads() == 3

@@ -24,8 +24,8 @@ TINY_DEMO = {
 }
 
 
-def _run(cmd, cwd):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+def _run(cmd, cwd, **extra_env):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", **extra_env)
     res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res.stdout
@@ -329,6 +329,24 @@ def test_reproduce_quick_on_the_demo(repo):
     again = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "0 to run" in again.stderr
     assert _run(["git", "for-each-ref", "refs/exps"], d) == exps
+
+
+def test_reproduce_on_two_cpu_workers_gives_the_sequential_tables(repo):
+    """`sa2sr reproduce --devices cpu,cpu`: two experiments at once, each worker in its own workspace, with one
+    thread per run like the sequential study it is compared with: the same tables.md, every run's log, and the
+    experiments in this project's git."""
+    d, _ = repo
+    study = [sys.executable, "-m", "sa2sr_core.cli", "reproduce", "--profile", "quick", "--seeds", "1", "--no-estimate"]
+    _run(study + ["--out", "results/one"], d, SA2SR_CPU_THREADS="1")
+    before = (d / "params.yaml").read_text()
+    _run(study + ["--out", "results/two", "--devices", "cpu,cpu"], d, SA2SR_CPU_THREADS="1")
+    tables = [(d / "results" / s / "tables.md").read_text().split("\n", 1)[1] for s in ("one", "two")]
+    assert tables[0] == tables[1] and "Table 3" in tables[1]
+    assert len(list((d / "results" / "two" / "runs").iterdir())) == 5
+    assert len(list((d / "results" / "two" / "logs").glob("*.log"))) == 5
+    assert sorted(p.name for p in (d / ".dvc" / "tmp" / "sa2sr-workers").iterdir()) == ["w0", "w1"]
+    assert len([r for r in _run(["git", "for-each-ref", "refs/exps"], d).splitlines() if "/two-" in r]) == 5
+    assert (d / "params.yaml").read_text() == before  # the workspace was not touched
 
 
 def test_the_text_route_as_an_ablation_and_its_features_computed_once_per_source(repo):

@@ -150,7 +150,7 @@ def render_report(r: ReportInputs) -> str:
             f"n = {corr['n']}. The paper's own Table 1 counts give Spearman "
             f"{corr['paper']['spearman_from_paper_counts']:.3f} (its text says {corr['paper']['spearman_reported_in_paper_text']}).",
             f"Heatmap: [{rel(r.heatmap)}]({rel(r.heatmap)})."]
-    show = [c for c in ("train_loss_ctc", "val_loss_ctc", "cer", "auc", "war", "M", "frames_per_s") if c in pre]
+    show = [c for c in ("train_loss_ctc", "val_loss_ctc", "cer", "auc", "war", "M") if c in pre]
     out += ["", "## Pre-training", "", f"Selected epoch {pre_m['epoch']} of {pre_m['epochs_run']} "
             f"({pre_m['selection']}): CER {pre_m['cer']:.3f}, AUC {pre_m['auc']:.3f}, WAR {pre_m['war']:.3f}.", "",
             _md_table(pre[show].round(4)), "",

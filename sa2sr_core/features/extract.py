@@ -25,6 +25,10 @@ def extract_corpus(manifest: str | Path, out_root: str | Path, cfg: FeatureConfi
         res = extract_split(rows, root / split, cfg, speeds, max_seconds=max_seconds, workers=workers,
                             desc=f"features {root.name}/{split}")
         split_rejects = res.pop("rejects")
+        reused = res.pop("reused_shards")  # said, not summarised: the summary is the same after a resumed run
+        if reused:
+            print(f"features {root.name}/{split}: {reused} of {res['shards']} shards kept from an interrupted run",
+                  flush=True)
         rejects += [{"split": split, **r} for r in split_rejects]
         summary[split] = {**res, "rejected": len(split_rejects)}
     for stale in sorted(p for p in root.glob("*") if p.is_dir() and p.name not in summary):

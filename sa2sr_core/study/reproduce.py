@@ -8,15 +8,32 @@ them, so an interrupted study resumes where it stopped and a finished one does n
 pre-training by pre-training (each lambda/seed trains once; its fine-tunings follow while its persisted
 model is in the workspace), seed 0's SA2SR run last, so with the `demo` profile the workspace ends on
 params.yaml's own setting.
+
+With --devices (cuda:0,cuda:1,... or cpu,cpu) the study runs one experiment per device at once. Each device has a
+worker with its own workspace, a `git clone --shared` of the project under .dvc/tmp/sa2sr-workers/ that shares the
+project's DVC cache (and so its run cache: features and labels are checked out, not recomputed), with the user's
+params.yaml and uncommitted edits to tracked files copied in. A worker takes a whole pre-training group at a time
+(one lambda and seed: its pre-training, then the fine-tunings that share it, as in the sequential order) and runs
+each with `dvc exp run` there, its device chosen by CUDA_VISIBLE_DEVICES (cpu: none visible), so the params, and
+with them the results, are those of the sequential study. Each finished run is collected into --out as it ends
+and its experiment fetched into the project's git (`dvc exp show` lists it); an interrupted study resumes as
+before, and a worker's workspace (its persisted pre-training included) is reused. Why not DVC's queue
+(`dvc exp run --queue` + `dvc queue start -j N`)? Its workers share one environment, so a run's device would have
+to be a param (another params hash per device: other results, no run cache), and each queued run starts in a fresh
+temporary workspace, so the fine-tunings of a group would each pre-train again (a stage with persisted outputs
+is not in DVC's run cache).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -63,11 +80,16 @@ class ReproduceConfig:
     finetune_corpus: str | None = None  # msp_podcast (the paper) | iemocap (its five folds) | a manifest's path
     targets: tuple[str, ...] = ("evaluate", "correlate")
     text: tuple[str, ...] = ()  # text sources of the "+ text" rows (gold, asr); none: the paper's study alone
+    devices: tuple[str, ...] = ()  # one worker per device (cpu | cuda:K), runs at once; none: one at a time here
 
     def __post_init__(self):
         bad = [t for t in self.text if t not in TEXT_SOURCES]
         if bad or len(set(self.text)) != len(self.text):
             raise ReproduceError(f"--text {','.join(self.text)}: each of {', '.join(TEXT_SOURCES)} at most once")
+        wrong = [d for d in self.devices if not re.fullmatch(r"cpu|cuda:\d+", d)]
+        if wrong:
+            raise ReproduceError(f"--devices {','.join(self.devices)}: {', '.join(wrong)} is not a device (cpu or "
+                                 "cuda:K, e.g. cuda:0,cuda:1)")
 
     @property
     def settings(self) -> list[str]:
@@ -207,10 +229,18 @@ def dvc_command(name: str, overrides: dict[str, Any], targets: tuple[str, ...]) 
     return cmd + list(targets)
 
 
-def run_subprocess(cmd: list[str], cwd: Path) -> None:
-    res = subprocess.run(cmd, cwd=cwd, stdout=sys.stderr)  # DVC's log on stderr; stdout is the tables
+def run_subprocess(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+    """Run one experiment: DVC's log on stderr (stdout is the tables), or into log_path (a worker's run)."""
+    full_env = {**os.environ, **(env or {})}
+    if log_path is None:
+        res = subprocess.run(cmd, cwd=cwd, stdout=sys.stderr, env=full_env)
+    else:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w") as f:
+            res = subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=full_env)
     if res.returncode != 0:
-        raise ReproduceError(f"`{' '.join(cmd)}` failed (exit {res.returncode}); fix the cause and run the "
+        where = f" in {cwd}" + (f" (its log: {log_path})" if log_path else "")
+        raise ReproduceError(f"`{' '.join(cmd)}` failed{where} (exit {res.returncode}); fix the cause and run the "
                              "same `sa2sr reproduce` again: finished runs are kept")
 
 
@@ -243,6 +273,107 @@ def collect_shared(out: Path, params: dict, project: Path) -> None:
             shutil.copy2(project / params["evaluate"]["metrics"], tmp / "eval.json")
 
 
+# --------------------------------------------------------------------------------------------- devices
+#: Where the workers' workspaces live: inside .dvc/tmp, which git and DVC leave alone.
+WORKERS_DIR = Path(".dvc") / "tmp" / "sa2sr-workers"
+
+
+def device_env(device: str) -> dict[str, str]:
+    """A run's device as its environment: the stages' device `auto` finds that GPU (as cuda:0), or none at all."""
+    return {"CUDA_VISIBLE_DEVICES": device.split(":", 1)[1] if device.startswith("cuda:") else ""}
+
+
+def pretraining_groups(runs: list[Run]) -> list[list[Run]]:
+    """Consecutive runs that share a pre-training (lambda and seed), in plan order."""
+    groups: list[list[Run]] = []
+    for run in runs:
+        key = (run.overrides["lambda"], run.overrides["seed"])
+        if groups and (groups[-1][0].overrides["lambda"], groups[-1][0].overrides["seed"]) == key:
+            groups[-1].append(run)
+        else:
+            groups.append([run])
+    return groups
+
+
+def _git(args: list[str], cwd: Path, stdin: str | None = None) -> str:
+    res = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ReproduceError(f"git {' '.join(args)} failed in {cwd}: {res.stderr.strip()[-500:]}")
+    return res.stdout
+
+
+def make_workspace(project: Path, path: Path) -> Path:
+    """A worker's workspace: a shared clone of the project at its HEAD (kept, persisted outputs and all, when it is
+    one at that commit already), plus the project's uncommitted edits to tracked files, on the project's DVC cache."""
+    project = project.resolve()
+    head = _git(["rev-parse", "HEAD"], project).strip()
+    if (path / ".git").is_dir() and _git(["rev-parse", "HEAD"], path).strip() == head:
+        _git(["reset", "--hard", "--quiet", "HEAD"], path)  # the last run's params.yaml and dvc.lock
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _git(["clone", "--shared", "--no-checkout", "--quiet", str(project), str(path)], project)
+        _git(["checkout", "--quiet", "--detach", head], path)
+    diff = _git(["diff", "--binary", "HEAD"], project)
+    if diff.strip():
+        _git(["apply", "--whitespace=nowarn"], path, stdin=diff)
+    res = subprocess.run([sys.executable, "-m", "dvc", "cache", "dir"], cwd=project, capture_output=True, text=True)
+    cache = (project / res.stdout.strip()).resolve() if res.returncode == 0 and res.stdout.strip() else \
+        project / ".dvc" / "cache"
+    res = subprocess.run([sys.executable, "-m", "dvc", "cache", "dir", "--local", str(cache)], cwd=path,
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ReproduceError(f"dvc cache dir --local {cache} failed in {path}: {res.stderr.strip()[-500:]}")
+    return path
+
+
+def fetch_experiments(project: Path, workspace: Path) -> None:
+    """The workspace's experiments into the project's git, so that `dvc exp show` there lists them."""
+    _git(["fetch", "--quiet", str(workspace.resolve()), "+refs/exps/*:refs/exps/*", "^refs/exps/exec/*"], project)
+
+
+def run_on_devices(cfg: ReproduceConfig, todo: list[Run], names: dict[str, str], params: dict, project: Path,
+                   original: str, runner, log: Callable[[str], None]) -> None:
+    """One worker per device, each with its own workspace, taking pre-training groups until none is left; every
+    finished run is collected at once. The first failure stops the other workers after their current run."""
+    out, groups, lock, errors = Path(cfg.out), queue.Queue(), threading.Lock(), []
+    for g in pretraining_groups(todo):
+        groups.put(g)
+
+    def work(k: int, device: str) -> None:
+        try:
+            ws = make_workspace(project, project / WORKERS_DIR / f"w{k}")
+            while not errors:
+                try:
+                    group = groups.get_nowait()
+                except queue.Empty:
+                    return
+                for run in group:
+                    if errors:
+                        return
+                    (ws / "params.yaml").write_text(original)  # every run starts from the user's params.yaml
+                    log(f"[{device}] {run.key}: dvc exp run -n {names[run.key]} (log: {out / 'logs'})")
+                    runner(dvc_command(names[run.key], run.overrides, cfg.targets), ws, env=device_env(device),
+                           log_path=out / "logs" / f"{run.key}.log")
+                    run_params = with_overrides(params, run.overrides)
+                    with lock:
+                        collect_shared(out, run_params, ws)
+                        collect_run(out / "runs" / run.key, run_params, ws, run, names[run.key])
+                        fetch_experiments(project, ws)
+                    log(f"[{device}] {run.key}: done")
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k, d), daemon=True) for k, d in enumerate(cfg.devices)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        while t.is_alive():
+            t.join(0.5)
+    if errors:
+        raise errors[0]
+
+
 def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subprocess,
               log: Callable[[str], None] = print, estimate: bool = True) -> dict:
     """Run (or resume) the study; returns {ran, skipped, tables}."""
@@ -273,17 +404,22 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
     log(f"study {out}: {len(runs)} runs ({cfg.seeds} pre-training seed(s) x {len(cfg.settings)} settings), "
         f"{len(runs) - len(todo)} done, {len(todo)} to run")
     original = params_path.read_text()
+    existing, names = existing_experiments(project) if todo else set(), {}
+    for run in todo:
+        names[run.key] = experiment_name(out, run, existing)
+        existing.add(names[run.key])
+    if cfg.devices and todo:
+        log(f"{len(cfg.devices)} workers ({', '.join(cfg.devices)}), each in its own workspace under "
+            f"{project / WORKERS_DIR}; every run's DVC log under {out / 'logs'}")
+        run_on_devices(cfg, todo, names, params, project, original, runner, log)
     try:
-        existing = existing_experiments(project) if todo else set()
-        for i, run in enumerate(todo, 1):
-            name = experiment_name(out, run, existing)
-            existing.add(name)
-            log(f"[{i}/{len(todo)}] {run.key}: dvc exp run -n {name}")
+        for i, run in enumerate([] if cfg.devices else todo, 1):
+            log(f"[{i}/{len(todo)}] {run.key}: dvc exp run -n {names[run.key]}")
             params_path.write_text(original)  # every run starts from the user's params.yaml
-            runner(dvc_command(name, run.overrides, cfg.targets), project)
+            runner(dvc_command(names[run.key], run.overrides, cfg.targets), project)
             run_params = with_overrides(params, run.overrides)  # where this run's outputs are
             collect_shared(out, run_params, project)
-            collect_run(out / "runs" / run.key, run_params, project, run, name)
+            collect_run(out / "runs" / run.key, run_params, project, run, names[run.key])
     finally:
         params_path.write_text(original)
     from sa2sr_core.evaluation.tables import render_study

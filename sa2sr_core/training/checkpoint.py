@@ -76,6 +76,10 @@ def resume(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.opti
 
 
 def save(path: Path, fingerprint: str, model: torch.nn.Module, opt: torch.optim.Optimizer, state: TrainState) -> None:
-    with atomic_path(path) as tmp:
+    """The same state is the same bytes, on every run and after a resume (so is the model directory's hash in
+    dvc.lock): torch.save gets a file object (given a path, it names the archive's folder after it, and the
+    temporary path is random), and the history goes through JSON (pickle writes a string once per object, and
+    a resumed run's history holds other objects than an uninterrupted run's)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": rng_state(),
-                    "fingerprint": fingerprint, **asdict(state)}, tmp)
+                    "fingerprint": fingerprint, **json.loads(json.dumps(asdict(state)))}, f)

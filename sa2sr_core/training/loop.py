@@ -121,7 +121,8 @@ def _better(score: float, best: float, maximize: bool, min_delta: float) -> bool
 def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], None] | None = None,
         log: Callable[[str], None] = print) -> dict:
     """Train (or resume) `task`; the best epoch's model goes to out_dir. Returns the selected epoch's row, the
-    history, epochs run, why it stopped, the live model, and the task's setup report."""
+    history, this process's `timing` (train seconds and frames/s of each epoch it ran: not of a resumed run's
+    earlier epochs), epochs run, why it stopped, the live model, and the task's setup report."""
     cfg, out_dir = task.cfg, Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     distributed = dist.is_available() and dist.is_initialized()
@@ -151,6 +152,9 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
     # the schedule is a pure function of the update count and the plateau scale: both follow from the history
     step = int(st.history[-1]["updates"]) if st.history else 0
     scale = float(st.history[-1]["lr_next"]) / cfg.lr if st.history else 1.0
+    # wall-clock per epoch of this process: beside the history, never in it, so nothing a stage writes from the
+    # history (checkpoint, model directory, metrics, curves, report, hence dvc.lock) depends on the machine's speed
+    timing = []
     for epoch in range(st.epoch, cfg.max_epochs):
         if st.bad_epochs >= cfg.patience:
             break
@@ -174,8 +178,8 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
         row = {"epoch": epoch + 1,
                **{_history_key(k): v / max(nb, 1) for k, v in zip(names, sums.tolist() if nb else [])},
                **{k: v for k, v in val.items() if not k.startswith("_")},
-               "padding_fraction": 1 - frames / max(padded, 1), "frames_per_s": frames * world / train_s,
-               "lr": opt.param_groups[0]["lr"], "updates": step}
+               "padding_fraction": 1 - frames / max(padded, 1), "lr": opt.param_groups[0]["lr"], "updates": step}
+        timing.append({"epoch": epoch + 1, "train_s": train_s, "frames_per_s": frames * world / train_s})
         improved = st.best is None or _better(row[task.score], st.best[task.score], task.maximize, cfg.min_delta)
         if improved:
             st.best, st.bad_epochs = dict(row), 0
@@ -189,11 +193,12 @@ def fit(task: Task, out_dir: str | Path, on_epoch_end: Callable[[int, dict], Non
         st.history.append(row)
         st.epoch = epoch + 1
         if rank == 0:
-            log(task.describe(row, val, improved))
+            log(f"{task.describe(row, val, improved)} | {timing[-1]['frames_per_s']:.0f} frames/s")
             checkpoint.save(ckpt_path, run.fingerprint, model, opt, st)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, row)
-    return {"selected": st.best, "start": st.start, "history": st.history, "epochs_run": len(st.history),
+    return {"selected": st.best, "start": st.start, "history": st.history, "timing": timing,
+            "epochs_run": len(st.history),
             "stopped_by": "patience" if st.bad_epochs >= cfg.patience else "max_epochs", "model": model, **run.report}
 
 

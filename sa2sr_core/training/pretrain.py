@@ -197,7 +197,7 @@ class PretrainTask(Task):
         return (f"epoch {row['epoch']}: loss {row['train_loss']:.2f} (ctc {row['train_loss_ctc']:.2f}, sentiment "
                 f"{row['train_loss_sentiment']:.3f}) | val CER {row['cer']:.3f} AUC {row['auc']:.3f} "
                 f"WAR {row['war']:.3f} M {row['M']:.3f}{' *' if improved else ''} | pad "
-                f"{row['padding_fraction']:.1%}, {row['frames_per_s']:.0f} frames/s | e.g. {val['_example']}")
+                f"{row['padding_fraction']:.1%} | e.g. {val['_example']}")
 
 
 def train_sa2sr(cfg: PretrainConfig, model_cfg: SA2SRConfig, train_dir, valid_dir, labels: pd.DataFrame,

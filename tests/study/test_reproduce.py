@@ -3,6 +3,9 @@ collection of the runs, and the paired bootstrap behind the tables."""
 
 import json
 import shutil
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -224,9 +227,11 @@ def _fake_runner(calls):
         for f, text in files.items():
             (cwd / f).parent.mkdir(parents=True, exist_ok=True)
             (cwd / f).write_text(text)
-        for f in (params["evaluate"]["predictions"], params["baseline"]["predictions"]):
-            (cwd / f).parent.mkdir(parents=True, exist_ok=True)
-            pred.to_parquet(cwd / f)
+        base = pred.assign(**{f"pred_{d}": t[:, j] + np.random.default_rng(99).normal(scale=0.5, size=len(t))
+                              for j, d in enumerate(("activation", "valence", "dominance"))})
+        for f, df in ((params["evaluate"]["predictions"], pred), (params["baseline"]["predictions"], base)):
+            (cwd / f).parent.mkdir(parents=True, exist_ok=True)  # the baseline: the same in every run, as DVC's
+            df.to_parquet(cwd / f)
         (cwd / "params.yaml").write_text("changed by the run\n")
     return run
 
@@ -380,3 +385,70 @@ def test_words_beside_sound_rows_and_their_paired_comparisons(tmp_path):
         ReproduceConfig(out=cfg.out, text=("gold", "gold"))
     with pytest.raises(ReproduceError, match="--text words"):
         ReproduceConfig(out=cfg.out, text=("words",))
+
+
+def _git_project(tmp_path: Path) -> Path:
+    proj = _fake_project(tmp_path)
+    for cmd in (["git", "init", "-q"], [sys.executable, "-m", "dvc", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(cmd, cwd=proj, check=True, capture_output=True)
+    return proj
+
+
+def test_devices_run_pretraining_groups_at_once_each_in_its_workspace_with_the_sequential_tables(tmp_path):
+    proj = _git_project(tmp_path)
+    (proj / "params.yaml").write_text((proj / "params.yaml").read_text() + "# the user's uncommitted edit\n")
+    seq = ReproduceConfig(out=proj / "results" / "seq", profile="quick", seeds=2)
+    assert reproduce(seq, proj, runner=_fake_runner([]), log=lambda m: None, estimate=False)["ran"] == 10
+    calls, where, together = [], [], threading.Barrier(2, timeout=30)
+    fake = _fake_runner(calls)
+
+    def runner(cmd, cwd, env=None, log_path=None):
+        where.append((cmd[4], Path(cwd), env["CUDA_VISIBLE_DEVICES"]))
+        assert (Path(cwd) / "params.yaml").read_text().endswith("# the user's uncommitted edit\n")
+        if len(where) <= 2:
+            together.wait()  # the first run of each worker: both in flight at once, or this times out
+        fake(cmd, cwd)
+
+    par = ReproduceConfig(out=proj / "results" / "par", profile="quick", seeds=2, devices=("cuda:0", "cuda:1"))
+    assert reproduce(par, proj, runner=runner, log=lambda m: None, estimate=False)["ran"] == 10
+    strip = lambda md: md.split("\n", 1)[1]  # noqa: E731  (the first line names the study's folder)
+    assert strip((par.out / "tables.md").read_text()) == strip((seq.out / "tables.md").read_text())
+    assert sorted(p.name for p in (par.out / "runs").iterdir()) == sorted(p.name for p in (seq.out / "runs").iterdir())
+    # a pre-training group (one lambda and seed) runs in one workspace, on one device
+    group = lambda name: (name.split("-")[1].startswith("sa2sr"), name[-1])  # noqa: E731  (lambda > 0?, seed)
+    placed = {}
+    for name, cwd, dev in where:
+        placed.setdefault(group(name), set()).add((cwd, dev))
+    assert all(len(v) == 1 for v in placed.values()) and len(placed) == 4
+    assert {cwd for _, cwd, _ in where} == {proj / ".dvc" / "tmp" / "sa2sr-workers" / w for w in ("w0", "w1")}
+    assert {dev for _, _, dev in where} == {"0", "1"}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=proj, capture_output=True, text=True).stdout
+    for w in ("w0", "w1"):  # a clone at the project's commit, on the project's DVC cache
+        ws = proj / ".dvc" / "tmp" / "sa2sr-workers" / w
+        assert subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws, capture_output=True, text=True).stdout == head
+        assert str((proj / ".dvc" / "cache").resolve()) in (ws / ".dvc" / "config.local").read_text()
+    assert (proj / "params.yaml").read_text().endswith("# the user's uncommitted edit\n")  # the project untouched
+    # interrupted: the missing runs run again, on the workers; a finished study runs nothing
+    shutil.rmtree(par.out / "runs" / "sa2sr_seed0")
+    assert reproduce(par, proj, runner=runner, log=lambda m: None, estimate=False)["ran"] == 1
+    assert reproduce(par, proj, runner=runner, log=lambda m: None, estimate=False)["ran"] == 0
+
+
+def test_a_failed_run_on_a_device_stops_the_workers_and_keeps_the_finished_runs(tmp_path):
+    proj = _git_project(tmp_path)
+    fake, seen = _fake_runner([]), []
+
+    def runner(cmd, cwd, env=None, log_path=None):
+        seen.append(cmd[4])
+        if "sa2sr_frozen" in cmd[4].replace("-", "_"):
+            raise ReproduceError("a run failed")
+        fake(cmd, cwd)
+
+    cfg = ReproduceConfig(out=proj / "results" / "s", profile="quick", seeds=1, devices=("cpu", "cpu"))
+    with pytest.raises(ReproduceError, match="a run failed"):
+        reproduce(cfg, proj, runner=runner, log=lambda m: None, estimate=False)
+    done = {p.name for p in (cfg.out / "runs").iterdir()} if (cfg.out / "runs").is_dir() else set()
+    assert "sa2sr_seed0" not in done and "sa2sr_frozen_seed0" not in done
+    with pytest.raises(ReproduceError, match="--devices cuda:0,gpu1: gpu1 is not a device"):
+        ReproduceConfig(out=cfg.out, devices=("cuda:0", "gpu1"))

@@ -79,10 +79,15 @@ def test_resume_continues_the_same_run(tmp_path):
     task = ToyTask(cfg, scores, True)
     task.seen = 2  # the scripted validation continues where the killed run stopped
     res = fit(task, tmp_path / "b", log=lambda *_: None)
-    drop = lambda r: {k: v for k, v in r.items() if k != "frames_per_s"}  # noqa: E731
-    assert [drop(r) for r in res["history"]] == [drop(r) for r in full["history"]]
+    assert res["history"] == full["history"]
     assert all(torch.equal(a, b) for a, b in zip(res["model"].state_dict().values(),
                                                   full["model"].state_dict().values()))
+    # the checkpoint holds no time, so the two runs' are the same bytes (and so is a DVC lock over them)
+    assert (tmp_path / "a" / "checkpoint.pt").read_bytes() == (tmp_path / "b" / "checkpoint.pt").read_bytes()
+    # the times are reported beside the history: this process's epochs only
+    assert [t["epoch"] for t in full["timing"]] == [1, 2, 3, 4, 5] and [t["epoch"] for t in res["timing"]] == [3, 4, 5]
+    assert all(t["train_s"] > 0 and t["frames_per_s"] > 0 for t in full["timing"])
+    assert not any("per_s" in k or k.endswith("_s") for r in full["history"] for k in r)
 
 
 def test_train_step_clips_and_returns_the_logged_terms():

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,47 @@ def test_ddp_two_processes_gloo(shards, tmp_path):
     sums = [json.loads((tmp_path / "out" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert sums[0]["param_sum"] == sums[1]["param_sum"]  # DDP kept the replicas identical
     assert sums[0]["world"] == 2 and (tmp_path / "out" / "model.safetensors").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_nodes_on_loopback_give_the_single_process_update(shards, tmp_path):
+    """Pre-training across hosts: two torchrun "nodes" (one process each) meet at a c10d rendezvous endpoint on
+    127.0.0.1 and train with gloo; their update equals one process's over the same utterances (docs/pretraining.md:
+    the multi-node command)."""
+    train, valid, labels = shards
+    labels.to_parquet(tmp_path / "labels.parquet")
+    n = len(pd.concat([pd.read_parquet(p, columns=["utt_id"]) for p in sorted(Path(train).rglob("*.parquet"))]))
+    assert n % 2 == 0
+    root, worker = Path(__file__).resolve().parents[2], Path(__file__).resolve().parents[1] / "ddp_step_worker.py"
+    args = [str(train), str(valid), str(tmp_path / "labels.parquet")]
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    single = subprocess.run([sys.executable, str(worker), *args, str(tmp_path / "one"), str(n)], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    port = _free_port()
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1",
+                               "--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{port}", "--rdzv_id", "sa2sr",
+                               "--rdzv_conf", f"is_host={int(k == 0)}", "--local_addr", "127.0.0.1",
+                               str(worker), *args, str(tmp_path / "two"), str(n)],
+                              cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for k in (0, 1)]
+    for p in nodes:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err[-3000:]
+    one = json.loads((tmp_path / "one" / "rank0.json").read_text())
+    ranks = [json.loads((tmp_path / "two" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert one["world"] == 1 and [r["world"] for r in ranks] == [2, 2]
+    assert one["updates"] == ranks[0]["updates"] == 1  # one update each: all utterances, or half on each node
+    assert ranks[0]["params"] == ranks[1]["params"]  # the nodes' replicas stayed identical
+    a, b = torch.tensor(one["params"]), torch.tensor(ranks[0]["params"])
+    assert torch.allclose(a, b, atol=1e-6), float((a - b).abs().max())
+    assert ranks[0]["val_loss_ctc"] == pytest.approx(one["val_loss_ctc"], rel=1e-5)
+    assert ranks[0]["val_loss_sentiment"] == pytest.approx(one["val_loss_sentiment"], rel=1e-5)
