@@ -9,31 +9,19 @@ pre-training by pre-training (each lambda/seed trains once; its fine-tunings fol
 model is in the workspace), seed 0's SA2SR run last, so with the `demo` profile the workspace ends on
 params.yaml's own setting.
 
-With --devices (cuda:0,cuda:1,... or cpu,cpu) the study runs one experiment per device at once. Each device has a
-worker with its own workspace, a `git clone --shared` of the project under .dvc/tmp/sa2sr-workers/ that shares the
-project's DVC cache (and so its run cache: features and labels are checked out, not recomputed), with the user's
-params.yaml and uncommitted edits to tracked files copied in. A worker takes a whole pre-training group at a time
-(one lambda and seed: its pre-training, then the fine-tunings that share it, as in the sequential order) and runs
-each with `dvc exp run` there, its device chosen by CUDA_VISIBLE_DEVICES (cpu: none visible), so the params, and
-with them the results, are those of the sequential study. Each finished run is collected into --out as it ends
-and its experiment fetched into the project's git (`dvc exp show` lists it); an interrupted study resumes as
-before, and a worker's workspace (its persisted pre-training included) is reused. Why not DVC's queue
-(`dvc exp run --queue` + `dvc queue start -j N`)? Its workers share one environment, so a run's device would have
-to be a param (another params hash per device: other results, no run cache), and each queued run starts in a fresh
-temporary workspace, so the fine-tunings of a group would each pre-train again (a stage with persisted outputs
-is not in DVC's run cache).
+With --devices (cuda:0,cuda:1,... or cpu,cpu) the study runs one experiment per device at once: each device's
+worker takes whole pre-training groups in its own workspace (sa2sr_core.study.workers); the runs and tables are
+those of the sequential study.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -274,15 +262,6 @@ def collect_shared(out: Path, params: dict, project: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------- devices
-#: Where the workers' workspaces live: inside .dvc/tmp, which git and DVC leave alone.
-WORKERS_DIR = Path(".dvc") / "tmp" / "sa2sr-workers"
-
-
-def device_env(device: str) -> dict[str, str]:
-    """A run's device as its environment: the stages' device `auto` finds that GPU (as cuda:0), or none at all."""
-    return {"CUDA_VISIBLE_DEVICES": device.split(":", 1)[1] if device.startswith("cuda:") else ""}
-
-
 def pretraining_groups(runs: list[Run]) -> list[list[Run]]:
     """Consecutive runs that share a pre-training (lambda and seed), in plan order."""
     groups: list[list[Run]] = []
@@ -293,85 +272,6 @@ def pretraining_groups(runs: list[Run]) -> list[list[Run]]:
         else:
             groups.append([run])
     return groups
-
-
-def _git(args: list[str], cwd: Path, stdin: str | None = None) -> str:
-    res = subprocess.run(["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise ReproduceError(f"git {' '.join(args)} failed in {cwd}: {res.stderr.strip()[-500:]}")
-    return res.stdout
-
-
-def make_workspace(project: Path, path: Path) -> Path:
-    """A worker's workspace: a shared clone of the project at its HEAD (kept, persisted outputs and all, when it is
-    one at that commit already), plus the project's uncommitted edits to tracked files, on the project's DVC cache."""
-    project = project.resolve()
-    head = _git(["rev-parse", "HEAD"], project).strip()
-    if (path / ".git").is_dir() and _git(["rev-parse", "HEAD"], path).strip() == head:
-        _git(["reset", "--hard", "--quiet", "HEAD"], path)  # the last run's params.yaml and dvc.lock
-    else:
-        shutil.rmtree(path, ignore_errors=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _git(["clone", "--shared", "--no-checkout", "--quiet", str(project), str(path)], project)
-        _git(["checkout", "--quiet", "--detach", head], path)
-    diff = _git(["diff", "--binary", "HEAD"], project)
-    if diff.strip():
-        _git(["apply", "--whitespace=nowarn"], path, stdin=diff)
-    res = subprocess.run([sys.executable, "-m", "dvc", "cache", "dir"], cwd=project, capture_output=True, text=True)
-    cache = (project / res.stdout.strip()).resolve() if res.returncode == 0 and res.stdout.strip() else \
-        project / ".dvc" / "cache"
-    res = subprocess.run([sys.executable, "-m", "dvc", "cache", "dir", "--local", str(cache)], cwd=path,
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        raise ReproduceError(f"dvc cache dir --local {cache} failed in {path}: {res.stderr.strip()[-500:]}")
-    return path
-
-
-def fetch_experiments(project: Path, workspace: Path) -> None:
-    """The workspace's experiments into the project's git, so that `dvc exp show` there lists them."""
-    _git(["fetch", "--quiet", str(workspace.resolve()), "+refs/exps/*:refs/exps/*", "^refs/exps/exec/*"], project)
-
-
-def run_on_devices(cfg: ReproduceConfig, todo: list[Run], names: dict[str, str], params: dict, project: Path,
-                   original: str, runner, log: Callable[[str], None]) -> None:
-    """One worker per device, each with its own workspace, taking pre-training groups until none is left; every
-    finished run is collected at once. The first failure stops the other workers after their current run."""
-    out, groups, lock, errors = Path(cfg.out), queue.Queue(), threading.Lock(), []
-    for g in pretraining_groups(todo):
-        groups.put(g)
-
-    def work(k: int, device: str) -> None:
-        try:
-            ws = make_workspace(project, project / WORKERS_DIR / f"w{k}")
-            while not errors:
-                try:
-                    group = groups.get_nowait()
-                except queue.Empty:
-                    return
-                for run in group:
-                    if errors:
-                        return
-                    (ws / "params.yaml").write_text(original)  # every run starts from the user's params.yaml
-                    log(f"[{device}] {run.key}: dvc exp run -n {names[run.key]} (log: {out / 'logs'})")
-                    runner(dvc_command(names[run.key], run.overrides, cfg.targets), ws, env=device_env(device),
-                           log_path=out / "logs" / f"{run.key}.log")
-                    run_params = with_overrides(params, run.overrides)
-                    with lock:
-                        collect_shared(out, run_params, ws)
-                        collect_run(out / "runs" / run.key, run_params, ws, run, names[run.key])
-                        fetch_experiments(project, ws)
-                    log(f"[{device}] {run.key}: done")
-        except BaseException as e:  # noqa: BLE001 - handed to the main thread
-            errors.append(e)
-
-    threads = [threading.Thread(target=work, args=(k, d), daemon=True) for k, d in enumerate(cfg.devices)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.5)
-    if errors:
-        raise errors[0]
 
 
 def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subprocess,
@@ -409,9 +309,24 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
         names[run.key] = experiment_name(out, run, existing)
         existing.add(names[run.key])
     if cfg.devices and todo:
+        from sa2sr_core.study.workers import WORKERS_DIR, device_env, run_on_devices
+
         log(f"{len(cfg.devices)} workers ({', '.join(cfg.devices)}), each in its own workspace under "
             f"{project / WORKERS_DIR}; every run's DVC log under {out / 'logs'}")
-        run_on_devices(cfg, todo, names, params, project, original, runner, log)
+
+        def run_one(run: Run, ws: Path, device: str) -> None:
+            (ws / "params.yaml").write_text(original)  # every run starts from the user's params.yaml
+            log(f"[{device}] {run.key}: dvc exp run -n {names[run.key]}")
+            runner(dvc_command(names[run.key], run.overrides, cfg.targets), ws, env=device_env(device),
+                   log_path=out / "logs" / f"{run.key}.log")
+
+        def collect(run: Run, ws: Path) -> None:
+            run_params = with_overrides(params, run.overrides)
+            collect_shared(out, run_params, ws)
+            collect_run(out / "runs" / run.key, run_params, ws, run, names[run.key])
+            log(f"{run.key}: done")
+
+        run_on_devices(cfg.devices, pretraining_groups(todo), project, run_one, collect)
     try:
         for i, run in enumerate([] if cfg.devices else todo, 1):
             log(f"[{i}/{len(todo)}] {run.key}: dvc exp run -n {names[run.key]}")
