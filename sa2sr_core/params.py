@@ -154,6 +154,12 @@ def labels_path(params: dict, corpus: str) -> Path:
 SUMMARY_KINDS = ("prepare", "features", "labels")
 
 
+def timing_path(params: dict, stage: str) -> Path:
+    """Where a stage writes its wall-clock times (data.timing_dir/<stage>.json): beside its outputs, never in them,
+    since a time differs on every run and a DVC output that held one would change dvc.lock on every repro."""
+    return Path(params["data"]["timing_dir"]) / f"{stage}.json"
+
+
 def summary_path(params: dict, kind: str, corpus: str) -> Path:
     if kind not in SUMMARY_KINDS:
         raise ValueError(f"unknown summary {kind!r}; expected one of {SUMMARY_KINDS}")

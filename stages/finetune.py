@@ -5,15 +5,13 @@ from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pin
 
 numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
 
-from pathlib import Path  # noqa: E402
-
 from sa2sr_core.config.baseline import baseline_config  # noqa: E402
 from sa2sr_core.config.features import feature_config  # noqa: E402
 from sa2sr_core.config.training import finetune_configs  # noqa: E402
 from sa2sr_core.corpora.finetuning import finetune_corpus, fold_path  # noqa: E402
 from sa2sr_core.errors import run_main  # noqa: E402
 from sa2sr_core.io import write_json  # noqa: E402
-from sa2sr_core.params import load_params  # noqa: E402
+from sa2sr_core.params import load_params, timing_path  # noqa: E402
 from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion  # noqa: E402
 from sa2sr_core.training.text_inputs import text_route  # noqa: E402
 from sa2sr_core.training.tracking import write_history  # noqa: E402
@@ -41,8 +39,7 @@ def main() -> None:
     write_json(p["metrics"], metrics)  # the DVC metric
     write_json(p["summary"], summary)
     write_history(p["live_dir"], {f.name: r["history"] for f, r in results.items()})
-    write_json(Path(params["data"]["timing_dir"]) / "finetune.json",
-               {f.name or "all": r["timing"] for f, r in results.items()})  # beside the outputs
+    write_json(timing_path(params, "finetune"), {f.name or "all": r["timing"] for f, r in results.items()})
 
 
 if __name__ == "__main__":

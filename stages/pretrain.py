@@ -7,15 +7,13 @@ from sa2sr_core import numerics  # noqa: I001  first: the CPU's numerics are pin
 
 numerics.pin_cpu_numerics()  # the same bits on any AVX2 CPU (sa2sr_core/numerics.py)
 
-from pathlib import Path  # noqa: E402
-
 import pandas as pd  # noqa: E402
 
 from sa2sr_core.config.features import feature_config  # noqa: E402
 from sa2sr_core.config.training import pretrain_configs  # noqa: E402
 from sa2sr_core.errors import run_main  # noqa: E402
 from sa2sr_core.io import write_json  # noqa: E402
-from sa2sr_core.params import labels_path, load_params, split_dir  # noqa: E402
+from sa2sr_core.params import labels_path, load_params, split_dir, timing_path  # noqa: E402
 from sa2sr_core.training.loop import ddp_session  # noqa: E402
 from sa2sr_core.training.pretrain import train_sa2sr  # noqa: E402
 from sa2sr_core.training.tracking import write_history  # noqa: E402
@@ -38,7 +36,7 @@ def main() -> None:
             **metrics, "selection": result["selection"], "padding_fraction": sel["padding_fraction"],
             "skipped": result["skipped"]})
         write_history(p["live_dir"], result["history"])
-        write_json(Path(params["data"]["timing_dir"]) / "pretrain.json", {"epochs": result["timing"]})  # beside the outputs: a time differs on every run
+        write_json(timing_path(params, "pretrain"), {"epochs": result["timing"]})
 
 
 if __name__ == "__main__":

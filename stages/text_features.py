@@ -4,14 +4,13 @@ pipeline's text model, once per corpus and source; an empty table for source non
 
 import json
 import logging
-from pathlib import Path
 
 from sa2sr_core.config.labeler import labeler_config
 from sa2sr_core.config.text import text_config, text_features_path, text_summary_path
 from sa2sr_core.corpora.finetuning import finetune_corpus
 from sa2sr_core.errors import run_main
 from sa2sr_core.io import write_json, write_parquet
-from sa2sr_core.params import load_params
+from sa2sr_core.params import load_params, timing_path
 from sa2sr_core.training.text_inputs import make_text_features
 
 
@@ -20,10 +19,10 @@ def main() -> None:
     params = load_params()
     table, summary = make_text_features(finetune_corpus(params), text_config(params), labeler_config(params),
                                         params["pretrain"]["model_dir"])
-    seconds = summary.pop("seconds")  # beside the outputs: a time differs on every run, a locked output must not
+    seconds = summary.pop("seconds")  # a time: beside the outputs (timing_path), not in them
     write_parquet(text_features_path(params), table)
     write_json(text_summary_path(params), summary)
-    write_json(Path(params["data"]["timing_dir"]) / "text_features.json", {"seconds": seconds})
+    write_json(timing_path(params, "text_features"), {"seconds": seconds})
     print(json.dumps(summary, indent=1))
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from sa2sr_core.config.check import validate_params
 from sa2sr_core.errors import ParamsError
-from sa2sr_core.params import load_params, set_dotted, with_overrides
+from sa2sr_core.params import load_params, set_dotted, timing_path, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -82,3 +82,10 @@ def test_broken_yaml_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text("pretrain: [unclosed\n")
     with pytest.raises(ParamsError, match="params.yaml is not valid YAML"):
         load_params(tmp_path / "params.yaml")
+
+
+def test_timings_are_written_beside_the_outputs_never_in_them():
+    """A time differs on every run: a DVC output holding one would change dvc.lock on every repro (issue 35)."""
+    assert timing_path(PARAMS, "pretrain") == Path(PARAMS["data"]["timing_dir"]) / "pretrain.json"
+    assert "timing_dir" not in (ROOT / "dvc.yaml").read_text()  # no stage declares it an output
+    assert f"/{PARAMS['data']['timing_dir']}/" in (ROOT / ".gitignore").read_text().split()
