@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,6 +34,7 @@ from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_dir, write_json, write_text
 from sa2sr_core.corpora.finetuning import NAMED, finetune_corpus
 from sa2sr_core.params import CORPORA, load_params, load_profile, with_overrides
+from sa2sr_core.study.workers import WORKERS_DIR, device_env, run_on_devices
 
 #: Setting -> (pre-training: "asr" = lambda 0, "sa2sr" = the profile's lambda), fine-tuning init, frozen encoder.
 SETTINGS = {
@@ -264,14 +266,7 @@ def collect_shared(out: Path, params: dict, project: Path) -> None:
 # --------------------------------------------------------------------------------------------- devices
 def pretraining_groups(runs: list[Run]) -> list[list[Run]]:
     """Consecutive runs that share a pre-training (lambda and seed), in plan order."""
-    groups: list[list[Run]] = []
-    for run in runs:
-        key = (run.overrides["lambda"], run.overrides["seed"])
-        if groups and (groups[-1][0].overrides["lambda"], groups[-1][0].overrides["seed"]) == key:
-            groups[-1].append(run)
-        else:
-            groups.append([run])
-    return groups
+    return [list(g) for _, g in groupby(runs, key=lambda r: (r.overrides["lambda"], r.overrides["seed"]))]
 
 
 def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subprocess,
@@ -308,35 +303,36 @@ def reproduce(cfg: ReproduceConfig, project: Path = Path("."), runner=run_subpro
     for run in todo:
         names[run.key] = experiment_name(out, run, existing)
         existing.add(names[run.key])
-    if cfg.devices and todo:
-        from sa2sr_core.study.workers import WORKERS_DIR, device_env, run_on_devices
 
-        log(f"{len(cfg.devices)} workers ({', '.join(cfg.devices)}), each in its own workspace under "
-            f"{project / WORKERS_DIR}; every run's DVC log under {out / 'logs'}")
-
-        def run_one(run: Run, ws: Path, device: str) -> None:
-            (ws / "params.yaml").write_text(original)  # every run starts from the user's params.yaml
+    def run_one(run: Run, ws: Path, device: str | None = None) -> None:
+        """One experiment in workspace ws (the project's own, or a worker's on `device`)."""
+        (ws / "params.yaml").write_text(original)  # every run starts from the user's params.yaml
+        cmd = dvc_command(names[run.key], run.overrides, cfg.targets)
+        if device is None:
+            runner(cmd, ws)
+        else:
             log(f"[{device}] {run.key}: dvc exp run -n {names[run.key]}")
-            runner(dvc_command(names[run.key], run.overrides, cfg.targets), ws, env=device_env(device),
-                   log_path=out / "logs" / f"{run.key}.log")
+            runner(cmd, ws, env=device_env(device), log_path=out / "logs" / f"{run.key}.log")
 
-        def collect(run: Run, ws: Path) -> None:
-            run_params = with_overrides(params, run.overrides)
-            collect_shared(out, run_params, ws)
-            collect_run(out / "runs" / run.key, run_params, ws, run, names[run.key])
-            log(f"{run.key}: done")
+    def collect(run: Run, ws: Path) -> None:
+        run_params = with_overrides(params, run.overrides)  # where this run's outputs are
+        collect_shared(out, run_params, ws)
+        collect_run(out / "runs" / run.key, run_params, ws, run, names[run.key])
 
-        run_on_devices(cfg.devices, pretraining_groups(todo), project, run_one, collect)
     try:
-        for i, run in enumerate([] if cfg.devices else todo, 1):
-            log(f"[{i}/{len(todo)}] {run.key}: dvc exp run -n {names[run.key]}")
-            params_path.write_text(original)  # every run starts from the user's params.yaml
-            runner(dvc_command(names[run.key], run.overrides, cfg.targets), project)
-            run_params = with_overrides(params, run.overrides)  # where this run's outputs are
-            collect_shared(out, run_params, project)
-            collect_run(out / "runs" / run.key, run_params, project, run, names[run.key])
+        if cfg.devices and todo:
+            log(f"{len(cfg.devices)} workers ({', '.join(cfg.devices)}), each in its own workspace under "
+                f"{project / WORKERS_DIR}; every run's DVC log under {out / 'logs'}")
+            run_on_devices(cfg.devices, pretraining_groups(todo), project, run_one,
+                           lambda run, ws: (collect(run, ws), log(f"{run.key}: done")))
+        else:
+            for i, run in enumerate(todo, 1):
+                log(f"[{i}/{len(todo)}] {run.key}: dvc exp run -n {names[run.key]}")
+                run_one(run, project)
+                collect(run, project)
     finally:
         params_path.write_text(original)
+
     from sa2sr_core.evaluation.tables import render_study
 
     tables = render_study(out, plan.get("split"))
