@@ -13,7 +13,7 @@ from sa2sr_core.errors import run_main  # noqa: E402
 from sa2sr_core.io import write_json  # noqa: E402
 from sa2sr_core.params import load_params, timing_path  # noqa: E402
 from sa2sr_core.training.finetune import fold_metrics, remove_other_layout, train_emotion  # noqa: E402
-from sa2sr_core.training.text_inputs import text_route  # noqa: E402
+from sa2sr_core.training.text_inputs import copy_word_lm, text_route  # noqa: E402
 from sa2sr_core.training.tracking import write_history  # noqa: E402
 
 
@@ -35,6 +35,7 @@ def main() -> None:
                                       fold_path(p["model_dir"], fold), params["pretrain"]["model_dir"],
                                       feature_config(params), baseline_cfg=baseline_config(params),
                                       auto_task=corpus.auto_task, text=text, text_info=text_info)
+        copy_word_lm(params, fold_path(p["model_dir"], fold))  # the asr source's lexicon decoder, for inference
     metrics, summary = fold_metrics(cfg, results)
     write_json(p["metrics"], metrics)  # the DVC metric
     write_json(p["summary"], summary)

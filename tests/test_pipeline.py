@@ -378,6 +378,12 @@ def test_the_text_route_as_an_ablation_and_its_features_computed_once_per_source
         assert "text_features" in _ran(out)
         asr = json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())["asr"]
         assert asr["scored_against"] == "the corpus's own transcripts" and asr["wer"] >= 0
+        # through the lexicon and word LM of the pre-training transcripts, the greedy transcripts scored beside;
+        # the packaged model carries the LM, so that predict reads its own transcript the same way
+        assert asr["decoder"]["kind"] == "lexicon" and asr["decoder"]["lexicon_words"] > 0 and asr["greedy"]["wer"] >= 0
+        assert (d / params["package"]["model_dir"] / "word_lm.parquet").is_file()
+        config = json.loads((d / params["package"]["model_dir"] / "config.json").read_text())
+        assert config["model"]["emotion"]["regressor"]["text"]["decoder"]["kind"] == "lexicon"
         out = with_source("gold")  # computed before: restored, not recomputed
         assert "text_features" not in _ran(out)
         assert json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())["source"] == "gold"

@@ -201,7 +201,7 @@ def forward(model: Predictor, device: torch.device, items: list[tuple[np.ndarray
         texts = [decode(ids) for ids in greedy_decode(log_probs, out_lengths)]
         read = text = None
         if model.text_dim:
-            read = list(user) if user is not None else texts
+            read = list(user) if user is not None else route.own_transcripts(log_probs, out_lengths, texts)
             text = torch.from_numpy(route.features(read)).to(device)  # (B, E)
         avd, *cls = model.emotion(h_emotion, out_lengths, stats, text)
         return (avd.float().cpu().numpy(), probs.float().cpu().numpy(), texts,

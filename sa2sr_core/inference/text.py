@@ -1,6 +1,7 @@
 """The text route at inference (docs/text.md): a model fine-tuned with text features reads the transcript of what
-it scores — its own greedy CTC transcript by default, or the user's (`sa2sr predict --transcripts T.csv`, columns
-path, transcript) — through the text model it was trained with, named in its model directory."""
+it scores — its own CTC transcript by default (greedy, or through the lexicon and word LM it was trained with:
+its model directory's word_lm.parquet), or the user's (`sa2sr predict --transcripts T.csv`, columns path,
+transcript) — through the text model it was trained with, named in its model directory."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import numpy as np
 import pandas as pd
 
 from sa2sr_core.config.labeler import LabelerConfig
+from sa2sr_core.config.text import LM_FILE
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.features.text import clean_transcript, text_vectors
+from sa2sr_core.models.word_decoder import LexiconDecoder, WordLM, WordLMError
 from sa2sr_core.sentiment.labeler import RobertaLabeler, VaderLabeler
 from sa2sr_core.sentiment.text_features import embed_texts
 
@@ -46,6 +49,19 @@ class TextRoute:
         else:
             raise TextRouteError(f"{model_dir}: config.json names no text model for its text route ({name!r}): "
                                  f"re-run `dvc repro` to package it again")
+        dec = text.get("decoder") or {"kind": "greedy"}
+        self.decoder = None
+        if dec.get("kind") == "lexicon":
+            try:
+                lm = WordLM.load(Path(model_dir) / LM_FILE)
+            except WordLMError as e:
+                raise TextRouteError(str(e)) from None
+            self.decoder = LexiconDecoder(lm, dec["lm_weight"], dec["nearest"], dec["beam"])
+
+    def own_transcripts(self, log_probs, lengths, greedy: list[str]) -> list[str]:
+        """The model's own transcripts as its text route was trained on them: the lexicon decoder's of the CTC
+        posteriors (B, T', V), or the greedy ones."""
+        return greedy if self.decoder is None else self.decoder.decode_batch(log_probs.float().cpu(), lengths.cpu())
 
     def features(self, texts: list[str | None]) -> np.ndarray:
         """(N, E) text vectors of transcripts (None / empty: the no-text input)."""

@@ -3,12 +3,14 @@ fine-tuning directory by stage `package`, and loaded as one Predictor."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Callable
 
 import torch
 
 from sa2sr_core.config.models import EmotionModelConfig, SA2SRConfig
+from sa2sr_core.config.text import LM_FILE
 from sa2sr_core.io import atomic_dir
 from sa2sr_core.models.directory import ModelDirConfig, ModelDirError, read, write_files
 from sa2sr_core.models.loaders import build
@@ -55,8 +57,11 @@ def package_model(pretrain_dir, finetune_dir, out_dir, trained_on_demo: bool = F
                             list(SENTIMENT_CLASSES), {"pretrain": pre_train or None, "finetune": ft_train,
                                                       "lambda": pre_train.get("lambda_")}, trained_on_demo,
                             finetuned_on)
+    lm = Path(finetune_dir) / LM_FILE  # the text route's lexicon decoder reads it (sa2sr_core.inference.text)
     with atomic_dir(out_dir) as tmp:
         write_files(tmp, {k: v.contiguous() for k, v in state.items()}, config)
+        if lm.is_file():
+            shutil.copyfile(lm, tmp / LM_FILE)
         if card is not None:
             (tmp / "README.md").write_text(card(config))
     return cfg

@@ -1,5 +1,6 @@
-"""The pre-trained SA2SR network as the speech recogniser it is: greedy CTC transcripts of a split's utterances
-(the `asr` source of the text route, sa2sr_core.features.text)."""
+"""The pre-trained SA2SR network as the speech recogniser it is: CTC transcripts of a split's utterances, greedy
+and, given a decoder (sa2sr_core.models.word_decoder), through the lexicon and word LM (the `asr` source of the
+text route, sa2sr_core.features.text)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from sa2sr_core.vocab import decode
 
 @torch.no_grad()
 def transcribe_split(model: SA2SR, split_dir, device="cpu", max_frames: int = 16000, max_batch: int = 64,
-                     desc: str = "transcribing") -> dict[str, str]:
-    """{utt_id: greedy CTC transcript} of every utterance of a split's shards ("" where the model hears no
-    character, or the utterance is shorter than one encoder step)."""
+                     desc: str = "transcribing", decoder=None) -> tuple[dict[str, str], dict[str, str]]:
+    """({utt_id: greedy CTC transcript}, {utt_id: the decoder's transcript}; the greedy one again without a
+    decoder) of every utterance of a split's shards ("" where the model hears no character, or the utterance is
+    shorter than one encoder step)."""
     model.eval()
     data = ShardDataset(split_dir, lambda row: Example(row["utt_id"], row["feats"]), max_frames, max_batch)
-    out = {}
+    out, decoded = {}, {}
     with tqdm(desc=desc, unit="utt", leave=False) as bar:
         for batch in data.epoch(0, 0, shuffle=False):
             batch = batch.to(device)
@@ -26,5 +28,7 @@ def transcribe_split(model: SA2SR, split_dir, device="cpu", max_frames: int = 16
             log_probs = torch.log_softmax(model.ctc_head(h).float(), dim=-1)  # (B, T', 29)
             for u, ids in zip(batch.utt_ids, greedy_decode(log_probs, lengths)):
                 out[u] = decode(ids)
+            if decoder is not None:
+                decoded.update(zip(batch.utt_ids, decoder.decode_batch(log_probs.cpu(), lengths.cpu())))
             bar.update(len(batch.utt_ids))
-    return out
+    return out, (decoded if decoder is not None else out)

@@ -112,3 +112,29 @@ def test_export_takes_the_text_features_as_an_input(env, tmp_path, fmt):
         ref = model(*inputs)
     for g, r in zip(run_exported(out, fmt, *inputs), ref):
         np.testing.assert_allclose(g, r.numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_a_lexicon_route_reads_its_own_transcript_through_the_word_lm_it_carries(tmp_path, env):
+    from sa2sr_core.config.text import LM_FILE
+    from sa2sr_core.models.word_decoder import WordLM
+    from tests.model_dirs import package, write_model_dirs
+
+    files = env[4]
+    lm = WordLM.from_transcripts(["a happy day", "the sad dog", "we went to the station"])
+    text = {**TEXT, "decoder": {"kind": "lexicon", "lm_weight": 1.0, "nearest": 64, "beam": 16}}
+    pre, ft, _, _ = write_model_dirs(tmp_path, stats=True, text=text)
+    lm.save(ft / LM_FILE)  # what stage finetune copies in (copy_word_lm)
+    package(pre, ft, tmp_path / "sa2sr")
+    assert (tmp_path / "sa2sr" / LM_FILE).read_bytes() == (ft / LM_FILE).read_bytes()  # packaged with it
+    model, config = load_model(tmp_path / "sa2sr")
+    out = predict_recordings(model, config, files, PredictConfig(progress=False), model_dir=str(tmp_path / "sa2sr"),
+                             **QUIET).files
+    assert (out["text_input"] == "model").all()
+    read = [w for t in out["text_read"] for w in str(t).split()]
+    heard = [w for t in out["transcript"] for w in str(t).split()]
+    assert heard and read and set(read) <= set(lm.words)  # the greedy words (an untrained recogniser's) snapped
+    assert set(heard) - set(lm.words)  # ... where the greedy ones are not lexicon words
+    (tmp_path / "sa2sr" / LM_FILE).unlink()
+    with pytest.raises(TextRouteError, match=f"{LM_FILE} is missing"):
+        predict_recordings(model, config, files, PredictConfig(progress=False), model_dir=str(tmp_path / "sa2sr"),
+                           **QUIET)

@@ -15,10 +15,11 @@ from sa2sr_core.evaluation.baseline import fit_fold
 from sa2sr_core.evaluation.evaluate import evaluate_splits
 from sa2sr_core.features.text import read_text_features
 from sa2sr_core.io import write_parquet
+from sa2sr_core.models.word_decoder import WordLMError
 from sa2sr_core.models.loaders import load_emotion_model
 from sa2sr_core.training.finetune import train_emotion
 from sa2sr_core.training.pretrain import train_sa2sr
-from sa2sr_core.training.text_inputs import make_text_features
+from sa2sr_core.training.text_inputs import make_text_features, word_lm
 from tests.helpers import project_baseline_config, speech_shards
 
 ENC = EncoderConfig(hidden=16, layers=1)
@@ -40,8 +41,9 @@ def corpus(tmp_path_factory):
     return root, c, pre
 
 
-def _features(root, corpus, source, pre):
-    df, summary = make_text_features(corpus, TextConfig(source), VADER, pre, **QUIET)
+def _features(root, corpus, source, pre, **cfg):
+    lm = word_lm(corpus.split_dirs()["train"])  # the fixture pre-trains on these shards
+    df, summary = make_text_features(corpus, TextConfig(source, **cfg), VADER, pre, lm=lm, **QUIET)
     path = root / source / "features.parquet"
     write_parquet(path, df)
     return read_text_features(path), df, summary
@@ -59,6 +61,24 @@ def test_gold_and_asr_text_features_cover_every_split(corpus):
     assert summary["without_text"] == int((~df["has_text"]).sum())  # what the recogniser left empty is counted
     none, _ = make_text_features(c, TextConfig("none"), VADER, pre)[0], None
     assert len(none) == 0
+
+
+def test_the_asr_source_reads_through_the_lexicon_and_scores_the_greedy_transcripts_beside(corpus):
+    root, c, pre = corpus
+    lm = word_lm(c.split_dirs()["train"])
+    _, lexicon, summary = _features(root, c, "asr", pre)
+    dec, greedy_wer = summary["asr"]["decoder"], summary["asr"]["greedy"]["wer"]
+    assert dec["kind"] == "lexicon" and dec["lexicon_words"] == len(lm.words) and dec["lm_weight"] == 1.0
+    assert set(summary["asr"]["greedy"]) >= {"wer", "cer", "utterances"}  # what the lexicon bought, beside
+    words = {w for t in lexicon["transcript"].dropna() for w in t.split()}
+    assert words and words <= set(lm.words)  # a closed vocabulary: the pre-training transcripts' words
+    _, greedy, summary = _features(root, c, "asr", pre, decoder="greedy")
+    assert summary["asr"]["decoder"] == {"kind": "greedy"} and "greedy" not in summary["asr"]
+    assert summary["asr"]["wer"] == greedy_wer  # the same greedy transcripts, scored alike
+    with pytest.raises(ValueError, match="word LM"):
+        make_text_features(c, TextConfig("asr"), VADER, pre, **QUIET)
+    with pytest.raises(WordLMError, match="nowhere: no transcript to build the lexicon decoder's word LM"):
+        word_lm(root / "nowhere")
 
 
 def test_fine_tuning_reads_the_words_and_the_text_only_baseline_beside_it(corpus, tmp_path):
