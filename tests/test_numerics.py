@@ -34,7 +34,7 @@ def test_torch_runs_the_pinned_level_and_threads_and_a_users_choice_wins():
 
 
 def test_every_stage_that_trains_or_scores_pins_first():
-    for name in ("pretrain", "finetune", "baseline", "evaluate"):
+    for name in ("pretrain", "text_features", "finetune", "baseline", "evaluate"):
         tree = ast.parse((ROOT / "stages" / f"{name}.py").read_text())
         body = [n for n in tree.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
         first, second = body[0], body[1]

@@ -133,6 +133,7 @@ class LexiconDecoder:
         from rapidfuzz import process  # noqa: F401 - checked here, used in _nearest
         self.lm, self.lm_weight, self.k, self.beam = lm, lm_weight, nearest, beam
         self._near: dict[str, list[str]] = {}
+        self._targets: dict[str, torch.Tensor] = {}
 
     def _nearest(self, word: str) -> list[str]:
         """The k lexicon words nearest `word` by edit distance (the lexicon is ordered by frequency, and rapidfuzz
@@ -140,16 +141,23 @@ class LexiconDecoder:
         if word not in self._near:
             from rapidfuzz import process
             from rapidfuzz.distance import Levenshtein
+            # no distance cutoff: one at half the spelling's length lost words a garbled spelling still held
+            # (demo Development WER 0.222 -> 0.234); a distinct spelling costs ~16 ms against 87 k words
             found = process.extract(word, self.lm.words, scorer=Levenshtein.distance, limit=self.k)
             self._near[word] = [w for w, _, _ in found]
         return self._near[word]
+
+    def _ids(self, word: str) -> torch.Tensor:
+        if word not in self._targets:
+            self._targets[word] = torch.tensor(encode(word))
+        return self._targets[word]
 
     def candidates(self, log_probs: torch.Tensor) -> list[tuple[list[str], torch.Tensor]]:
         """[(candidate words, their CTC log-likelihoods over the segment's frames)] per word segment."""
         segs = word_segments(log_probs)
         words, spans = [], []
         for s, e, g in segs:
-            cands = [w for w in self._nearest(g) if ctc_min_frames(encode(w)) <= e - s]
+            cands = [w for w in self._nearest(g) if ctc_min_frames(self._ids(w).tolist()) <= e - s]
             if not cands:
                 cands.append(g)  # no lexicon word fits: the greedy spelling (it fits its own frames) stays
             words.append(cands)
@@ -163,7 +171,7 @@ class LexiconDecoder:
         for (s, e), k in zip(spans, n):
             x[: e - s, col: col + k] = log_probs[s:e, None, :]
             col += k
-        targets = [torch.tensor(encode(w)) for c in words for w in c]
+        targets = [self._ids(w) for c in words for w in c]
         loss = F.ctc_loss(x, torch.cat(targets), torch.tensor([e - s for (s, e), k in zip(spans, n) for _ in range(k)]),
                           torch.tensor([len(t) for t in targets]), blank=0, reduction="none")  # (N,) -log P(w | x)
         out = []
