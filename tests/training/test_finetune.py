@@ -12,7 +12,7 @@ from sa2sr_core.metrics import bootstrap_ci, ccc
 from sa2sr_core.features.emotion import scan_emotion_split
 from sa2sr_core.models.directory import ModelDirError
 from sa2sr_core.models.loaders import load_emotion_model
-from sa2sr_core.training.finetune import train_emotion
+from sa2sr_core.training.finetune import FinetuneTask, train_emotion
 from sa2sr_core.training.pretrain import train_sa2sr
 from tests.helpers import project_baseline_config, speech_shards
 
@@ -64,8 +64,11 @@ def test_resume_matches_uninterrupted(emo, tmp_path):
     assert res["history"] == full["history"]  # the history holds no time: equal whole
 
 
-def test_pretrained_encoder_learns_at_its_own_rate(emo, tmp_path):
+def test_pretrained_encoder_learns_at_its_own_rate(emo, tmp_path, monkeypatch):
     train, valid, _, pre = emo
+    # what is saved is the trained epoch, not the start: whether one epoch beats the start on Development is a
+    # matter of selection (tested apart) and of the last bits of the numerics, not of the learning rates
+    monkeypatch.setattr(FinetuneTask, "start_candidate", False)
     want = {k[len("encoder."):]: v for k, v in load_file(pre / "model.safetensors").items() if k.startswith("encoder.")}
     head0 = train_emotion(_cfg(max_epochs=1, encoder_lr_scale=0.0), MODEL, train, valid, tmp_path / "a", pre, **QUIET)
     m = load_emotion_model(tmp_path / "a")
