@@ -93,3 +93,18 @@ def test_the_vocabulary_is_closed_but_a_word_no_lexicon_word_fits_stays():
     assert LexiconDecoder(WordLM.from_transcripts(["happy day"])).decode(lp) == "x day"
     batch = torch.stack([posteriors("a hoppy day"), posteriors("a hoppy day")])
     assert dec.decode_batch(batch, torch.tensor([batch.shape[1], 3])) == ["a happy day", "a"]
+
+
+def test_the_decoder_params_are_checked_and_recorded():
+    from sa2sr_core.config.text import text_config
+    from sa2sr_core.errors import Sa2srError
+
+    cfg = text_config({"finetune": {"text": {"source": "asr"}}})
+    assert cfg.lexicon and cfg.decoder_info() == {"kind": "lexicon", "lm_weight": 1.0, "nearest": 64, "beam": 16}
+    assert not text_config({"finetune": {"text": {"source": "gold"}}}).lexicon  # only the asr source decodes
+    assert text_config({"finetune": {"text": {"source": "asr", "decoder": "greedy"}}}).decoder_info() == {
+        "kind": "greedy"}
+    for bad, said in (({"decoder": "beam"}, "decoder must be one of"), ({"nearest": 0}, "nearest >= 1"),
+                      ({"lm_weight": -1.0}, "lm_weight >= 0")):
+        with pytest.raises(Sa2srError, match=said):
+            text_config({"finetune": {"text": {"source": "asr", **bad}}})
