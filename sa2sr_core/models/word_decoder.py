@@ -129,15 +129,15 @@ def word_segments(log_probs: torch.Tensor) -> list[tuple[int, int, str]]:
 class LexiconDecoder:
     """The lexicon + bigram decoder of one word LM (see the module docstring); `decode(log_probs)` -> text."""
 
-    def __init__(self, lm: WordLM, lm_weight: float = 1.0, nearest: int = 256, beam: int = 16):
+    def __init__(self, lm: WordLM, lm_weight: float = 1.0, nearest: int = 64, beam: int = 16):
         from rapidfuzz import process  # noqa: F401 - checked here, used in _nearest
         self.lm, self.lm_weight, self.k, self.beam = lm, lm_weight, nearest, beam
         self._near: dict[str, list[str]] = {}
         self._targets: dict[str, torch.Tensor] = {}
 
     def _nearest(self, word: str) -> list[str]:
-        """The k lexicon words nearest `word` by edit distance (the lexicon is ordered by frequency, and rapidfuzz
-        keeps that order among equal distances)."""
+        """The k lexicon words nearest `word` by edit distance, from a lexicon ordered by frequency (cached: a
+        spelling is searched once)."""
         if word not in self._near:
             from rapidfuzz import process
             from rapidfuzz.distance import Levenshtein
