@@ -61,7 +61,7 @@ class TextRoute:
     def own_transcripts(self, log_probs, lengths, greedy: list[str]) -> list[str]:
         """The model's own transcripts as its text route was trained on them: the lexicon decoder's of the CTC
         posteriors (B, T', V), or the greedy ones."""
-        return greedy if self.decoder is None else self.decoder.decode_batch(log_probs.float().cpu(), lengths.cpu())
+        return greedy if self.decoder is None else self.decoder.decode_batch(log_probs, lengths)
 
     def features(self, texts: list[str | None]) -> np.ndarray:
         """(N, E) text vectors of transcripts (None / empty: the no-text input)."""

@@ -29,6 +29,6 @@ def transcribe_split(model: SA2SR, split_dir, device="cpu", max_frames: int = 16
             for u, ids in zip(batch.utt_ids, greedy_decode(log_probs, lengths)):
                 out[u] = decode(ids)
             if decoder is not None:
-                decoded.update(zip(batch.utt_ids, decoder.decode_batch(log_probs.cpu(), lengths.cpu())))
+                decoded.update(zip(batch.utt_ids, decoder.decode_batch(log_probs, lengths)))
             bar.update(len(batch.utt_ids))
     return out, (decoded if decoder is not None else out)

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from sa2sr_core.errors import Sa2srError
 from sa2sr_core.io import atomic_path
+from sa2sr_core.models.sa2sr import greedy_decode
 from sa2sr_core.vocab import ctc_min_frames, decode, encode, normalize_for_ctc
 
 BOS, EOS = "<s>", "</s>"
@@ -60,17 +61,24 @@ class WordLM:
     @classmethod
     def from_transcripts(cls, texts, alpha: float = 0.1) -> "WordLM":
         """Counts over transcripts (normalised for CTC: lower case, the 29 symbols; others are skipped)."""
-        uni, bi = Counter(), Counter()
+        bi = Counter()
         for t in texts:
             norm = normalize_for_ctc(t) if t is not None else None
-            if not norm:
-                continue
-            words = [BOS, *norm.split(), EOS]
-            uni.update(words[1:])
-            bi.update(zip(words, words[1:]))
-        if not uni:
+            if norm:
+                words = [BOS, *norm.split(), EOS]
+                bi.update(zip(words, words[1:]))
+        if not bi:
             raise WordLMError("no transcript to build a word LM from")
-        return cls(dict(uni), dict(bi), alpha)
+        return cls.from_bigrams(dict(bi), alpha)
+
+    @classmethod
+    def from_bigrams(cls, bigrams: dict[tuple[str, str], int], alpha: float = 0.1) -> "WordLM":
+        """The LM of bigram counts: a word's count is that of the bigrams ending in it (every word has one before
+        it, <s> at the start)."""
+        uni = Counter()
+        for (_, w), c in bigrams.items():
+            uni[w] += c
+        return cls(dict(uni), bigrams, alpha)
 
     def unigram(self, w: str) -> float:
         return (self.unigrams.get(w, 0) + 1) / (self.total + self.size + 1)
@@ -97,32 +105,26 @@ class WordLM:
             cols = [table.column(c).to_pylist() for c in ("prev", "word", "count")]
         except Exception as e:  # noqa: BLE001 - a damaged or foreign file, said in one line
             raise WordLMError(f"{path} cannot be read as a word LM ({e.__class__.__name__}: {e})") from None
-        bigrams = {(p, w): int(c) for p, w, c in zip(*cols)}
-        uni = Counter()
-        for (_, w), c in bigrams.items():
-            uni[w] += c
         alpha = float((table.schema.metadata or {}).get(b"alpha", b"0.1"))
-        return cls(dict(uni), bigrams, alpha)
+        return cls.from_bigrams({(p, w): int(c) for p, w, c in zip(*cols)}, alpha)
 
 
 def word_segments(log_probs: torch.Tensor) -> list[tuple[int, int, str]]:
     """(T', V) log-probabilities -> [(start, end, greedy word)] of the greedy path's words, cut at its space
     frames (a segment whose frames hold no character is dropped)."""
     best = log_probs.argmax(-1).tolist()
-    out, start = [], None
+    spans, start = [], None
     for i, c in enumerate([*best, SPACE]):
-        if c == SPACE:
-            if start is not None:
-                ids, prev = [], -1
-                for k in best[start:i]:
-                    if k != prev and k != 0:
-                        ids.append(k)
-                    prev = k
-                if ids:
-                    out.append((start, i, decode(ids)))
-                start = None
-        elif start is None:
+        if c == SPACE and start is not None:
+            spans.append((start, i))
+            start = None
+        elif c != SPACE and start is None:
             start = i
+    out = []
+    for s, e in spans:
+        word = decode(greedy_decode(log_probs[None, s:e], torch.tensor([e - s]))[0])  # the span's best path
+        if word:
+            out.append((s, e, word))
     return out
 
 
@@ -199,5 +201,6 @@ class LexiconDecoder:
         return " ".join(words)
 
     def decode_batch(self, log_probs: torch.Tensor, lengths) -> list[str]:
-        """(B, T', V), (B,) -> B transcripts."""
+        """(B, T', V), (B,) on any device -> B transcripts (moved to the CPU once, for the whole batch)."""
+        log_probs = log_probs.detach().float().cpu()
         return [self.decode(log_probs[i, :n]) for i, n in enumerate(torch.as_tensor(lengths).tolist())]
