@@ -356,15 +356,16 @@ def test_the_text_route_as_an_ablation_and_its_features_computed_once_per_source
     d, params = repo
     original = (d / "params.yaml").read_text()
 
-    def with_source(source: str) -> str:
+    def with_source(source: str, fusion: str = "concat") -> str:
         p = yaml.safe_load(original)
         p["finetune"]["text"]["source"] = source
+        p["finetune"]["text"]["fusion"] = fusion
         (d / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
         return _run(["dvc", "repro"], d)
 
     try:
         _run(["dvc", "repro"], d)
-        out = with_source("gold")
+        out = with_source("gold", fusion="late")
         assert {"text_features", "finetune", "baseline", "evaluate"} <= _ran(out)
         summary = json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())
         assert summary["source"] == "gold" and summary["text_model"] == "vader" and summary["without_text"] == 0
@@ -373,6 +374,9 @@ def test_the_text_route_as_an_ablation_and_its_features_computed_once_per_source
         assert "text_baseline" in json.loads((d / params["evaluate"]["scores"]).read_text())
         config = json.loads((d / params["package"]["model_dir"] / "config.json").read_text())
         assert config["model"]["emotion"]["regressor"]["text"]["text_model"] == "vader"
+        assert config["model"]["emotion"]["regressor"]["text"]["fusion"] == "late"  # mixed on Development
+        mix = json.loads((d / params["finetune"]["summary"]).read_text())["late_fusion"]["valence"]
+        assert 0 <= mix["weight"] <= 1 and mix["fused"] >= max(mix["acoustic"], mix["text"]) - 1e-9
         assert "text only (gold, ridge)" in (d / params["report"]["path"]).read_text()
         out = with_source("asr")
         assert "text_features" in _ran(out)
@@ -384,8 +388,8 @@ def test_the_text_route_as_an_ablation_and_its_features_computed_once_per_source
         assert (d / params["package"]["model_dir"] / "word_lm.parquet").is_file()
         config = json.loads((d / params["package"]["model_dir"] / "config.json").read_text())
         assert config["model"]["emotion"]["regressor"]["text"]["decoder"]["kind"] == "lexicon"
-        out = with_source("gold")  # computed before: restored, not recomputed
-        assert "text_features" not in _ran(out)
+        out = with_source("gold")  # computed before: restored, not recomputed (fusion is fine-tuning's alone)
+        assert "text_features" not in _ran(out) and "finetune" in _ran(out)
         assert json.loads((d / params["data"]["text_dir"] / "summary.json").read_text())["source"] == "gold"
     finally:
         (d / "params.yaml").write_text(original)

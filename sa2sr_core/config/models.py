@@ -154,6 +154,18 @@ class RegressorConfig:
     # (finetune.class_baseline_start; set by fine-tuning when the model has a class head and side inputs).
     class_linear: bool = False
 
+    @property
+    def late_text(self) -> bool:
+        """Late fusion (finetune.text.fusion late): the text features feed their own linear head (the text-only
+        baseline), mixed with the acoustic outputs; not the pooled representation. A model directory from before
+        the key reads concat."""
+        return self.text_dim > 0 and self.text.get("fusion", "concat") == "late"
+
+    @property
+    def joint_text_dim(self) -> int:
+        """Text features the acoustic network reads beside the sequence (concat fusion), 0 otherwise."""
+        return 0 if self.late_text else self.text_dim
+
     def output_length(self, steps):
         for k, s in zip(self.kernels, self.strides):
             steps = (steps - k) // s + 1

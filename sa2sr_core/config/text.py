@@ -16,6 +16,10 @@ TEXT_SOURCES = ("none", "gold", "asr")
 DECODERS = ("greedy", "lexicon")
 #: The lexicon decoder's word LM, in the text features' folder and in a model directory that reads through it.
 LM_FILE = "word_lm.parquet"
+#: How the text meets the sound (docs/text.md "Fusion"): concat (the text vector beside the pooled sequence and the
+#: functionals, one network) | late (the speech-only model and the text-only baseline, their outputs mixed with
+#: per-output weights chosen on Development after training).
+FUSIONS = ("concat", "late")
 
 
 @dataclass
@@ -28,12 +32,15 @@ class TextConfig:
     lm_weight: float = 1.0  # lexicon: the word LM's weight beside the CTC score (chosen on Development WER)
     nearest: int = 64  # lexicon: candidates per word by edit distance to its greedy spelling ...
     beam: int = 16  # ... of which the best by CTC score go into the Viterbi pass
+    fusion: str = "concat"  # concat | late (FUSIONS; docs/text.md "Fusion")
 
     def __post_init__(self):
         if self.source not in TEXT_SOURCES:
             raise ValueError(f"finetune.text.source must be one of {TEXT_SOURCES}, got {self.source!r}")
         if self.decoder not in DECODERS:
             raise ValueError(f"finetune.text.decoder must be one of {DECODERS}, got {self.decoder!r}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"finetune.text.fusion must be one of {FUSIONS}, got {self.fusion!r}")
         if self.lm_weight < 0 or self.nearest < 1 or self.beam < 1:
             raise ValueError(f"finetune.text: lm_weight >= 0, nearest >= 1 and beam >= 1, got {self.lm_weight}, "
                              f"{self.nearest}, {self.beam}")

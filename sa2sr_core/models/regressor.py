@@ -25,6 +25,12 @@ state]) enter the same way, beside the functionals:
     t --dropout, linear, LeakyReLU--> (B, 64), concatenated: (B, 128 + 64 [+ 64]) --linear--> (B, 3)
     + t --linear--> (B, 3)    (with the functionals' linear path: one ridge on [functionals, text] starts both)
 
+or, with late fusion (`text.fusion` late), not into the network at all: the outputs above are the speech-only
+model's, y_s, and the text features have their own linear head, the text-only baseline (ridge / logistic, frozen):
+
+    y = y_s + w * (t --linear--> (B, 3) - y_s)    w (3,): per-dimension weights chosen on Development after training
+    (class logits the same way, one weight)        (0 while training: the acoustic half trains as a speech-only model)
+
 Masks travel with the sequence: a conv output step is valid iff its whole window lies inside the valid
 input (T_out = (T - k) // s + 1, "valid" convolution), padding is zeroed before every conv, excluded from
 normalisation statistics, masked in attention, and excluded from pooling: an utterance gives the same output
@@ -116,7 +122,7 @@ class EmotionRegressor(nn.Module):
                                             nn.LeakyReLU(cfg.leaky_slope))
             self.stats_linear = nn.Linear(cfg.stats_dim, cfg.outputs)
             pooled += cfg.channels
-        if cfg.text_dim > 0:  # the transcript's text features, the same way
+        if cfg.joint_text_dim > 0:  # the transcript's text features, the same way
             self.register_buffer("text_mean", torch.zeros(cfg.text_dim))
             self.register_buffer("text_std", torch.ones(cfg.text_dim))
             self.text_proj = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.text_dim, cfg.channels),
@@ -126,8 +132,17 @@ class EmotionRegressor(nn.Module):
         self.out = nn.Linear(pooled, cfg.outputs)
         if cfg.classes:  # a categorical head on the same pooled representation
             self.classify = nn.Linear(pooled, len(cfg.classes))
-            if cfg.class_linear and cfg.stats_dim + cfg.text_dim > 0:  # + a linear path on the side inputs
-                self.side_classify = nn.Linear(cfg.stats_dim + cfg.text_dim, len(cfg.classes))
+            if cfg.class_linear and cfg.stats_dim + cfg.joint_text_dim > 0:  # + a linear path on the side inputs
+                self.side_classify = nn.Linear(cfg.stats_dim + cfg.joint_text_dim, len(cfg.classes))
+        if cfg.late_text:  # the text-only baseline as a head of its own; the acoustic half draws no other numbers
+            with torch.random.fork_rng(devices=[]):
+                self.register_buffer("text_mean", torch.zeros(cfg.text_dim))
+                self.register_buffer("text_std", torch.ones(cfg.text_dim))
+                self.text_linear = nn.Linear(cfg.text_dim, cfg.outputs)
+                self.register_buffer("text_weight", torch.zeros(cfg.outputs))  # set on Development after training
+                if cfg.classes:
+                    self.text_classify = nn.Linear(cfg.text_dim, len(cfg.classes))
+                    self.register_buffer("text_class_weight", torch.zeros(1))
 
     @torch.no_grad()
     def start_from_linear(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> None:
@@ -140,7 +155,7 @@ class EmotionRegressor(nn.Module):
         if K > 0:
             self.stats_linear.weight.copy_(weight[:, :K])
             self.stats_linear.bias.copy_(bias)
-        if self.cfg.text_dim > 0:
+        if self.cfg.joint_text_dim > 0:
             self.text_linear.weight.copy_(weight[:, K:])
             if K > 0:
                 self.text_linear.bias.zero_()  # the bias once, on the functionals' path
@@ -162,7 +177,7 @@ class EmotionRegressor(nn.Module):
     def side_scale(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, sd) of the side inputs ([stats, text] columns) this regressor standardises with."""
         parts = [(self.stats_mean, self.stats_std)] if self.cfg.stats_dim > 0 else []
-        if self.cfg.text_dim > 0:
+        if self.cfg.joint_text_dim > 0:
             parts.append((self.text_mean, self.text_std))
         return torch.cat([m for m, _ in parts]), torch.cat([s for _, s in parts])
 
@@ -173,9 +188,29 @@ class EmotionRegressor(nn.Module):
         if K > 0:
             self.stats_mean.copy_(mean[:K])
             self.stats_std.copy_(std[:K].clamp_min(1e-3))
-        if self.cfg.text_dim > 0:
+        if self.cfg.joint_text_dim > 0:
             self.text_mean.copy_(mean[K:])
             self.text_std.copy_(std[K:].clamp_min(1e-3))
+
+    @torch.no_grad()
+    def start_text_head(self, mean: torch.Tensor, std: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                        class_weight: torch.Tensor | None = None, class_bias: torch.Tensor | None = None) -> None:
+        """Late fusion: the text head becomes the text-only baselines, z = (text - mean) / std -> z @ weight.T + bias
+        (A/V/D: weight (3, E)) [and z @ class_weight.T + class_bias (the class logits)]; it stays frozen."""
+        self.text_mean.copy_(mean)
+        self.text_std.copy_(std.clamp_min(1e-3))
+        self.text_linear.weight.copy_(weight)
+        self.text_linear.bias.copy_(bias)
+        if class_weight is not None:
+            self.text_classify.weight.copy_(class_weight)
+            self.text_classify.bias.copy_(class_bias)
+
+    @torch.no_grad()
+    def set_text_weights(self, weight: torch.Tensor, class_weight: float = 0.0) -> None:
+        """Late fusion: how much of each output the text head gives (0: the acoustic half alone, 1: the text alone)."""
+        self.text_weight.copy_(weight)
+        if self.cfg.classes:
+            self.text_class_weight.fill_(class_weight)
 
     def forward(self, h: torch.Tensor, lengths: torch.Tensor, stats: torch.Tensor | None = None,
                 text: torch.Tensor | None = None) -> torch.Tensor:
@@ -203,10 +238,10 @@ class EmotionRegressor(nn.Module):
             pooled.append(self.stats_proj(z))  # (B, 64)
             linear = self.stats_linear(z)  # (B, 3)
             side.append(z)
-        if self.cfg.text_dim > 0:
-            if text is None:
-                raise ValueError(f"this regressor reads text features (text_dim {self.cfg.text_dim}, source "
-                                 f"{self.cfg.text.get('source')!r}) but none were given")
+        if self.cfg.text_dim > 0 and text is None:
+            raise ValueError(f"this regressor reads text features (text_dim {self.cfg.text_dim}, source "
+                             f"{self.cfg.text.get('source')!r}) but none were given")
+        if self.cfg.joint_text_dim > 0:
             t = (text - self.text_mean) / self.text_std  # (B, E)
             pooled.append(self.text_proj(t))  # (B, 64)
             linear = self.text_linear(t) if linear is None else linear + self.text_linear(t)  # (B, 3)
@@ -217,6 +252,12 @@ class EmotionRegressor(nn.Module):
             logits = self.classify(p)  # (B, C)
             if hasattr(self, "side_classify"):  # the linear path from the logistic baseline
                 logits = logits + self.side_classify(torch.cat(side, dim=-1))
+        if self.cfg.late_text:  # (1 - w) acoustic + w text, per output
+            t = (text - self.text_mean) / self.text_std  # (B, E)
+            y = y + self.text_weight * (self.text_linear(t) - y)  # (B, 3)
+            if self.cfg.classes:
+                logits = logits + self.text_class_weight * (self.text_classify(t) - logits)  # (B, C)
+        if self.cfg.classes:
             return torch.cat([y, logits], dim=-1)  # (B, 3 + C): A/V/D, then the class logits
         return y
 

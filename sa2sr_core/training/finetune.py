@@ -29,10 +29,11 @@ from sa2sr_core.models import directory
 from sa2sr_core.models.backbones import resolve_emotion
 from sa2sr_core.models.classical import balanced_weights, class_data, fit_logistic, fit_ridge, split_data
 from sa2sr_core.models.directory import finetune_dir_config
-from sa2sr_core.models.loaders import load_pretrained_encoder
+from sa2sr_core.models.loaders import load_emotion_model, load_pretrained_encoder
 from sa2sr_core.models.regressor import EmotionModel, ccc_loss, split_outputs
-from sa2sr_core.models.run import forward_batch, predict_split, uses_stats, uses_text
+from sa2sr_core.models.run import forward_batch, predict_split, uses_stats
 from sa2sr_core.training.checkpoint import run_fingerprint
+from sa2sr_core.training.late_fusion import choose_text_weights, start_text_head
 from sa2sr_core.training.loop import Setup, Task, fit, scaled_groups
 
 
@@ -41,7 +42,7 @@ def start_from_baseline(model: EmotionModel, train_data: EmotionData, valid_data
     """Initialise the regressor's linear paths to a classical model of its side inputs (ridge per dimension on the
     utterance functionals, and the text features when the regressor reads them; regulariser chosen on Development
     from params `baseline`: the `baseline` stage's model); returns its Development CCC."""
-    stats, text = uses_stats(model), uses_text(model)
+    stats, text = uses_stats(model), model.cfg.regressor.joint_text_dim > 0
     base = fit_ridge(split_data(train_data, stats, text), split_data(valid_data, stats, text), baseline_cfg)
     mu, sd, w, b = base.linear()  # (K,), (K,), (3, K), (3,): one standardisation for every dimension
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
@@ -56,7 +57,7 @@ def start_classes_from_baseline(model: EmotionModel, train_data: EmotionData, va
     """Start the class head at the logistic baseline on the regressor's side inputs (functionals [, text]; the
     regulariser chosen on Development UA from params `baseline`), in the standardisation the regressor already
     holds; returns the baseline's Development UA."""
-    stats, text = uses_stats(model), uses_text(model)
+    stats, text = uses_stats(model), model.cfg.regressor.joint_text_dim > 0
     base = fit_logistic(class_data(train_data, stats, text), class_data(valid_data, stats, text), baseline_cfg,
                         model.cfg.regressor.classes, class_balanced)
     mean, std = (t.double().numpy() for t in model.regressor.side_scale())
@@ -133,13 +134,14 @@ class FinetuneTask(Task):
         self.cfg, self.model_cfg, self.features = replace(cfg, task=self.task), model_cfg, features or FeatureConfig()
         self.score = {"dimensions": "val_ccc_mean", "categories": "val_ua", "both": "val_score"}[self.task]
         self.class_weight = None
+        self.late = text is not None and self.text_info.get("fusion") == "late"  # late fusion: late_fusion.py
 
     def setup(self, device, world, log) -> Setup:
         cfg, task = self.cfg, self.task
         dims, cats = task in ("dimensions", "both"), task in ("categories", "both")
         classes = self.classes
         model_cfg = resolve_emotion(self.model_cfg)  # scratch: the same architecture, randomly initialised
-        side_dim = model_cfg.regressor.stats_dim + (self.text.dim if self.text is not None else 0)
+        side_dim = model_cfg.regressor.stats_dim + (self.text.dim if self.text is not None and not self.late else 0)
         if cats:
             model_cfg = replace(model_cfg, regressor=replace(model_cfg.regressor, classes=classes, dimensions=dims,
                                                              class_linear=cfg.class_baseline_start and side_dim > 0))
@@ -168,7 +170,7 @@ class FinetuneTask(Task):
         if dims:
             with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
                 model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.avd.values()), axis=0)))
-        side = uses_stats(model) or uses_text(model)
+        side = uses_stats(model) or model.cfg.regressor.joint_text_dim > 0
         if side and dims:  # start from the classical baseline: ridge on the side inputs, chosen on Development
             if self.baseline_cfg is None:
                 raise ValueError("a regressor with utterance stats or text starts from the ridge baseline: pass "
@@ -178,7 +180,8 @@ class FinetuneTask(Task):
                 if hasattr(model.regressor, name):
                     getattr(model.regressor, name).requires_grad_(not cfg.freeze_baseline_path)
         elif side:  # categories only: the side inputs standardised as for the ridge, no A/V/D path
-            x = read_inputs(train_data, train_data.ids, uses_stats(model), uses_text(model)).astype(np.float64)
+            x = read_inputs(train_data, train_data.ids, uses_stats(model), model.cfg.regressor.joint_text_dim > 0
+                            ).astype(np.float64)
             model.regressor.standardise_side(torch.from_numpy(x.mean(0)).float(),
                                              torch.from_numpy(np.maximum(x.std(0), 1e-3)).float())
         if cats and model_cfg.regressor.class_linear:  # the class head starts where the logistic baseline ends
@@ -186,12 +189,19 @@ class FinetuneTask(Task):
                 raise ValueError("a class head with side inputs starts from the logistic baseline: pass baseline_cfg "
                                  "(params `baseline`)")
             start_classes_from_baseline(model, train_data, valid_data, self.baseline_cfg, cfg.class_balanced, log)
+        if self.late:  # the text head: the text-only baselines, frozen; mixed in after training (finish)
+            if self.baseline_cfg is None:
+                raise ValueError("late fusion starts its text head from the text-only baseline: pass baseline_cfg "
+                                 "(params `baseline`)")
+            start_text_head(model, train_data, valid_data, self.baseline_cfg, dims, classes if cats else (),
+                            cfg.class_balanced, log)
         if cats and cfg.class_balanced:
             c = np.array([train_data.category[u] for u in sorted(train_data.category)])
             self.class_weight = torch.from_numpy(balanced_weights(c, len(classes))).float().to(device)
         model.to(device)
         train = make_emotion_dataset(self.train_dir, train_data, cfg, uses_stats(model))
         valid = make_emotion_dataset(self.valid_dir, valid_data, cfg, uses_stats(model))
+        self.valid, self.device = valid, device  # late fusion chooses its weights on them after training
         opt = torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         pre_fp = None  # content, not mtime: `dvc checkout` restores files with new mtimes
         if cfg.init == "pretrained":
@@ -229,6 +239,21 @@ class FinetuneTask(Task):
         directory.save(out_dir, model, finetune_dir_config(model, self.features, (self.cfg.scale_min, self.cfg.scale_max),
                                                            asdict(self.cfg), pretrained))
 
+    def finish(self, result: dict, out_dir: Path, log=print) -> dict:
+        """Late fusion, after training: the selected model's mixing weights chosen on Development and saved with it;
+        the selected row's Development figures become the mix's (the acoustic half's go under `late_fusion`)."""
+        if not self.late:
+            return result
+        model = load_emotion_model(out_dir, self.device)
+        dims, cats = self.task in ("dimensions", "both"), self.task in ("categories", "both")
+        report = choose_text_weights(model, self.valid, self.device, dims, self.classes if cats else (), log)
+        acoustic = {k: v for k, v in result["selected"].items() if k.startswith("val_")}
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if not distributed or torch.distributed.get_rank() == 0:
+            self.save_best(model, Path(out_dir))
+        selected = {**result["selected"], **self.validate(model, self.valid, self.device)}
+        return {**result, "selected": selected, "late_fusion": {**report, "acoustic": acoustic}}
+
     def describe(self, row: dict, val: dict, improved: bool) -> str:
         parts = [f"epoch {row['epoch']}: train loss {row['train_loss']:.3f}" if self.task != "dimensions" else
                  f"epoch {row['epoch']}: train loss {row['train_loss_ccc']:.3f}"]
@@ -251,7 +276,7 @@ def train_emotion(cfg: FinetuneConfig, model_cfg: EmotionModelConfig, train_dir,
     features (sa2sr_core.features.text), text_info: what makes them (source, text model), saved with the model."""
     task = FinetuneTask(cfg, model_cfg, train_dir, valid_dir, pretrained_dir, features, baseline_cfg, auto_task, text,
                         text_info)
-    return fit(task, out_dir, on_epoch_end, log)
+    return task.finish(fit(task, out_dir, on_epoch_end, log), Path(out_dir), log)
 
 
 def fold_metrics(cfg: FinetuneConfig, results: dict) -> tuple[dict, dict]:
@@ -260,7 +285,8 @@ def fold_metrics(cfg: FinetuneConfig, results: dict) -> tuple[dict, dict]:
     def one(res: dict) -> dict:
         sel = res["selected"]
         return {**{k: sel[k] for k in sel if k.startswith("val_")}, "epoch": sel["epoch"],
-                "epochs_run": res["epochs_run"], "stopped_by": res["stopped_by"]}
+                "epochs_run": res["epochs_run"], "stopped_by": res["stopped_by"],
+                **({"late_fusion": res["late_fusion"]} if "late_fusion" in res else {})}
 
     def start(res: dict) -> dict:  # epoch 0: the classical start, a candidate of Development selection
         return {"start": {k: v for k, v in (res.get("start") or {}).items() if k.startswith("val_")}} \

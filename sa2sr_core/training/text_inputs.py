@@ -113,7 +113,7 @@ def text_route(params: dict):
                          f"is {cfg.source!r}: run `dvc repro text_features`")
     labeler = asdict(labeler_config(params))
     labeler.pop("device", None)
-    info = {"hidden": cfg.hidden, "text_model": text.text_model, "labeler": labeler}
+    info = {"hidden": cfg.hidden, "text_model": text.text_model, "labeler": labeler, "fusion": cfg.fusion}
     if cfg.source == "asr":
         info["decoder"] = cfg.decoder_info()
     return text, info

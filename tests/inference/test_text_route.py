@@ -114,6 +114,23 @@ def test_export_takes_the_text_features_as_an_input(env, tmp_path, fmt):
         np.testing.assert_allclose(g, r.numpy(), atol=1e-4, rtol=1e-4)
 
 
+def test_a_late_fused_model_exports_with_its_mix(tmp_path):
+    """fusion late: the exported graph mixes the acoustic outputs and the text head with the model's weights."""
+    model_dir, _, _ = packaged(tmp_path, stats=True, text={**TEXT, "fusion": "late"})
+    model, _ = load_model(model_dir)
+    model.regressor.set_text_weights(torch.tensor([0.2, 0.6, 0.9]))
+    out = tmp_path / "m.onnx"
+    assert max(export_model(model, "onnx", out).values()) < 1e-4
+    inputs = example_inputs(model, [300, 120], seed=5)
+    with torch.no_grad():
+        ref = model(*inputs)
+        model.regressor.set_text_weights(torch.zeros(3))
+        sound = model(*inputs)
+    assert any(not np.allclose(r.numpy(), s.numpy(), atol=1e-3) for r, s in zip(ref, sound))  # the words count
+    for g, r in zip(run_exported(out, "onnx", *inputs), ref):
+        np.testing.assert_allclose(g, r.numpy(), atol=1e-4, rtol=1e-4)
+
+
 def test_a_lexicon_route_reads_its_own_transcript_through_the_word_lm_it_carries(tmp_path, env):
     from sa2sr_core.config.text import LM_FILE
     from sa2sr_core.models.word_decoder import WordLM

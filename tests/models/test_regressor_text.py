@@ -78,3 +78,35 @@ def test_without_text_the_regressor_is_the_one_it_was():
     sa, sb = a.state_dict(), b.state_dict()
     for k in ("convs.0.conv.weight", "stats_proj.1.weight", "stats_linear.weight"):
         torch.testing.assert_close(sa[k], sb[k])  # modules before the text ones draw the same numbers
+
+
+def test_late_fusion_mixes_the_speech_only_model_and_the_text_head():
+    """fusion late: the acoustic half is the speech-only regressor (same weights and random numbers for the same
+    seed, the text never inside it), the text head a linear model of the standardised text, and the outputs
+    (1 - w) acoustic + w text per output; the class logits likewise with one weight."""
+    classes = ("ang", "hap", "neu", "sad")
+    torch.manual_seed(5)
+    sound = EmotionRegressor(RegressorConfig(input_dim=16, stats_dim=6, classes=classes, class_linear=True)).eval()
+    after_sound = torch.rand(3)
+    torch.manual_seed(5)
+    late = EmotionRegressor(RegressorConfig(input_dim=16, stats_dim=6, text_dim=4, classes=classes, class_linear=True,
+                                            text={"source": "asr", "fusion": "late"})).eval()
+    torch.testing.assert_close(torch.rand(3), after_sound)  # the text head drew no random numbers
+    assert late.cfg.late_text and late.cfg.joint_text_dim == 0 and not hasattr(late, "text_proj")
+    assert late.side_classify.in_features == 6  # the class head's linear path reads the functionals alone
+    for k, v in sound.state_dict().items():
+        torch.testing.assert_close(late.state_dict()[k], v)
+    mean, std, w, b = torch.randn(4), torch.rand(4) + 0.5, torch.randn(3, 4), torch.tensor([4.0, 3.0, 5.0])
+    cw, cb = torch.randn(4, 4), torch.randn(4)
+    late.start_text_head(mean, std, w, b, cw, cb)
+    h, L, stats, text = torch.randn(5, 30, 16), torch.full((5,), 30), torch.randn(5, 6), torch.randn(5, 4)
+    z = (text - mean) / std
+    y0, words = sound(h, L, stats), torch.cat([z @ w.T + b, z @ cw.T + cb], 1)
+    torch.testing.assert_close(late(h, L, stats, text), y0)  # weights 0 while training: the sound alone
+    late.set_text_weights(torch.ones(3), 1.0)
+    torch.testing.assert_close(late(h, L, stats, text), words)
+    late.set_text_weights(torch.tensor([0.0, 0.7, 0.2]), 0.4)
+    mix = torch.cat([torch.tensor([0.0, 0.7, 0.2]).expand(5, 3), torch.full((5, 4), 0.4)], 1)
+    torch.testing.assert_close(late(h, L, stats, text), (1 - mix) * y0 + mix * words)
+    with pytest.raises(ValueError, match="text features.*'asr'"):
+        late(h, L, stats)

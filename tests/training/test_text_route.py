@@ -108,3 +108,32 @@ def test_fine_tuning_reads_the_words_and_the_text_only_baseline_beside_it(corpus
     assert text_out["test1"]["n"] == 9 and text_out["test1"]["valence"] > 0.8
     assert set(text_frames[0]["utt_id"]) == set(preds["utt_id"])  # the same test utterances as the model
     assert np.isfinite(text_frames[0]["pred_valence"]).all()
+
+
+def test_late_fusion_trains_the_speech_only_model_and_mixes_the_words_in_on_development(corpus, tmp_path):
+    """fusion late: the acoustic half trains epoch for epoch as the speech-only model (the same Development history),
+    the text head is the text-only baseline, and the mixing weights chosen on Development are saved with the model:
+    its Development figures are the mix's, at least those of either half."""
+    root, c, pre = corpus
+    text, _, _ = _features(root, c, "gold", pre)
+    cfg = FinetuneConfig(max_epochs=2, max_frames_per_batch=4000, seed=3)
+    model_cfg = EmotionModelConfig(ENC, RegressorConfig(input_dim=32, stats_dim=84))
+    dirs = c.dirs(("train",)), c.dirs(("validation",))
+    sound = train_emotion(cfg, model_cfg, *dirs, tmp_path / "sound", pre, baseline_cfg=project_baseline_config(),
+                          **QUIET)
+    logs = []
+    late = train_emotion(cfg, model_cfg, *dirs, tmp_path / "late", pre, baseline_cfg=project_baseline_config(),
+                         text=text, text_info={"text_model": "vader", "fusion": "late"}, log=logs.append)
+    assert [r["val_ccc_valence"] for r in late["history"]] == [r["val_ccc_valence"] for r in sound["history"]]
+    assert any(m.startswith("late fusion: the text head is the text-only baseline") for m in logs)
+    mix = late["late_fusion"]
+    assert mix["acoustic"]["val_ccc_valence"] == sound["selected"]["val_ccc_valence"]
+    v = mix["valence"]
+    assert v["fused"] >= max(v["acoustic"], v["text"]) - 1e-9 and v["weight"] > 0  # the words carry the valence
+    assert late["selected"]["val_ccc_valence"] == pytest.approx(v["fused"], abs=1e-5)
+    model = load_emotion_model(tmp_path / "late")
+    assert model.cfg.regressor.late_text
+    assert model.regressor.text_weight.tolist() == pytest.approx([mix[d]["weight"] for d in ("activation", "valence",
+                                                                                              "dominance")])
+    results, _ = evaluate_splits(model, {"validation": dirs[1]}, cfg, n_boot=10, text=text)
+    assert results["validation"]["valence"]["ccc"] == pytest.approx(v["fused"], abs=1e-5)
