@@ -23,6 +23,23 @@ def _data(name: str) -> str:
     return "the built-in demo corpus" if name == "demo" else name
 
 
+def _text_route(reg: dict, ftm: dict) -> str:
+    """The card's line on the text route (docs/text.md): which transcript, which text model, how it is fused."""
+    text = reg["text"]
+    source = {"gold": "the corpus's own transcript (yours at inference: `--transcripts`)",
+              "asr": "its own CTC transcript" + (" through the lexicon decoder and word LM" if
+                                                 (text.get("decoder") or {}).get("kind") == "lexicon" else "")
+              }.get(text.get("source"), text.get("source"))
+    line = (f"- The regressor also reads the words: {source}, as {reg['text_dim']} features of the text model "
+            f"{text.get('text_model')}; ")
+    if text.get("fusion") == "late":
+        mix = ftm.get("late_fusion") or {}
+        weights = ", ".join(f"{k} {mix[k]['weight']:.2f}" for k in (*DIMS, "classes") if k in mix)
+        return line + ("late fusion: the speech-only model and the text-only baseline mixed per output with "
+                       f"weights chosen on Development{f' (the words: {weights})' if weights else ''}.")
+    return line + "concatenated with the pooled sequence and the functionals (docs/text.md)."
+
+
 def model_card(config: ModelDirConfig, info: dict) -> str:
     """README.md of a model directory. `info`: data (prepare summaries per corpus), pretrain, finetune, eval metrics."""
     lab, feats, prov = config.labels, config.features, config.provenance
@@ -58,7 +75,8 @@ def model_card(config: ModelDirConfig, info: dict) -> str:
              *([f"- The regressor also reads {config.model['emotion']['regressor']['stats_dim']} utterance "
                 "functionals of the unnormalised filterbank (level, spread, energy percentiles, duration), which "
                 "per-utterance normalisation removes from the encoder's input."]
-               if config.model["emotion"]["regressor"].get("stats_dim") else []), "",
+               if config.model["emotion"]["regressor"].get("stats_dim") else []),
+             *([_text_route(reg, info.get("finetune") or {})] if reg.get("text_dim") else []), "",
              "## Training", "",
              f"- Encoder: {encoder.describe()}"
              + (f"; the self-supervised backbone was NOT pre-trained ({encoder.ssl.model}: a named random "

@@ -124,3 +124,21 @@ def test_a_packaged_directory_of_the_first_format_still_loads(tmp_path):
         for a, b in zip(old(x, n), new(x, n)):
             torch.testing.assert_close(a, b)
     assert config.to_json()["format"] == "sa2sr-model/2"
+
+
+def test_the_card_says_which_words_the_model_reads_and_how_they_are_fused(tmp_path):
+    from tests.model_dirs import TEXT
+
+    mix = {d: {"weight": w} for d, w in (("activation", 0.05), ("valence", 0.5), ("dominance", 0.0))}
+    pre, ft, _, _ = write_model_dirs(tmp_path, stats=True, text={**TEXT, "fusion": "late"})
+    package(pre, ft, tmp_path / "late", {"finetune": {"late_fusion": mix}})
+    card = (tmp_path / "late" / "README.md").read_text()
+    assert "reads the words: its own CTC transcript, as 4 features of the text model vader; late fusion" in card
+    assert "(the words: activation 0.05, valence 0.50, dominance 0.00)" in card
+    pre, ft, _, _ = write_model_dirs(tmp_path / "c", stats=True, text={**TEXT, "source": "gold"})
+    package(pre, ft, tmp_path / "concat", {})
+    card = (tmp_path / "concat" / "README.md").read_text()
+    assert "the corpus's own transcript (yours at inference: `--transcripts`)" in card and "concatenated" in card
+    pre, ft, _, _ = write_model_dirs(tmp_path / "s", stats=True)
+    package(pre, ft, tmp_path / "sound", {})
+    assert "reads the words" not in (tmp_path / "sound" / "README.md").read_text()
