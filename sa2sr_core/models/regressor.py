@@ -122,9 +122,10 @@ class EmotionRegressor(nn.Module):
                                             nn.LeakyReLU(cfg.leaky_slope))
             self.stats_linear = nn.Linear(cfg.stats_dim, cfg.outputs)
             pooled += cfg.channels
-        if cfg.joint_text_dim > 0:  # the transcript's text features, the same way
+        if cfg.text_dim > 0:  # the transcript's text features, standardised like the functionals (either fusion)
             self.register_buffer("text_mean", torch.zeros(cfg.text_dim))
             self.register_buffer("text_std", torch.ones(cfg.text_dim))
+        if cfg.joint_text_dim > 0:  # concat: beside the pooled sequence, the same way as the functionals
             self.text_proj = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.text_dim, cfg.channels),
                                            nn.LeakyReLU(cfg.leaky_slope))
             self.text_linear = nn.Linear(cfg.text_dim, cfg.outputs)
@@ -136,8 +137,6 @@ class EmotionRegressor(nn.Module):
                 self.side_classify = nn.Linear(cfg.stats_dim + cfg.joint_text_dim, len(cfg.classes))
         if cfg.late_text:  # the text-only baseline as a head of its own; the acoustic half draws no other numbers
             with torch.random.fork_rng(devices=[]):
-                self.register_buffer("text_mean", torch.zeros(cfg.text_dim))
-                self.register_buffer("text_std", torch.ones(cfg.text_dim))
                 self.text_linear = nn.Linear(cfg.text_dim, cfg.outputs)
                 self.register_buffer("text_weight", torch.zeros(cfg.outputs))  # set on Development after training
                 if cfg.classes:
@@ -238,11 +237,12 @@ class EmotionRegressor(nn.Module):
             pooled.append(self.stats_proj(z))  # (B, 64)
             linear = self.stats_linear(z)  # (B, 3)
             side.append(z)
-        if self.cfg.text_dim > 0 and text is None:
-            raise ValueError(f"this regressor reads text features (text_dim {self.cfg.text_dim}, source "
-                             f"{self.cfg.text.get('source')!r}) but none were given")
-        if self.cfg.joint_text_dim > 0:
+        if self.cfg.text_dim > 0:
+            if text is None:
+                raise ValueError(f"this regressor reads text features (text_dim {self.cfg.text_dim}, source "
+                                 f"{self.cfg.text.get('source')!r}) but none were given")
             t = (text - self.text_mean) / self.text_std  # (B, E)
+        if self.cfg.joint_text_dim > 0:
             pooled.append(self.text_proj(t))  # (B, 64)
             linear = self.text_linear(t) if linear is None else linear + self.text_linear(t)  # (B, 3)
             side.append(t)
@@ -253,7 +253,6 @@ class EmotionRegressor(nn.Module):
             if hasattr(self, "side_classify"):  # the linear path from the logistic baseline
                 logits = logits + self.side_classify(torch.cat(side, dim=-1))
         if self.cfg.late_text:  # (1 - w) acoustic + w text, per output
-            t = (text - self.text_mean) / self.text_std  # (B, E)
             y = y + self.text_weight * (self.text_linear(t) - y)  # (B, 3)
             if self.cfg.classes:
                 logits = logits + self.text_class_weight * (self.text_classify(t) - logits)  # (B, C)

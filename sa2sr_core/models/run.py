@@ -19,6 +19,11 @@ def uses_text(model: EmotionModel) -> bool:
     return model.cfg.regressor.text_dim > 0
 
 
+def joins_text(model: EmotionModel) -> bool:
+    """Whether the text features are side inputs of the acoustic network (concat fusion), not a head of their own."""
+    return model.cfg.regressor.joint_text_dim > 0
+
+
 def forward_batch(model: EmotionModel, batch) -> torch.Tensor:
     if uses_text(model) and batch.text is None:
         raise ValueError(f"this model reads text features (source {model.cfg.regressor.text.get('source')!r}) but "

@@ -31,7 +31,7 @@ from sa2sr_core.models.classical import balanced_weights, class_data, fit_logist
 from sa2sr_core.models.directory import finetune_dir_config
 from sa2sr_core.models.loaders import load_emotion_model, load_pretrained_encoder
 from sa2sr_core.models.regressor import EmotionModel, ccc_loss, split_outputs
-from sa2sr_core.models.run import forward_batch, predict_split, uses_stats
+from sa2sr_core.models.run import forward_batch, joins_text, predict_split, uses_stats
 from sa2sr_core.training.checkpoint import run_fingerprint
 from sa2sr_core.training.late_fusion import choose_text_weights, start_text_head
 from sa2sr_core.training.loop import Setup, Task, fit, scaled_groups
@@ -42,7 +42,7 @@ def start_from_baseline(model: EmotionModel, train_data: EmotionData, valid_data
     """Initialise the regressor's linear paths to a classical model of its side inputs (ridge per dimension on the
     utterance functionals, and the text features when the regressor reads them; regulariser chosen on Development
     from params `baseline`: the `baseline` stage's model); returns its Development CCC."""
-    stats, text = uses_stats(model), model.cfg.regressor.joint_text_dim > 0
+    stats, text = uses_stats(model), joins_text(model)
     base = fit_ridge(split_data(train_data, stats, text), split_data(valid_data, stats, text), baseline_cfg)
     mu, sd, w, b = base.linear()  # (K,), (K,), (3, K), (3,): one standardisation for every dimension
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
@@ -57,7 +57,7 @@ def start_classes_from_baseline(model: EmotionModel, train_data: EmotionData, va
     """Start the class head at the logistic baseline on the regressor's side inputs (functionals [, text]; the
     regulariser chosen on Development UA from params `baseline`), in the standardisation the regressor already
     holds; returns the baseline's Development UA."""
-    stats, text = uses_stats(model), model.cfg.regressor.joint_text_dim > 0
+    stats, text = uses_stats(model), joins_text(model)
     base = fit_logistic(class_data(train_data, stats, text), class_data(valid_data, stats, text), baseline_cfg,
                         model.cfg.regressor.classes, class_balanced)
     mean, std = (t.double().numpy() for t in model.regressor.side_scale())
@@ -170,7 +170,7 @@ class FinetuneTask(Task):
         if dims:
             with torch.no_grad():  # start the output at the training mean: CCC penalises a mean offset
                 model.regressor.out.bias.copy_(torch.from_numpy(np.mean(list(train_data.avd.values()), axis=0)))
-        side = uses_stats(model) or model.cfg.regressor.joint_text_dim > 0
+        side = uses_stats(model) or joins_text(model)
         if side and dims:  # start from the classical baseline: ridge on the side inputs, chosen on Development
             if self.baseline_cfg is None:
                 raise ValueError("a regressor with utterance stats or text starts from the ridge baseline: pass "
@@ -180,8 +180,7 @@ class FinetuneTask(Task):
                 if hasattr(model.regressor, name):
                     getattr(model.regressor, name).requires_grad_(not cfg.freeze_baseline_path)
         elif side:  # categories only: the side inputs standardised as for the ridge, no A/V/D path
-            x = read_inputs(train_data, train_data.ids, uses_stats(model), model.cfg.regressor.joint_text_dim > 0
-                            ).astype(np.float64)
+            x = read_inputs(train_data, train_data.ids, uses_stats(model), joins_text(model)).astype(np.float64)
             model.regressor.standardise_side(torch.from_numpy(x.mean(0)).float(),
                                              torch.from_numpy(np.maximum(x.std(0), 1e-3)).float())
         if cats and model_cfg.regressor.class_linear:  # the class head starts where the logistic baseline ends
