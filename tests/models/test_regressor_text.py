@@ -110,3 +110,14 @@ def test_late_fusion_mixes_the_speech_only_model_and_the_text_head():
     torch.testing.assert_close(late(h, L, stats, text), (1 - mix) * y0 + mix * words)
     with pytest.raises(ValueError, match="text features.*'asr'"):
         late(h, L, stats)
+
+
+def test_fusion_is_named_when_wrong_and_read_as_concat_where_a_model_directory_predates_it():
+    from sa2sr_core.config.text import text_config
+    from sa2sr_core.errors import Sa2srError
+
+    with pytest.raises(Sa2srError, match=r"finetune.text.fusion must be one of \('concat', 'late'\), got 'early'"):
+        text_config({"finetune": {"text": {"source": "gold", "fusion": "early"}}})
+    assert text_config({"finetune": {"text": {"source": "gold"}}}).fusion == "concat"
+    old = RegressorConfig(input_dim=16, text_dim=4, text={"source": "gold"})  # config.json without the key
+    assert not old.late_text and old.joint_text_dim == 4
