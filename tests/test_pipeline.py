@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from sa2sr_core.corpora.speaker_folds import msp_podcast_manifest
+
 pytestmark = pytest.mark.slow  # every test here runs `dvc repro` or `sa2sr reproduce`
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,15 +174,9 @@ def test_changing_iemocap_leaves_pretraining_and_finetuning_up_to_date(repo, tmp
 
 
 def msp_as_a_manifest(msp_root: Path, out: Path) -> Path:
-    """The demo MSP-Podcast written as a user's own manifest (dimensions only, utt_id as MSP-Podcast names it):
-    the MSP-Podcast figures number for number."""
-    labels = pd.read_csv(msp_root / "Labels" / "labels_consensus.csv")
-    split = {"Train": "train", "Development": "development", "Test1": "test1", "Test2": "test2"}
-    rows = [{"utt_id": Path(r.FileName).stem, "path": str(msp_root / "Audios" / r.FileName), "speaker": f"msp-{r.SpkrID}",
-             "split": split[r.Split_Set], "activation": r.EmoAct, "valence": r.EmoVal, "dominance": r.EmoDom,
-             "transcript": (msp_root / "Transcripts" / f"{Path(r.FileName).stem}.txt").read_text().strip()}
-            for r in labels.itertuples()]
-    pd.DataFrame(rows).to_csv(out, index=False)
+    """The demo MSP-Podcast written as a user's own manifest (dimensions and transcripts, utt_id as MSP-Podcast
+    names it, the labels' order): the MSP-Podcast figures number for number."""
+    msp_podcast_manifest(msp_root).to_csv(out, index=False)
     return out
 
 
