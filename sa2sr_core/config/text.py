@@ -18,7 +18,7 @@ DECODERS = ("greedy", "lexicon")
 LM_FILE = "word_lm.parquet"
 #: How the text meets the sound (docs/text.md "Fusion"): concat (the text vector beside the pooled sequence and the
 #: functionals, one network) | late (the speech-only model and the text-only baseline, their outputs mixed with
-#: per-output weights chosen on Development after training).
+#: per-output weights chosen on Development after training; the default, chosen on Development over speaker folds).
 FUSIONS = ("concat", "late")
 
 
@@ -32,7 +32,7 @@ class TextConfig:
     lm_weight: float = 1.0  # lexicon: the word LM's weight beside the CTC score (chosen on Development WER)
     nearest: int = 64  # lexicon: candidates per word by edit distance to its greedy spelling ...
     beam: int = 16  # ... of which the best by CTC score go into the Viterbi pass
-    fusion: str = "concat"  # concat | late (FUSIONS; docs/text.md "Fusion")
+    fusion: str = "late"  # late | concat (FUSIONS; docs/text.md "Fusion"; a model directory without it: concat)
 
     def __post_init__(self):
         if self.source not in TEXT_SOURCES:

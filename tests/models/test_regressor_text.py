@@ -112,12 +112,12 @@ def test_late_fusion_mixes_the_speech_only_model_and_the_text_head():
         late(h, L, stats)
 
 
-def test_fusion_is_named_when_wrong_and_read_as_concat_where_a_model_directory_predates_it():
+def test_fusion_is_named_when_wrong_late_by_default_and_concat_where_a_model_directory_predates_it():
     from sa2sr_core.config.text import text_config
     from sa2sr_core.errors import Sa2srError
 
     with pytest.raises(Sa2srError, match=r"finetune.text.fusion must be one of \('concat', 'late'\), got 'early'"):
         text_config({"finetune": {"text": {"source": "gold", "fusion": "early"}}})
-    assert text_config({"finetune": {"text": {"source": "gold"}}}).fusion == "concat"
+    assert text_config({"finetune": {"text": {"source": "gold"}}}).fusion == "late"  # params without the key
     old = RegressorConfig(input_dim=16, text_dim=4, text={"source": "gold"})  # config.json without the key
     assert not old.late_text and old.joint_text_dim == 4
