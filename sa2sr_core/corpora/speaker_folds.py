@@ -77,5 +77,7 @@ def fold_manifest(m: pd.DataFrame, group: list[str]) -> pd.DataFrame:
 
 def absolute_paths(m: pd.DataFrame, manifest: str | Path) -> pd.DataFrame:
     """Paths relative to the manifest's folder made absolute (the folds are written elsewhere)."""
+    if "path" not in m.columns:
+        raise ManifestError(f"{manifest}: a manifest needs the column path (docs/own-data.md)")
     base = Path(manifest).parent
     return m.assign(path=[p if Path(p).is_absolute() else str((base / p).resolve()) for p in m["path"]])

@@ -7,7 +7,8 @@ import pytest
 
 from sa2sr_core.corpora.manifest import ManifestError
 from sa2sr_core.corpora.own import read_own_manifest
-from sa2sr_core.corpora.speaker_folds import fold_manifest, msp_podcast_manifest, read_table, speaker_groups
+from sa2sr_core.corpora.speaker_folds import (absolute_paths, fold_manifest, msp_podcast_manifest, read_table,
+                                              speaker_groups)
 from tests.conftest import write_audio
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,8 @@ def test_what_cannot_be_folded(tmp_path):
         speaker_groups(m.drop(columns="speaker"), 3)
     with pytest.raises(ManifestError, match="notes.txt: a manifest is .csv, .tsv or .jsonl"):
         read_table(tmp_path / "notes.txt")
+    with pytest.raises(ManifestError, match="mine.csv: a manifest needs the column path"):
+        absolute_paths(m.drop(columns="path"), tmp_path / "mine.csv")
     with pytest.raises(ManifestError, match="gone.csv: no such file"):
         read_table(tmp_path / "gone.csv")
 
