@@ -7,7 +7,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[dev]'
+# constraints.txt: the versions the committed outputs were made with (byte for byte on a fresh clone)
+.venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
 # The page test (tests/inference/test_page.py) drives Debian's chromium headless; install it where this machine allows
 # (root and apt, as in CI); elsewhere that one test skips.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
