@@ -2,7 +2,7 @@
 
     python scripts/speaker_folds.py data/mine.csv folds/ --folds 5
     python scripts/speaker_folds.py --msp-podcast data/demo/msp_podcast/MSP-Podcast folds/ --folds 5
-    dvc exp run -S finetune.corpus=folds/fold-2.csv -S finetune.text.fusion=late     # one run per fold
+    dvc exp run -S finetune.corpus=folds/fold-2.csv -S finetune.text.fusion=concat   # one run per fold
 
 fold-<k>.csv has the k-th group of speakers as `development` and the other train / development speakers as
 `train` (fold 1: the manifest's own development); the test rows are copied as they are. Compare designs on each
