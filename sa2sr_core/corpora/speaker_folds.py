@@ -14,22 +14,24 @@ from pathlib import Path
 import pandas as pd
 
 from sa2sr_core.corpora.manifest import ManifestError
+from sa2sr_core.corpora.msp_podcast import SPLIT_SET
+from sa2sr_core.corpora.own import FIXED_SPLITS, FORMATS, _audio_path, _rows
 
-SEPARATORS = {".csv": ",", ".tsv": "\t"}
-#: MSP-Podcast's Split_Set names as a manifest's split names (docs/own-data.md).
-MSP_SPLITS = {"Train": "train", "Development": "development", "Test1": "test1", "Test2": "test2"}
+#: MSP-Podcast's Split_Set names as a manifest's split names (its Development is a manifest's `development`).
+MSP_SPLITS = {k: {v: k for k, v in FIXED_SPLITS.items()}.get(v, v) for k, v in SPLIT_SET.items()}
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A manifest file (CSV, TSV, JSON lines) as it is, every cell a string where the file gives one."""
+    """A manifest file (CSV, TSV, JSON lines) as it is, every cell a string, read as `sa2sr manifest own` reads it;
+    a line that cannot be parsed is an error naming it (a fold file would otherwise lose it or renumber it)."""
     path = Path(path)
-    if path.suffix == ".jsonl":
-        return pd.read_json(path, lines=True, dtype=False)
-    if path.suffix not in SEPARATORS:
-        raise ManifestError(f"{path}: a manifest is .csv, .tsv or .jsonl (docs/own-data.md)")
-    if not path.is_file():
+    if path.suffix.lower() in FORMATS and not path.is_file():  # another suffix: _rows names the formats
         raise ManifestError(f"{path}: no such file")
-    return pd.read_csv(path, sep=SEPARATORS[path.suffix], dtype=str, keep_default_na=False)
+    columns, rows = _rows(path)
+    bad = [line for line, rec in rows if rec is None]
+    if bad:
+        raise ManifestError(f"{path}:{bad[0]}: cannot be parsed ({len(bad)} such line(s))")
+    return pd.DataFrame([{c: rec.get(c) or "" for c in columns} for _, rec in rows], columns=columns)
 
 
 def msp_podcast_manifest(root: str | Path) -> pd.DataFrame:
@@ -79,5 +81,5 @@ def absolute_paths(m: pd.DataFrame, manifest: str | Path) -> pd.DataFrame:
     """Paths relative to the manifest's folder made absolute (the folds are written elsewhere)."""
     if "path" not in m.columns:
         raise ManifestError(f"{manifest}: a manifest needs the column path (docs/own-data.md)")
-    base = Path(manifest).parent
-    return m.assign(path=[p if Path(p).is_absolute() else str((base / p).resolve()) for p in m["path"]])
+    return m.assign(path=[p if Path(p).is_absolute() else str(_audio_path(Path(manifest), p).resolve())
+                          for p in m["path"]])

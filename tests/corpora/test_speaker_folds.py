@@ -71,6 +71,11 @@ def test_what_cannot_be_folded(tmp_path):
         absolute_paths(m.drop(columns="path"), tmp_path / "mine.csv")
     with pytest.raises(ManifestError, match="gone.csv: no such file"):
         read_table(tmp_path / "gone.csv")
+    with pytest.raises(ManifestError, match="gone.jsonl: no such file"):
+        read_table(tmp_path / "gone.jsonl")
+    (tmp_path / "torn.jsonl").write_text('{"path": "a.wav", "speaker": "s1", "split": "train"}\n{"path": \n')
+    with pytest.raises(ManifestError, match=r"torn.jsonl:2: cannot be parsed \(1 such line\(s\)\)"):
+        read_table(tmp_path / "torn.jsonl")
 
 
 def test_msp_podcast_as_a_manifest_in_the_labels_order(tmp_path):
